@@ -51,9 +51,10 @@ static const char *t_cur_name;
 /* Stops the current test early (after a failed precondition). */
 #define REQUIRE(cond)                                                                            \
     do {                                                                                         \
-        CHECK(cond);                                                                             \
-        if (t_cur_failed)                                                                        \
+        if (!(cond)) {                                                                           \
+            CHECK(cond);                                                                         \
             return;                                                                              \
+        }                                                                                        \
     } while (0)
 
 /* Marks the current test skipped (e.g. a shared fixture is absent) and returns. */

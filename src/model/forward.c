@@ -1,0 +1,489 @@
+/* The forward pass of a YOLOv8 detect network on NHWC float32 activations. */
+#include "model/forward.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/checked.h"
+#include "core/error.h"
+#include "model/head.h"
+#include "ops/concat.h"
+#include "ops/pool.h"
+#include "ops/upsample.h"
+#include "ops/act.h"
+
+#define POOL_MAX 96
+#define SHAPES_MAX 8
+
+typedef struct act {
+    float *data;
+    int n, h, w, c;
+    int slot; /* pool slot, -1 if not owned */
+} act;
+
+typedef struct pool_slot {
+    float *p;
+    size_t cap;
+    int used;
+} pool_slot;
+
+typedef struct shape_entry {
+    int n, h, w;
+    af_conv **convs; /* per model conv, created on first use */
+    unsigned long stamp;
+} shape_entry;
+
+struct af_forward {
+    const af_model *m;
+    int threads;
+    pool_slot pool[POOL_MAX];
+    shape_entry shapes[SHAPES_MAX];
+    unsigned long clock;
+    int last_use[AF_MAX_LAYERS];
+    act outs[AF_MAX_LAYERS];
+    float *out;
+    size_t out_cap;
+    double layer_ms[AF_MAX_LAYERS];
+    double flops; /* of the last run */
+};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+af_status af_forward_create(const af_model *m, int threads, af_forward **out, af_error *err)
+{
+    af_forward *f = calloc(1, sizeof *f);
+    if (!f)
+        return af_fail(err, AF_E_NOMEM, "out of memory");
+    f->m = m;
+    f->threads = threads;
+    for (int i = 0; i < m->desc.nlayers; i++)
+        f->last_use[i] = i;
+    for (int i = 0; i < m->desc.nlayers; i++) {
+        const af_layer_spec *S = &m->desc.layers[i];
+        for (int j = 0; j < S->nfrom; j++)
+            if (S->from[j] >= 0 && f->last_use[S->from[j]] < i)
+                f->last_use[S->from[j]] = i;
+    }
+    *out = f;
+    return AF_OK;
+}
+
+static void shape_entry_clear(shape_entry *e, int nconvs)
+{
+    if (e->convs) {
+        for (int i = 0; i < nconvs; i++)
+            af_conv_free(e->convs[i]);
+        free(e->convs);
+    }
+    memset(e, 0, sizeof *e);
+}
+
+void af_forward_free(af_forward *f)
+{
+    if (!f)
+        return;
+    for (int i = 0; i < POOL_MAX; i++)
+        free(f->pool[i].p);
+    for (int i = 0; i < SHAPES_MAX; i++)
+        shape_entry_clear(&f->shapes[i], f->m->nconvs);
+    free(f->out);
+    free(f);
+}
+
+const double *af_forward_layer_ms(const af_forward *f)
+{
+    return f->layer_ms;
+}
+
+double af_forward_last_flops(const af_forward *f)
+{
+    return f->flops;
+}
+
+/* ---- activation buffers ---- */
+
+static af_status act_alloc(af_forward *f, act *a, int n, int h, int w, int c, af_error *err)
+{
+    size_t need;
+    if (af_mul_size((size_t)n * h, (size_t)w * c, &need) || need > ((size_t)1 << 34))
+        return af_fail(err, AF_E_LIMIT, "activation of %dx%dx%dx%d is too large", n, h, w, c);
+    int best = -1, spare = -1;
+    for (int i = 0; i < POOL_MAX; i++) {
+        pool_slot *s = &f->pool[i];
+        if (s->used)
+            continue;
+        if (s->p && s->cap >= need && (best < 0 || s->cap < f->pool[best].cap))
+            best = i;
+        if (spare < 0 || (!s->p && f->pool[spare].p))
+            spare = i;
+    }
+    if (best < 0) {
+        if (spare < 0)
+            return af_fail(err, AF_E_INTERNAL, "activation pool exhausted");
+        pool_slot *s = &f->pool[spare];
+        free(s->p);
+        s->p = malloc((need ? need : 1) * sizeof(float));
+        s->cap = s->p ? need : 0;
+        if (!s->p)
+            return af_fail(err, AF_E_NOMEM, "out of memory for a %dx%dx%d activation", h, w, c);
+        best = spare;
+    }
+    f->pool[best].used = 1;
+    *a = (act){f->pool[best].p, n, h, w, c, best};
+    return AF_OK;
+}
+
+static void act_release(af_forward *f, act *a)
+{
+    if (a->slot >= 0 && a->data)
+        f->pool[a->slot].used = 0;
+    a->data = NULL;
+    a->slot = -1;
+}
+
+/* ---- convolution with per-shape executables ---- */
+
+static af_status run_conv(af_forward *f, shape_entry *e, int ci, const act *in, act *out,
+                          af_error *err)
+{
+    const af_conv_unit *u = &f->m->convs[ci];
+    if (in->c != u->desc.cin)
+        return af_fail(err, AF_E_INTERNAL, "%s: input has %d channels, expected %d", u->name,
+                       in->c, u->desc.cin);
+    int oh, ow;
+    af_conv_out_hw(&u->desc, in->h, in->w, &oh, &ow);
+    if (oh < 1 || ow < 1)
+        return af_fail(err, AF_E_ARG, "%s: input %dx%d is too small", u->name, in->h, in->w);
+    af_status st;
+    if (!e->convs[ci]) {
+        if ((st = af_conv_create(f->m->engine, u->prepared, in->n, in->h, in->w, f->threads,
+                                 &e->convs[ci], err))) {
+            af_error_prefix(err, "%s", u->name);
+            return st;
+        }
+    }
+    if ((st = act_alloc(f, out, in->n, oh, ow, u->desc.cout, err)))
+        return st;
+    f->flops += 2.0 * in->n * oh * ow * (double)u->desc.cout * u->desc.cin * u->desc.k * u->desc.k;
+    if ((st = af_conv_forward(e->convs[ci], in->data, out->data, err))) {
+        act_release(f, out);
+        af_error_prefix(err, "%s", u->name);
+        return st;
+    }
+    if (u->bn_alpha) { /* unfused reference mode: BN then SiLU, as PyTorch */
+        size_t npix = (size_t)out->n * oh * ow;
+        int c = u->desc.cout;
+        for (size_t p = 0; p < npix; p++) {
+            float *v = out->data + p * c;
+            for (int j = 0; j < c; j++) {
+                float x = v[j] * u->bn_alpha[j] + u->bn_beta[j];
+                v[j] = x / (1.0f + expf(-x));
+            }
+        }
+    }
+    return AF_OK;
+}
+
+static af_status bottleneck(af_forward *f, shape_entry *e, int cv1, int cv2, int shortcut,
+                            const act *x, act *y, af_error *err)
+{
+    act a;
+    af_status st = run_conv(f, e, cv1, x, &a, err);
+    if (st)
+        return st;
+    st = run_conv(f, e, cv2, &a, y, err);
+    act_release(f, &a);
+    if (st)
+        return st;
+    if (shortcut)
+        af_add_inplace(y->data, x->data, (size_t)y->n * y->h * y->w * y->c);
+    return AF_OK;
+}
+
+static void release_all(af_forward *f, act *a, int n)
+{
+    for (int i = 0; i < n; i++)
+        act_release(f, &a[i]);
+}
+
+/* Concatenates parts along channels into a new activation. */
+static af_status concat(af_forward *f, const act *parts, int n, act *y, af_error *err)
+{
+    const float *srcs[AF_MAX_FROM + 66];
+    int cs[AF_MAX_FROM + 66], c = 0;
+    for (int i = 0; i < n; i++) {
+        srcs[i] = parts[i].data;
+        cs[i] = parts[i].c;
+        c += parts[i].c;
+        if (parts[i].h != parts[0].h || parts[i].w != parts[0].w || parts[i].n != parts[0].n)
+            return af_fail(err, AF_E_ARG, "concatenated maps differ in size");
+    }
+    af_status st = act_alloc(f, y, parts[0].n, parts[0].h, parts[0].w, c, err);
+    if (!st)
+        af_concat_channels((size_t)y->n * y->h * y->w, n, srcs, cs, y->data);
+    return st;
+}
+
+/* Channels [c0, c0+cn) of x as a new activation. */
+static af_status slice(af_forward *f, const act *x, int c0, int cn, act *y, af_error *err)
+{
+    af_status st = act_alloc(f, y, x->n, x->h, x->w, cn, err);
+    if (!st)
+        af_copy_channels((size_t)x->n * x->h * x->w, x->c, c0, cn, x->data, y->data);
+    return st;
+}
+
+/* C2f: cat(y0, y1, m1(y1), m2(m1(y1)), ...) -> cv2.  C2: cat(m(a), b) -> cv2. */
+static af_status run_c2x(af_forward *f, shape_entry *e, const af_layer *L, const act *x, act *y,
+                         af_error *err)
+{
+    const af_layer_spec *S = &L->spec;
+    int c = L->hidden, n = S->n;
+    act parts[66]; /* C2f: t, then each bottleneck output; C2: m(a), b */
+    int np = 0;
+    act t, cur, nxt;
+    af_status st = run_conv(f, e, L->cv1, x, &t, err);
+    if (st)
+        return st;
+    if (S->type == AF_M_C2F) {
+        parts[np++] = t;
+        const act *prev = NULL;
+        if ((st = slice(f, &t, c, c, &cur, err)))
+            goto out;
+        prev = &cur;
+        for (int j = 0; j < n; j++) {
+            if ((st = bottleneck(f, e, L->mbase + 2 * j, L->mbase + 2 * j + 1, S->shortcut, prev,
+                                 &parts[np], err)))
+                break;
+            prev = &parts[np++];
+        }
+        act_release(f, &cur);
+    } else {
+        if ((st = slice(f, &t, 0, c, &cur, err)))
+            goto out_t;
+        for (int j = 0; j < n && !st; j++) {
+            st = bottleneck(f, e, L->mbase + 2 * j, L->mbase + 2 * j + 1, S->shortcut, &cur,
+                            &nxt, err);
+            act_release(f, &cur);
+            if (!st)
+                cur = nxt;
+        }
+        if (st)
+            goto out_t;
+        parts[np++] = cur;
+        st = slice(f, &t, c, c, &parts[np], err);
+        if (!st)
+            np++;
+    out_t:
+        act_release(f, &t);
+    }
+    if (!st) {
+        act cat;
+        if (!(st = concat(f, parts, np, &cat, err))) {
+            release_all(f, parts, np);
+            np = 0;
+            st = run_conv(f, e, L->cv2, &cat, y, err);
+            act_release(f, &cat);
+        }
+    }
+out:
+    release_all(f, parts, np);
+    return st;
+}
+
+/* SPPF: x = cv1(in); cat(x, m(x), m(m(x)), m(m(m(x)))) -> cv2. */
+static af_status run_sppf(af_forward *f, shape_entry *e, const af_layer *L, const act *x, act *y,
+                          af_error *err)
+{
+    act parts[4];
+    int np = 0, k = L->spec.k;
+    af_status st = run_conv(f, e, L->cv1, x, &parts[0], err);
+    if (st)
+        return st;
+    np = 1;
+    for (int j = 1; j < 4 && !st; j++) {
+        const act *p = &parts[j - 1];
+        if ((st = act_alloc(f, &parts[j], p->n, p->h, p->w, p->c, err)))
+            break;
+        np++;
+        st = af_maxpool(p->n, p->h, p->w, p->c, k, 1, k / 2, p->data, parts[j].data, err);
+    }
+    if (!st) {
+        act cat;
+        if (!(st = concat(f, parts, np, &cat, err))) {
+            release_all(f, parts, np);
+            np = 0;
+            st = run_conv(f, e, L->cv2, &cat, y, err);
+            act_release(f, &cat);
+        }
+    }
+    release_all(f, parts, np);
+    return st;
+}
+
+static af_status run_detect(af_forward *f, shape_entry *e, const af_layer *L, int nanchors,
+                            af_error *err)
+{
+    const af_model *m = f->m;
+    const af_layer_spec *S = &L->spec;
+    int no = 4 + m->nc;
+    int off = 0;
+    for (int l = 0; l < S->nlevels; l++) {
+        const act *x = &f->outs[S->from[l]];
+        act b1, b2, box, c1, c2, cls;
+        af_status st;
+        if ((st = run_conv(f, e, L->box[l][0], x, &b1, err)))
+            return st;
+        st = run_conv(f, e, L->box[l][1], &b1, &b2, err);
+        act_release(f, &b1);
+        if (st)
+            return st;
+        st = run_conv(f, e, L->box[l][2], &b2, &box, err);
+        act_release(f, &b2);
+        if (st)
+            return st;
+        if ((st = run_conv(f, e, L->cls[l][0], x, &c1, err))) {
+            act_release(f, &box);
+            return st;
+        }
+        st = run_conv(f, e, L->cls[l][1], &c1, &c2, err);
+        act_release(f, &c1);
+        if (!st)
+            st = run_conv(f, e, L->cls[l][2], &c2, &cls, err);
+        act_release(f, &c2);
+        if (st) {
+            act_release(f, &box);
+            return st;
+        }
+        for (int bi = 0; bi < x->n; bi++) {
+            size_t plane = (size_t)x->h * x->w;
+            af_head_decode(box.data + bi * plane * box.c, cls.data + bi * plane * cls.c, x->h,
+                           x->w, m->desc.reg_max, m->nc, m->dfl, (float)m->strides[l],
+                           f->out + (size_t)bi * no * nanchors, nanchors, off);
+        }
+        off += x->h * x->w;
+        act_release(f, &box);
+        act_release(f, &cls);
+    }
+    return AF_OK;
+}
+
+static shape_entry *get_shape(af_forward *f, int n, int h, int w, af_error *err)
+{
+    shape_entry *e = NULL, *oldest = &f->shapes[0];
+    f->clock++;
+    for (int i = 0; i < SHAPES_MAX; i++) {
+        shape_entry *s = &f->shapes[i];
+        if (s->convs && s->n == n && s->h == h && s->w == w) {
+            s->stamp = f->clock;
+            return s;
+        }
+        if (!s->convs) {
+            if (!e)
+                e = s;
+        } else if (s->stamp < oldest->stamp) {
+            oldest = s;
+        }
+    }
+    if (!e) {
+        shape_entry_clear(oldest, f->m->nconvs);
+        e = oldest;
+    }
+    e->convs = calloc((size_t)f->m->nconvs, sizeof *e->convs);
+    if (!e->convs) {
+        af_fail(err, AF_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    e->n = n;
+    e->h = h;
+    e->w = w;
+    e->stamp = f->clock;
+    return e;
+}
+
+af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
+                         const float **out, int *nanchors, af_error *err)
+{
+    const af_model *m = f->m;
+    int ms = m->max_stride;
+    if (n < 1 || h < ms || w < ms || h % ms || w % ms || h > 16384 || w > 16384)
+        return af_fail(err, AF_E_ARG,
+                       "network input %dx%d must be a positive multiple of the stride %d", h, w,
+                       ms);
+    shape_entry *e = get_shape(f, n, h, w, err);
+    if (!e)
+        return AF_E_NOMEM;
+    int na = 0;
+    for (int l = 0; l < m->nlevels; l++)
+        na += (h / m->strides[l]) * (w / m->strides[l]);
+    size_t need = (size_t)n * (4 + m->nc) * na;
+    if (need > f->out_cap) {
+        free(f->out);
+        f->out = malloc(need * sizeof *f->out);
+        f->out_cap = f->out ? need : 0;
+        if (!f->out)
+            return af_fail(err, AF_E_NOMEM, "out of memory for the network output");
+    }
+    act in = {(float *)input, n, h, w, 3, -1};
+    f->flops = 0;
+    af_status st = AF_OK;
+    int i;
+    for (i = 0; i < m->desc.nlayers && !st; i++) {
+        double t0 = now_ms();
+        const af_layer *L = &m->layers[i];
+        const af_layer_spec *S = &L->spec;
+        const act *x = S->from[0] < 0 ? &in : &f->outs[S->from[0]];
+        act *y = &f->outs[i];
+        y->data = NULL;
+        y->slot = -1;
+        switch (S->type) {
+        case AF_M_CONV:
+            st = run_conv(f, e, L->cv1, x, y, err);
+            break;
+        case AF_M_C2F:
+        case AF_M_C2:
+            st = run_c2x(f, e, L, x, y, err);
+            break;
+        case AF_M_SPPF:
+            st = run_sppf(f, e, L, x, y, err);
+            break;
+        case AF_M_UPSAMPLE:
+            if (!(st = act_alloc(f, y, x->n, x->h * 2, x->w * 2, x->c, err)))
+                af_upsample_nearest2x(x->n, x->h, x->w, x->c, x->data, y->data);
+            break;
+        case AF_M_CONCAT: {
+            act parts[AF_MAX_FROM];
+            for (int j = 0; j < S->nfrom; j++) {
+                parts[j] = S->from[j] < 0 ? in : f->outs[S->from[j]];
+                parts[j].slot = -1; /* borrowed */
+            }
+            st = concat(f, parts, S->nfrom, y, err);
+            break;
+        }
+        case AF_M_DETECT:
+            st = run_detect(f, e, L, na, err);
+            break;
+        }
+        /* release inputs whose last consumer this was */
+        for (int j = 0; j < S->nfrom; j++)
+            if (S->from[j] >= 0 && f->last_use[S->from[j]] == i)
+                act_release(f, &f->outs[S->from[j]]);
+        f->layer_ms[i] = now_ms() - t0;
+    }
+    /* on failure free whatever is still held */
+    for (int j = 0; j < m->desc.nlayers; j++)
+        if (f->outs[j].data)
+            act_release(f, &f->outs[j]);
+    if (st)
+        return st;
+    *out = f->out;
+    *nanchors = na;
+    return AF_OK;
+}

@@ -1,0 +1,27 @@
+/* Running the network: per-thread context (activation buffer pool and
+ * oneDNN executables cached per input shape) and the forward pass. */
+#ifndef AF_MODEL_FORWARD_H
+#define AF_MODEL_FORWARD_H
+
+#include "model/model.h"
+
+typedef struct af_forward af_forward;
+
+af_status af_forward_create(const af_model *m, int threads, af_forward **out, af_error *err);
+void af_forward_free(af_forward *f);
+
+/* input: NHWC float32 (n, h, w, 3), h and w multiples of the model's max stride.
+ * On success *out points to (n, 4 + nc, *nanchors) float32 owned by f (valid
+ * until the next call): rows cx, cy, w, h in input pixels, then sigmoid class
+ * scores, anchors ordered level by level, row-major, as ultralytics' Detect. */
+af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
+                         const float **out, int *nanchors, af_error *err);
+
+/* Per-layer wall time of the last run, in ms (array of model->desc.nlayers), for
+ * `animeface bench --layers`. */
+const double *af_forward_layer_ms(const af_forward *f);
+
+/* Floating-point operations (2 per multiply-add) of the last run's convolutions. */
+double af_forward_last_flops(const af_forward *f);
+
+#endif

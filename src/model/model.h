@@ -1,0 +1,61 @@
+/* The loaded network: layers resolved from the description, with their
+ * convolutions (BN folded, weights prepared for oneDNN). Immutable after
+ * loading; shared by all contexts/threads. */
+#ifndef AF_MODEL_MODEL_H
+#define AF_MODEL_MODEL_H
+
+#include "animeface.h"
+#include "model/checkpoint.h"
+#include "model/desc.h"
+#include "ops/conv.h"
+#include "ops/engine.h"
+
+typedef struct af_conv_unit {
+    af_conv_desc desc;
+    af_conv_weights *prepared; /* oneDNN layout */
+    float *weight;             /* OIHW, BN folded */
+    float *bias;               /* [cout], BN folded (NULL in unfused mode) */
+    float *bn_alpha, *bn_beta; /* unfused mode: y = silu(conv(x) * alpha + beta), as
+                                * PyTorch's eval BatchNorm computes it */
+    char name[64];             /* state-dict prefix, e.g. "model.2.m.0.cv1" */
+} af_conv_unit;
+
+typedef struct af_layer {
+    af_layer_spec spec;
+    int stride;      /* output stride relative to the network input */
+    int cv1, cv2;    /* Conv: cv1 is the conv; C2f/C2/SPPF: their cv1 and cv2 */
+    int mbase;       /* C2f/C2: bottleneck j uses convs mbase+2j (cv1) and mbase+2j+1 (cv2) */
+    int hidden;      /* C2f/C2: hidden channels c */
+    int box[AF_MAX_LEVELS][3]; /* Detect cv2[l][0..2] */
+    int cls[AF_MAX_LEVELS][3]; /* Detect cv3[l][0..2] */
+} af_layer;
+
+struct af_model {
+    af_model_desc desc;
+    af_layer layers[AF_MAX_LAYERS];
+    af_conv_unit *convs;
+    int nconvs;
+    float dfl[64];  /* DFL conv weights (reg_max bins) */
+    int nlevels;
+    int strides[AF_MAX_LEVELS];
+    int max_stride;
+    int nc;
+    char **names;
+    int imgsz;      /* training imgsz (default for predict) */
+    af_engine *engine;
+    int unfused; /* BN kept apart from the conv (reference mode, slower) */
+};
+
+/* Builds a model from a loaded checkpoint (consumes nothing; ck may be freed after). */
+af_status af_model_build(const af_checkpoint *ck, af_model **out, af_error *err);
+
+/* Same; unfused != 0 keeps BatchNorm as a separate per-channel affine computed
+ * exactly as PyTorch's eval BatchNorm (float32 alpha = weight / sqrt(var + eps),
+ * beta = bias - mean * alpha). The reference mode for parity tests. */
+af_status af_model_build_ex(const af_checkpoint *ck, int unfused, af_model **out, af_error *err);
+
+/* Builds a model with random (seeded) weights from a description alone, for timing. */
+af_status af_model_build_random(const cJSON *yaml, int nc, unsigned seed, af_model **out,
+                                af_error *err);
+
+#endif
