@@ -82,3 +82,6 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# the bundled model is compiled into the CLI (src/cli/default_model.c)
+$(BUILD)/obj/src/cli/default_model.o: models/default.safetensors

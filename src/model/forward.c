@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/checked.h"
 #include "core/error.h"
@@ -62,6 +63,10 @@ af_status af_forward_create(const af_model *m, int threads, af_forward **out, af
     if (!f)
         return af_fail(err, AF_E_NOMEM, "out of memory");
     f->m = m;
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 && n < 1024 ? (int)n : 1;
+    }
     f->threads = threads;
     for (int i = 0; i < m->desc.nlayers; i++)
         f->last_use[i] = i;

@@ -1,0 +1,151 @@
+/* animeface bench: times the forward pass (warm-up excluded) and prints
+ * median/min ms, GFLOP/s and peak RSS; --layers adds per-layer times. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "model/desc.h"
+#include "model/forward.h"
+#include "model/model.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    const char *model_path = NULL;
+    opt_intlist imgsz = {{0}, 0};
+    int runs = 10, warmup = 2, threads = 0, layers = 0, help = 0, nc = 1, batch = 1;
+    opt_spec specs[] = {
+        {"model", NULL, OPT_STRING, &model_path, 1, 0,
+         "checkpoint, or a description such as yolov8s.yaml (random weights)", "M"},
+        {"imgsz", NULL, OPT_INTLIST, &imgsz, 32, 8192, "input size N or H,W (default: model's)",
+         "N"},
+        {"batch", NULL, OPT_INT, &batch, 1, 64, "batch size (default 1)", "B"},
+        {"runs", NULL, OPT_INT, &runs, 1, 10000, "timed runs (default 10)", "R"},
+        {"warmup", NULL, OPT_INT, &warmup, 0, 1000, "untimed runs first (default 2)", "W"},
+        {"threads", NULL, OPT_INT, &threads, 0, 1024, "compute threads (default: all cores)",
+         "T"},
+        {"nc", NULL, OPT_INT, &nc, 1, 100000, "classes, for a .yaml description (default 1)",
+         "N"},
+        {"layers", NULL, OPT_BOOL, &layers, 1, 0, "print the time of each layer", NULL},
+        {"help", NULL, OPT_BOOL, &help, 1, 0, "show this help", NULL},
+    };
+    int ns = (int)(sizeof specs / sizeof specs[0]);
+    char *pos[4];
+    int npos;
+    if (opt_parse("animeface bench", argc, argv, specs, ns, pos, 4, &npos))
+        return 2;
+    if (help || npos) {
+        opt_print_help("Usage: animeface bench [--model M] [--imgsz N] [--runs R] [--layers]", specs,
+                       ns);
+        return help ? 0 : 2;
+    }
+    af_error err = {0};
+    af_model *m = NULL;
+    const char *shown = model_path;
+    if (model_path && (ends_with(model_path, ".yaml") || ends_with(model_path, ".yml"))) {
+        cJSON *y = af_model_yaml_builtin(model_path, nc, &err);
+        if (!y || af_model_build_random(y, 0, 1, &m, &err)) {
+            fprintf(stderr, "animeface bench: %s\n", err.msg);
+            cJSON_Delete(y);
+            return 1;
+        }
+        cJSON_Delete(y);
+    } else if (!(m = cli_load_model(model_path, &shown))) {
+        return 1;
+    }
+    int s = m->max_stride;
+    int h = imgsz.n ? imgsz.v[0] : m->imgsz, w = imgsz.n > 1 ? imgsz.v[1] : h;
+    h = (h + s - 1) / s * s;
+    w = (w + s - 1) / s * s;
+    af_forward *f = NULL;
+    size_t n = (size_t)batch * h * w * 3;
+    float *in = malloc(n * sizeof *in);
+    double *t = malloc((size_t)runs * sizeof *t);
+    double *lsum = calloc((size_t)m->desc.nlayers, sizeof *lsum);
+    int rc = 1;
+    if (!in || !t || !lsum || af_forward_create(m, threads, &f, &err)) {
+        fprintf(stderr, "animeface bench: %s\n", err.msg[0] ? err.msg : "out of memory");
+        goto done;
+    }
+    unsigned r = 12345;
+    for (size_t i = 0; i < n; i++) {
+        r = r * 1664525u + 1013904223u;
+        in[i] = (float)(r >> 8) / 16777216.0f;
+    }
+    const float *out;
+    int na;
+    for (int i = 0; i < warmup + runs; i++) {
+        double t0 = now_ms();
+        if (af_forward_run(f, in, batch, h, w, &out, &na, &err)) {
+            fprintf(stderr, "animeface bench: %s\n", err.msg);
+            goto done;
+        }
+        if (i >= warmup) {
+            t[i - warmup] = now_ms() - t0;
+            const double *lm = af_forward_layer_ms(f);
+            for (int j = 0; j < m->desc.nlayers; j++)
+                lsum[j] += lm[j];
+        }
+    }
+    double flops = af_forward_last_flops(f);
+    qsort(t, (size_t)runs, sizeof *t, cmp_d);
+    double med = runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2;
+    printf("| model | input | threads | median ms | min ms | GFLOP | GFLOP/s | peak RSS MiB |\n");
+    printf("|---|---|---|---|---|---|---|---|\n");
+    printf("| %s | %dx%dx%dx3 | %d | %.2f | %.2f | %.2f | %.1f | %.1f |\n", shown, batch, h, w,
+           threads > 0 ? threads : 0, med, t[0], flops / 1e9, flops / 1e9 / (med / 1e3),
+           peak_rss_kb() / 1024.0);
+    if (layers) {
+        printf("\n| layer | module | from | out channels | mean ms | share |\n");
+        printf("|---|---|---|---|---|---|\n");
+        double tot = 0;
+        for (int j = 0; j < m->desc.nlayers; j++)
+            tot += lsum[j];
+        for (int j = 0; j < m->desc.nlayers; j++) {
+            const af_layer_spec *L = &m->desc.layers[j];
+            char from[64] = "";
+            for (int k = 0; k < L->nfrom; k++)
+                snprintf(from + strlen(from), sizeof from - strlen(from), "%s%d", k ? "," : "",
+                         L->from[k]);
+            printf("| %d | %s | %s | %d | %.3f | %.1f%% |\n", j, af_module_name(L->type), from,
+                   L->c2, lsum[j] / runs, tot > 0 ? 100.0 * lsum[j] / tot : 0.0);
+        }
+    }
+    rc = 0;
+done:
+    af_forward_free(f);
+    af_model_free(m);
+    free(in);
+    free(t);
+    free(lsum);
+    return rc;
+}

@@ -1,0 +1,17 @@
+/* The subcommands of the animeface CLI, one file each. Each returns the
+ * process exit status. */
+#ifndef AF_CLI_COMMANDS_H
+#define AF_CLI_COMMANDS_H
+
+#include "animeface.h"
+
+int cmd_predict(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+/* Loads --model, or the bundled default when path is NULL or empty. Prints
+ * the error line itself; returns NULL on failure. */
+af_model *cli_load_model(const char *path, const char **shown_name);
+
+#endif

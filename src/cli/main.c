@@ -1,0 +1,57 @@
+/* animeface: anime face detection with YOLOv8. Entry point and dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "animeface %s — anime face detection with YOLOv8, in C\n"
+            "\n"
+            "Usage: animeface COMMAND [options] [arguments]\n"
+            "\n"
+            "Commands:\n"
+            "  predict   detect faces in images, folders, globs or .txt lists of paths\n"
+            "  export    convert an ultralytics .pt checkpoint to animeface safetensors\n"
+            "  info      show a model's description, classes and strides\n"
+            "  bench     time the network's forward pass\n"
+            "  version   print the version\n"
+            "\n"
+            "ultralytics-style calls work too: animeface predict model=best.pt source=imgs/ conf=0.3\n"
+            "'animeface COMMAND --help' lists a command's options.\n",
+            AF_VERSION_STRING);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    /* ultralytics' "yolo detect predict ..." spelling: skip a leading "detect" */
+    if (strcmp(cmd, "detect") == 0 && argc > 2) {
+        argv++;
+        argc--;
+        cmd = argv[1];
+    }
+    if (!strcmp(cmd, "predict"))
+        return cmd_predict(argc - 2, argv + 2);
+    if (!strcmp(cmd, "export"))
+        return cmd_export(argc - 2, argv + 2);
+    if (!strcmp(cmd, "bench"))
+        return cmd_bench(argc - 2, argv + 2);
+    if (!strcmp(cmd, "info"))
+        return cmd_info(argc - 2, argv + 2);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("animeface %s\n", AF_VERSION_STRING);
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "animeface: unknown command '%s' (try 'animeface --help')\n", cmd);
+    return 2;
+}

@@ -1,0 +1,488 @@
+/* Convolution through oneDNN (C API, 2.6).
+ *
+ * af_conv_weights: the OIHW weights are reordered once into the blocked format
+ * that oneDNN's kernel picks for a nominal input shape (weights format `any`).
+ * af_conv: a primitive for one input shape. It is first created with the
+ * shared weights format; if oneDNN has no fast kernel for that combination the
+ * primitive is created with `any` again and the weights are reordered for this
+ * shape (private copy); if oneDNN refuses the shape entirely, the naive loops
+ * run instead. src/dst are NHWC in memory, bias and SiLU are post-ops, the
+ * scratchpad is owned by the af_conv, so separate af_conv objects can execute
+ * at the same time from different threads (even when oneDNN's primitive cache
+ * hands both the same kernel). */
+#include "ops/conv.h"
+
+#include <dnnl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/checked.h"
+#include "core/error.h"
+#include "ops/ref.h"
+
+#define AF_CONV_MAX_CH 65536
+#define AF_CONV_MAX_K 64
+#define AF_CONV_MAX_ELEMS ((size_t)1 << 31) /* per tensor; oneDNN dims are int64 but stay sane */
+#define AF_CONV_NOMINAL_HW 64              /* input size used to choose the weights format */
+
+struct af_conv_weights {
+    af_engine *e;
+    af_conv_desc d;
+    dnnl_memory_desc_t wmd; /* format of wbuf */
+    void *wbuf;             /* 64-byte aligned, dnnl_memory_desc_get_size(&wmd) bytes */
+    float *bias;            /* cout floats or NULL */
+};
+
+struct af_conv {
+    af_engine *e;
+    const af_conv_weights *w;
+    af_conv_path path;
+    int n, h, wd, oh, ow, threads;
+    char impl[64];
+    dnnl_primitive_t prim;
+    dnnl_stream_t stream;
+    dnnl_memory_t msrc, mwei, mbias, mdst, mscratch;
+    void *own_w;   /* private weights (DNNL_PRIVATE: blocked, REF: OIHW) */
+    void *scratch; /* user scratchpad */
+};
+
+static af_status dnnl_err(af_error *err, const char *what, dnnl_status_t st)
+{
+    return af_fail(err, AF_E_INTERNAL, "oneDNN: %s (%s)", what, af_dnnl_status_name(st));
+}
+
+void af_conv_out_hw(const af_conv_desc *d, int h, int w, int *oh, int *ow)
+{
+    long long eh = (long long)h + 2LL * d->pad - d->k, ew = (long long)w + 2LL * d->pad - d->k;
+    *oh = (d->stride > 0 && eh >= 0) ? (int)(eh / d->stride + 1) : 0;
+    *ow = (d->stride > 0 && ew >= 0) ? (int)(ew / d->stride + 1) : 0;
+}
+
+af_status af_conv_desc_check(const af_conv_desc *d, af_error *err)
+{
+    if (d->cin < 1 || d->cin > AF_CONV_MAX_CH || d->cout < 1 || d->cout > AF_CONV_MAX_CH)
+        return af_fail(err, AF_E_ARG, "conv: channels %d -> %d out of range 1..%d", d->cin,
+                       d->cout, AF_CONV_MAX_CH);
+    if (d->k < 1 || d->k > AF_CONV_MAX_K || d->stride < 1 || d->stride > AF_CONV_MAX_K ||
+        d->pad < 0 || d->pad >= d->k)
+        return af_fail(err, AF_E_ARG, "conv: kernel %d stride %d pad %d not supported", d->k,
+                       d->stride, d->pad);
+    if (d->act != AF_ACT_NONE && d->act != AF_ACT_SILU)
+        return af_fail(err, AF_E_ARG, "conv: unknown activation %d", (int)d->act);
+    return AF_OK;
+}
+
+static void *alloc_aligned(size_t bytes)
+{
+    size_t n = (bytes + 63) & ~(size_t)63;
+    return aligned_alloc(64, n ? n : 64);
+}
+
+/* Creates the primitive descriptor for one shape; wmd NULL means format `any`. */
+static dnnl_status_t make_pd(dnnl_engine_t eng, const af_conv_desc *d, int has_bias, int n,
+                             int h, int w, const dnnl_memory_desc_t *wmd,
+                             dnnl_primitive_desc_t *pd)
+{
+    int oh, ow;
+    af_conv_out_hw(d, h, w, &oh, &ow);
+    dnnl_memory_desc_t src_md, dst_md, any_wmd, bias_md;
+    dnnl_dims_t sdims = {n, d->cin, h, w}, ddims = {n, d->cout, oh, ow};
+    dnnl_dims_t wdims = {d->cout, d->cin, d->k, d->k}, bdims = {d->cout};
+    dnnl_dims_t strides = {d->stride, d->stride}, pads = {d->pad, d->pad};
+    dnnl_status_t st;
+    *pd = NULL;
+    if ((st = dnnl_memory_desc_init_by_tag(&src_md, 4, sdims, dnnl_f32, dnnl_nhwc)) ||
+        (st = dnnl_memory_desc_init_by_tag(&dst_md, 4, ddims, dnnl_f32, dnnl_nhwc)) ||
+        (st = dnnl_memory_desc_init_by_tag(&any_wmd, 4, wdims, dnnl_f32, dnnl_format_tag_any)) ||
+        (st = dnnl_memory_desc_init_by_tag(&bias_md, 1, bdims, dnnl_f32, dnnl_a)))
+        return st;
+    dnnl_convolution_desc_t cd;
+    st = dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                            &src_md, wmd ? wmd : &any_wmd,
+                                            has_bias ? &bias_md : NULL, &dst_md, strides, pads,
+                                            pads);
+    if (st)
+        return st;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    if ((st = dnnl_primitive_attr_create(&attr)))
+        return st;
+    st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (!st && d->act == AF_ACT_SILU) {
+        st = dnnl_post_ops_create(&po);
+        if (!st)
+            st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.0f, 0.0f);
+        if (!st)
+            st = dnnl_primitive_attr_set_post_ops(attr, po);
+    }
+    if (!st)
+        st = dnnl_primitive_desc_create(pd, &cd, attr, eng, NULL);
+    if (po)
+        dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+static const char *pd_impl(const_dnnl_primitive_desc_t pd)
+{
+    const char *s = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) != dnnl_success || !s)
+        return "?";
+    return s;
+}
+
+/* Reorders `from` (in format fmd) into `to` (format tmd), synchronously. */
+static af_status reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *fmd, const void *from,
+                         const dnnl_memory_desc_t *tmd, void *to, af_error *err)
+{
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t rp = NULL;
+    dnnl_memory_t mf = NULL, mt = NULL;
+    dnnl_stream_t s = NULL;
+    dnnl_status_t st;
+    const char *what = "creating the weights reorder";
+    if (!(st = dnnl_reorder_primitive_desc_create(&rpd, fmd, eng, tmd, eng, NULL)) &&
+        !(st = dnnl_primitive_create(&rp, rpd)) &&
+        !(st = dnnl_memory_create(&mf, fmd, eng, (void *)from)) &&
+        !(st = dnnl_memory_create(&mt, tmd, eng, to)) &&
+        !(st = dnnl_stream_create(&s, eng, dnnl_stream_default_flags))) {
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, mf}, {DNNL_ARG_TO, mt}};
+        what = "reordering the weights";
+        st = dnnl_primitive_execute(rp, s, 2, args);
+        if (!st)
+            st = dnnl_stream_wait(s);
+    }
+    if (s)
+        dnnl_stream_destroy(s);
+    if (mt)
+        dnnl_memory_destroy(mt);
+    if (mf)
+        dnnl_memory_destroy(mf);
+    if (rp)
+        dnnl_primitive_destroy(rp);
+    if (rpd)
+        dnnl_primitive_desc_destroy(rpd);
+    return st ? dnnl_err(err, what, st) : AF_OK;
+}
+
+static dnnl_status_t oihw_md(const af_conv_desc *d, dnnl_memory_desc_t *md)
+{
+    dnnl_dims_t wdims = {d->cout, d->cin, d->k, d->k};
+    return dnnl_memory_desc_init_by_tag(md, 4, wdims, dnnl_f32, dnnl_oihw);
+}
+
+af_status af_conv_weights_create(af_engine *e, const af_conv_desc *d, const float *weight,
+                                 const float *bias, af_conv_weights **out, af_error *err)
+{
+    *out = NULL;
+    af_status rc = af_conv_desc_check(d, err);
+    if (rc)
+        return rc;
+    if (!weight)
+        return af_fail(err, AF_E_ARG, "conv: weights missing");
+    af_conv_weights *w = calloc(1, sizeof *w);
+    if (!w)
+        return af_fail(err, AF_E_NOMEM, "conv: out of memory");
+    w->e = e;
+    w->d = *d;
+    dnnl_engine_t eng = af_engine_dnnl(e);
+    dnnl_memory_desc_t umd;
+    dnnl_status_t st = oihw_md(d, &umd);
+    if (st) {
+        rc = dnnl_err(err, "describing the OIHW weights", st);
+        goto fail;
+    }
+    /* Nominal shape: big enough for every kernel/stride; the format depends
+     * on the channel counts and kernel, hardly on the spatial size. */
+    int hw = AF_CONV_NOMINAL_HW;
+    if (hw < d->k)
+        hw = d->k;
+    dnnl_primitive_desc_t pd = NULL;
+    st = make_pd(eng, d, bias != NULL, 1, hw, hw, NULL, &pd);
+    if (st == dnnl_success) {
+        w->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        dnnl_primitive_desc_destroy(pd);
+    } else if (st == dnnl_unimplemented) {
+        w->wmd = umd; /* keep OIHW; af_conv_create retries per shape */
+    } else {
+        rc = dnnl_err(err, "creating a convolution", st);
+        goto fail;
+    }
+    size_t bytes = dnnl_memory_desc_get_size(&w->wmd);
+    w->wbuf = alloc_aligned(bytes);
+    if (!w->wbuf) {
+        rc = af_fail(err, AF_E_NOMEM, "conv: out of memory for %zu bytes of weights", bytes);
+        goto fail;
+    }
+    memset(w->wbuf, 0, bytes);
+    if (dnnl_memory_desc_equal(&w->wmd, &umd)) {
+        memcpy(w->wbuf, weight, bytes);
+    } else if ((rc = reorder(eng, &umd, weight, &w->wmd, w->wbuf, err))) {
+        goto fail;
+    }
+    if (bias) {
+        w->bias = alloc_aligned((size_t)d->cout * sizeof(float));
+        if (!w->bias) {
+            rc = af_fail(err, AF_E_NOMEM, "conv: out of memory");
+            goto fail;
+        }
+        memcpy(w->bias, bias, (size_t)d->cout * sizeof(float));
+    }
+    *out = w;
+    return AF_OK;
+fail:
+    af_conv_weights_free(w);
+    return rc;
+}
+
+void af_conv_weights_free(af_conv_weights *w)
+{
+    if (!w)
+        return;
+    free(w->wbuf);
+    free(w->bias);
+    free(w);
+}
+
+const af_conv_desc *af_conv_weights_desc(const af_conv_weights *w)
+{
+    return &w->d;
+}
+
+static int impl_is_ref(const char *impl)
+{
+    return strncmp(impl, "ref", 3) == 0;
+}
+
+static af_status shape_check(const af_conv_desc *d, int n, int h, int w, int oh, int ow,
+                             af_error *err)
+{
+    size_t a, b;
+    if (n < 1 || h < 1 || w < 1 || oh < 1 || ow < 1)
+        return af_fail(err, AF_E_ARG, "conv: input %dx%dx%d (k %d, pad %d) gives no output", n,
+                       h, w, d->k, d->pad);
+    if (af_mul3_size((size_t)n, (size_t)h, (size_t)w, &a) || af_mul_size(a, (size_t)d->cin, &a) ||
+        af_mul3_size((size_t)n, (size_t)oh, (size_t)ow, &b) ||
+        af_mul_size(b, (size_t)d->cout, &b) || a > AF_CONV_MAX_ELEMS || b > AF_CONV_MAX_ELEMS)
+        return af_fail(err, AF_E_LIMIT, "conv: tensor %dx%dx%dx%d too large", n, h, w, d->cin);
+    return AF_OK;
+}
+
+static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int h, int width,
+                             int threads, int naive, af_conv **out, af_error *err)
+{
+    *out = NULL;
+    const af_conv_desc *d = &w->d;
+    int oh, ow;
+    af_conv_out_hw(d, h, width, &oh, &ow);
+    af_status rc = shape_check(d, n, h, width, oh, ow, err);
+    if (rc)
+        return rc;
+    af_conv *c = calloc(1, sizeof *c);
+    if (!c)
+        return af_fail(err, AF_E_NOMEM, "conv: out of memory");
+    c->e = e;
+    c->w = w;
+    c->n = n;
+    c->h = h;
+    c->wd = width;
+    c->oh = oh;
+    c->ow = ow;
+    c->threads = threads;
+    dnnl_engine_t eng = af_engine_dnnl(e);
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t st;
+    const void *wptr = w->wbuf;
+
+    /* Kernels size their work split for the thread count when created, and
+     * oneDNN's primitive cache keys on the count at primitive creation: keep
+     * it set until the primitive exists. */
+    int prev = af_engine_set_threads(e, threads);
+    if (threads <= 0)
+        c->threads = af_engine_max_threads(e);
+    st = naive ? dnnl_unimplemented
+               : make_pd(eng, d, w->bias != NULL, n, h, width, &w->wmd, &pd);
+    if (st == dnnl_success && impl_is_ref(pd_impl(pd))) {
+        dnnl_primitive_desc_destroy(pd); /* the blocked format forced a slow kernel */
+        pd = NULL;
+        st = dnnl_unimplemented;
+    }
+    if (st == dnnl_success) {
+        c->path = AF_CONV_DNNL_SHARED;
+    } else if (st == dnnl_unimplemented) {
+        st = naive ? dnnl_unimplemented : make_pd(eng, d, w->bias != NULL, n, h, width, NULL, &pd);
+        if (st == dnnl_success) {
+            c->path = AF_CONV_DNNL_PRIVATE;
+        } else if (st == dnnl_unimplemented) {
+            c->path = AF_CONV_REF;
+            st = dnnl_success;
+        }
+    }
+    if (st) {
+        rc = dnnl_err(err, "creating a convolution", st);
+        goto fail;
+    }
+
+    if (c->path != AF_CONV_DNNL_SHARED) {
+        /* Reorder the shared weights into what this shape needs. */
+        dnnl_memory_desc_t tmd;
+        if (c->path == AF_CONV_DNNL_PRIVATE)
+            tmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        else if ((st = oihw_md(d, &tmd))) {
+            rc = dnnl_err(err, "describing the OIHW weights", st);
+            goto fail;
+        }
+        if (dnnl_memory_desc_equal(&tmd, &w->wmd)) {
+            if (c->path == AF_CONV_DNNL_PRIVATE)
+                c->path = AF_CONV_DNNL_SHARED;
+        } else {
+            size_t bytes = dnnl_memory_desc_get_size(&tmd);
+            c->own_w = alloc_aligned(bytes);
+            if (!c->own_w) {
+                rc = af_fail(err, AF_E_NOMEM, "conv: out of memory for %zu bytes of weights",
+                             bytes);
+                goto fail;
+            }
+            memset(c->own_w, 0, bytes);
+            if ((rc = reorder(eng, &w->wmd, w->wbuf, &tmd, c->own_w, err)))
+                goto fail;
+            wptr = c->own_w;
+        }
+    }
+    if (c->path == AF_CONV_REF) {
+        snprintf(c->impl, sizeof c->impl, "ref:naive");
+        af_engine_restore_threads(e, prev);
+        *out = c;
+        return AF_OK;
+    }
+    snprintf(c->impl, sizeof c->impl, "%s", pd_impl(pd));
+
+    const char *what = "creating the convolution primitive";
+    if ((st = dnnl_primitive_create(&c->prim, pd)))
+        goto dnnl_fail;
+    what = "creating a stream";
+    if ((st = dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags)))
+        goto dnnl_fail;
+    what = "creating memory objects";
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *spmd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if ((st = dnnl_memory_create(&c->msrc, smd, eng, DNNL_MEMORY_NONE)) ||
+        (st = dnnl_memory_create(&c->mdst, dmd, eng, DNNL_MEMORY_NONE)) ||
+        (st = dnnl_memory_create(&c->mwei, wmd, eng, (void *)wptr)))
+        goto dnnl_fail;
+    if (w->bias) {
+        const dnnl_memory_desc_t *bmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
+        if ((st = dnnl_memory_create(&c->mbias, bmd, eng, w->bias)))
+            goto dnnl_fail;
+    }
+    size_t spbytes = spmd ? dnnl_memory_desc_get_size(spmd) : 0;
+    if (spbytes) {
+        c->scratch = alloc_aligned(spbytes);
+        if (!c->scratch) {
+            rc = af_fail(err, AF_E_NOMEM, "conv: out of memory for %zu bytes of scratchpad",
+                         spbytes);
+            goto fail;
+        }
+        if ((st = dnnl_memory_create(&c->mscratch, spmd, eng, c->scratch)))
+            goto dnnl_fail;
+    }
+    dnnl_primitive_desc_destroy(pd);
+    af_engine_restore_threads(e, prev);
+    *out = c;
+    return AF_OK;
+dnnl_fail:
+    rc = dnnl_err(err, what, st);
+fail:
+    af_engine_restore_threads(e, prev);
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    af_conv_free(c);
+    return rc;
+}
+
+af_status af_conv_create(af_engine *e, const af_conv_weights *w, int n, int h, int width,
+                         int threads, af_conv **out, af_error *err)
+{
+    return conv_create(e, w, n, h, width, threads, 0, out, err);
+}
+
+af_status af_conv_create_naive(af_engine *e, const af_conv_weights *w, int n, int h, int width,
+                               af_conv **out, af_error *err)
+{
+    return conv_create(e, w, n, h, width, 1, 1, out, err);
+}
+
+af_status af_conv_forward(af_conv *c, const float *src, float *dst, af_error *err)
+{
+    if (!src || !dst)
+        return af_fail(err, AF_E_ARG, "conv: NULL tensor");
+    if (c->path == AF_CONV_REF) {
+        const float *wt = c->own_w ? (const float *)c->own_w : (const float *)c->w->wbuf;
+        af_conv_ref(&c->w->d, wt, c->w->bias, c->n, c->h, c->wd, src, dst);
+        return AF_OK;
+    }
+    dnnl_status_t st;
+    if ((st = dnnl_memory_set_data_handle(c->msrc, (void *)src)) ||
+        (st = dnnl_memory_set_data_handle(c->mdst, dst)))
+        return dnnl_err(err, "setting the convolution buffers", st);
+    dnnl_exec_arg_t args[5];
+    int na = 0;
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, c->msrc};
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, c->mwei};
+    args[na++] = (dnnl_exec_arg_t){DNNL_ARG_DST, c->mdst};
+    if (c->mbias)
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, c->mbias};
+    if (c->mscratch)
+        args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, c->mscratch};
+    int prev = af_engine_set_threads(c->e, c->threads);
+    st = dnnl_primitive_execute(c->prim, c->stream, na, args);
+    if (!st)
+        st = dnnl_stream_wait(c->stream);
+    af_engine_restore_threads(c->e, prev);
+    if (st)
+        return dnnl_err(err, "executing a convolution", st);
+    return AF_OK;
+}
+
+void af_conv_free(af_conv *c)
+{
+    if (!c)
+        return;
+    if (c->mscratch)
+        dnnl_memory_destroy(c->mscratch);
+    if (c->mbias)
+        dnnl_memory_destroy(c->mbias);
+    if (c->mwei)
+        dnnl_memory_destroy(c->mwei);
+    if (c->mdst)
+        dnnl_memory_destroy(c->mdst);
+    if (c->msrc)
+        dnnl_memory_destroy(c->msrc);
+    if (c->stream)
+        dnnl_stream_destroy(c->stream);
+    if (c->prim)
+        dnnl_primitive_destroy(c->prim);
+    free(c->own_w);
+    free(c->scratch);
+    free(c);
+}
+
+const char *af_conv_impl(const af_conv *c)
+{
+    return c->impl;
+}
+
+af_conv_path af_conv_get_path(const af_conv *c)
+{
+    return c->path;
+}
+
+void af_conv_get_out_hw(const af_conv *c, int *oh, int *ow)
+{
+    *oh = c->oh;
+    *ow = c->ow;
+}

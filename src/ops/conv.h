@@ -1,0 +1,57 @@
+/* 2-D convolution on NHWC float32 tensors through oneDNN, with bias and SiLU
+ * fused. Square kernel, symmetric padding, groups 1, dilation 1 (all YOLOv8
+ * convolutions). */
+#ifndef AF_OPS_CONV_H
+#define AF_OPS_CONV_H
+
+#include "animeface.h"
+#include "ops/engine.h"
+
+typedef enum af_act { AF_ACT_NONE = 0, AF_ACT_SILU } af_act;
+
+typedef struct af_conv_desc {
+    int cin, cout, k, stride, pad;
+    af_act act;
+} af_conv_desc;
+
+/* Output size (floor division as torch). Gives 0 where the input is too small. */
+void af_conv_out_hw(const af_conv_desc *d, int h, int w, int *oh, int *ow);
+
+/* Checks the descriptor's numbers (positive, in range). */
+af_status af_conv_desc_check(const af_conv_desc *d, af_error *err);
+
+/* Immutable weights prepared once (reordered into the layout oneDNN's kernel
+ * wants), shared by threads. weight OIHW [cout][cin][k][k], bias [cout] or NULL. */
+typedef struct af_conv_weights af_conv_weights;
+af_status af_conv_weights_create(af_engine *e, const af_conv_desc *d, const float *weight,
+                                 const float *bias, af_conv_weights **out, af_error *err);
+void af_conv_weights_free(af_conv_weights *w);
+const af_conv_desc *af_conv_weights_desc(const af_conv_weights *w);
+
+/* Per-thread executable for one input shape (n, h, width); cheap to keep
+ * several (a caller caches one per shape). threads: OpenMP threads used by
+ * af_conv_forward (<= 0: the calling thread's OpenMP setting at creation). */
+typedef struct af_conv af_conv;
+af_status af_conv_create(af_engine *e, const af_conv_weights *w, int n, int h, int width,
+                         int threads, af_conv **out, af_error *err);
+/* The same, running the naive loops (the path taken when oneDNN refuses a
+ * shape): for checking a network against the references. */
+af_status af_conv_create_naive(af_engine *e, const af_conv_weights *w, int n, int h, int width,
+                               af_conv **out, af_error *err);
+/* src NHWC (n, h, w, cin), dst NHWC (n, oh, ow, cout); must not overlap.
+ * Not reentrant for one af_conv; distinct af_conv objects may run at once. */
+af_status af_conv_forward(af_conv *c, const float *src, float *dst, af_error *err);
+void af_conv_free(af_conv *c);
+
+typedef enum af_conv_path {
+    AF_CONV_DNNL_SHARED = 0, /* oneDNN, using the shared prepared weights */
+    AF_CONV_DNNL_PRIVATE,    /* oneDNN, weights reordered again for this shape */
+    AF_CONV_REF              /* oneDNN refused the shape: naive loops */
+} af_conv_path;
+
+/* oneDNN implementation name (e.g. "jit:avx2"), or "ref:naive" on the fallback. */
+const char *af_conv_impl(const af_conv *c);
+af_conv_path af_conv_get_path(const af_conv *c);
+void af_conv_get_out_hw(const af_conv *c, int *oh, int *ow);
+
+#endif

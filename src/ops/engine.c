@@ -1,0 +1,87 @@
+/* oneDNN CPU engine and OpenMP thread control.
+ *
+ * Debian's libdnnl is built with the OpenMP runtime: a primitive runs on
+ * omp_get_max_threads() threads of the calling thread (and some kernels size
+ * their work split for that count when created). The omp_* entry points are
+ * looked up at run time in the OpenMP runtime that libdnnl already loaded, so
+ * the library needs no -fopenmp at link time and follows whichever runtime
+ * oneDNN was built with. The ICV set by omp_set_num_threads is per thread, so
+ * two threads can use different counts. */
+#define _GNU_SOURCE
+#include "ops/engine.h"
+
+#include <dlfcn.h>
+#include <dnnl.h>
+#include <dnnl_debug.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+
+struct af_engine {
+    dnnl_engine_t eng;
+    void (*omp_set_num_threads)(int);
+    int (*omp_get_max_threads)(void);
+};
+
+af_status af_engine_create(af_engine **out, af_error *err)
+{
+    *out = NULL;
+    af_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return af_fail(err, AF_E_NOMEM, "engine: out of memory");
+    dnnl_status_t st = dnnl_engine_create(&e->eng, dnnl_cpu, 0);
+    if (st != dnnl_success) {
+        free(e);
+        return af_fail(err, AF_E_INTERNAL, "oneDNN: cannot create the CPU engine (%s)",
+                       af_dnnl_status_name(st));
+    }
+    /* POSIX allows converting dlsym's object pointer to a function pointer. */
+    void *set = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    void *get = dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+    if (set && get) {
+        *(void **)&e->omp_set_num_threads = set;
+        *(void **)&e->omp_get_max_threads = get;
+    }
+    *out = e;
+    return AF_OK;
+}
+
+void af_engine_free(af_engine *e)
+{
+    if (!e)
+        return;
+    if (e->eng)
+        dnnl_engine_destroy(e->eng);
+    free(e);
+}
+
+struct dnnl_engine *af_engine_dnnl(const af_engine *e)
+{
+    return e->eng;
+}
+
+int af_engine_set_threads(const af_engine *e, int threads)
+{
+    if (!e->omp_set_num_threads)
+        return 0;
+    int prev = e->omp_get_max_threads();
+    if (threads > 0 && threads != prev)
+        e->omp_set_num_threads(threads);
+    return prev;
+}
+
+void af_engine_restore_threads(const af_engine *e, int prev)
+{
+    if (e->omp_set_num_threads && prev > 0 && e->omp_get_max_threads() != prev)
+        e->omp_set_num_threads(prev);
+}
+
+int af_engine_max_threads(const af_engine *e)
+{
+    return e->omp_get_max_threads ? e->omp_get_max_threads() : 1;
+}
+
+const char *af_dnnl_status_name(int status)
+{
+    return dnnl_status2str((dnnl_status_t)status);
+}

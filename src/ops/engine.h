@@ -1,0 +1,31 @@
+/* The CPU compute engine shared by all layer kernels: one oneDNN CPU engine
+ * plus control of the OpenMP thread count that oneDNN (Debian build, OpenMP
+ * runtime) uses. One engine is created per model and may be used by several
+ * threads at once. */
+#ifndef AF_OPS_ENGINE_H
+#define AF_OPS_ENGINE_H
+
+#include "animeface.h"
+
+typedef struct af_engine af_engine;
+
+af_status af_engine_create(af_engine **out, af_error *err);
+void af_engine_free(af_engine *e);
+
+/* The underlying dnnl_engine_t (struct dnnl_engine *), for the ops. */
+struct dnnl_engine *af_engine_dnnl(const af_engine *e);
+
+/* Sets the OpenMP thread count of the calling thread (which oneDNN reads when
+ * a primitive is created and executed) and returns the previous count, to be
+ * handed to af_engine_restore_threads. threads <= 0 leaves it unchanged.
+ * Returns 0 if the OpenMP runtime is not reachable (then nothing changes). */
+int af_engine_set_threads(const af_engine *e, int threads);
+void af_engine_restore_threads(const af_engine *e, int prev);
+
+/* omp_get_max_threads() of the calling thread, or 1 if OpenMP is not reachable. */
+int af_engine_max_threads(const af_engine *e);
+
+/* Name of a oneDNN status code ("out_of_memory", "unimplemented", ...). */
+const char *af_dnnl_status_name(int status);
+
+#endif

@@ -1,0 +1,16 @@
+/* Max pooling on NHWC float32 (torch MaxPool2d semantics: floor mode,
+ * padding never wins, i.e. -inf padding; NaNs are not propagated). */
+#ifndef AF_OPS_POOL_H
+#define AF_OPS_POOL_H
+
+#include "animeface.h"
+
+/* Output size; 0 where the input is too small. */
+void af_maxpool_out_hw(int h, int w, int k, int s, int p, int *oh, int *ow);
+
+/* src (n,h,w,c) -> dst (n,oh,ow,c). Needs k >= 1, s >= 1, 0 <= p <= k/2 (as
+ * torch). Separable: a column max into a row buffer, then a row max. */
+af_status af_maxpool(int n, int h, int w, int c, int k, int s, int p, const float *src,
+                     float *dst, af_error *err);
+
+#endif

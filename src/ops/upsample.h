@@ -1,0 +1,9 @@
+/* Nearest-neighbour upsampling by 2 (torch nn.Upsample(scale_factor=2,
+ * mode='nearest')) on NHWC float32. */
+#ifndef AF_OPS_UPSAMPLE_H
+#define AF_OPS_UPSAMPLE_H
+
+/* src (n,h,w,c) -> dst (n,2h,2w,c); must not overlap. */
+void af_upsample_nearest2x(int n, int h, int w, int c, const float *src, float *dst);
+
+#endif

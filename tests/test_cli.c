@@ -1,0 +1,203 @@
+/* The animeface command: predict on files, folders, globs and lists; its
+ * outputs (log lines, JSON Lines, txt labels, annotated images, crops); bad
+ * files reported by name while the batch goes on; bad options refused. The
+ * binary is $AF_CLI (set by `make test`). */
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static const char *cli(void)
+{
+    const char *p = getenv("AF_CLI");
+    return p && *p ? p : "build/release/animeface";
+}
+
+static char tmpdir[256];
+
+/* Runs a shell command line, captures stdout+stderr into out; returns exit code. */
+static int sh(char *out, size_t cap, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char full[4200];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p)
+        return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int count_lines(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* Lines that start with prefix. */
+static int count_prefix(const char *s, const char *prefix)
+{
+    int n = 0;
+    size_t k = strlen(prefix);
+    for (const char *p = s; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        n += strncmp(p, prefix, k) == 0;
+    return n;
+}
+
+static char buf[1 << 16];
+
+static void test_predict_default_model_on_samples(void)
+{
+    int rc = sh(buf, sizeof buf, "%s predict samples --project %s/runs --name demo", cli(),
+                tmpdir);
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, buf);
+    CHECK(count_prefix(buf, "image ") == 4);
+    CHECK(strstr(buf, "image 1/4 ") != NULL);
+    CHECK(strstr(buf, "faces, ") != NULL);
+    /* default imgsz is the checkpoint's training size, 416 */
+    CHECK(strstr(buf, "at shape (1, 3, 416, 416)") != NULL || strstr(buf, "x416 ") != NULL);
+    CHECK(strstr(buf, "Speed: ") != NULL);
+}
+
+static void test_predict_outputs(void)
+{
+    int rc = sh(buf, sizeof buf,
+                "%s predict model=%s source=tests/fixtures/images/test_priconne.png imgsz=640 "
+                "save=True save_txt=True save_conf=True save_crop=True project=%s/runs name=out "
+                "--json %s/out.jsonl",
+                cli(), t_shared("fixtures/yolov8n_face.pt"), tmpdir, tmpdir);
+    if (!t_file_exists(t_shared("fixtures/yolov8n_face.pt")))
+        SKIP("shared fixtures not found");
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, buf);
+    CHECK(strstr(buf, "512x640 15 faces, ") != NULL);
+    char path[512];
+    snprintf(path, sizeof path, "%s/runs/out/test_priconne.png", tmpdir);
+    CHECK(t_file_exists(path));
+    snprintf(path, sizeof path, "%s/runs/out/labels/test_priconne.txt", tmpdir);
+    size_t len = 0;
+    char *txt = (char *)t_read_file(path, &len);
+    REQUIRE(txt != NULL);
+    txt = realloc(txt, len + 1);
+    txt[len] = 0;
+    CHECK(count_lines(txt, "\n") == 15);
+    CHECK(strncmp(txt, "0 ", 2) == 0);
+    free(txt);
+    snprintf(path, sizeof path, "%s/runs/out/crops/face/test_priconne.jpg", tmpdir);
+    CHECK(t_file_exists(path));
+    snprintf(path, sizeof path, "%s/runs/out/crops/face/test_priconne15.jpg", tmpdir);
+    CHECK(t_file_exists(path));
+    snprintf(path, sizeof path, "%s/out.jsonl", tmpdir);
+    char *js = (char *)t_read_file(path, &len);
+    REQUIRE(js != NULL);
+    js = realloc(js, len + 1);
+    js[len] = 0;
+    CHECK(strstr(js, "\"width\": 1432, \"height\": 1080") != NULL);
+    CHECK(count_lines(js, "\"name\": \"face\"") == 15);
+    /* the best box of the golden: 1025.245 463.893 1078.86 520.151, conf 0.96297 */
+    CHECK(strstr(js, "\"box\": [1025.24") != NULL);
+    free(js);
+    /* a second run goes to out2, as ultralytics increments names */
+    rc = sh(buf, sizeof buf, "%s predict tests/fixtures/images/dog.jpg --save --project %s/runs "
+            "--name out --quiet", cli(), tmpdir);
+    CHECK(rc == 0);
+    snprintf(path, sizeof path, "%s/runs/out2/dog.jpg", tmpdir);
+    CHECK(t_file_exists(path));
+}
+
+static void test_batch_goes_on_past_bad_files(void)
+{
+    char d[512];
+    snprintf(d, sizeof d, "%s/mixed", tmpdir);
+    mkdir(d, 0777);
+    char out[1 << 12];
+    sh(out, sizeof out,
+       "cp samples/personai_icartoonface_detval_00346.jpg %s/a_good.jpg && "
+       "printf 'not an image' > %s/b_text.jpg && : > %s/c_empty.png && "
+       "head -c 5000 samples/personai_icartoonface_detval_00552.jpg > %s/d_truncated.jpg && "
+       "cp samples/personai_icartoonface_detval_00706.jpg %s/e_good.jpg",
+       d, d, d, d, d);
+    int rc = sh(buf, sizeof buf, "%s predict %s --json %s/mixed.jsonl", cli(), d, tmpdir);
+    CHECK_MSG(rc == 1, "rc %d", rc);
+    CHECK(strstr(buf, "a_good.jpg: ") != NULL);
+    CHECK(strstr(buf, "e_good.jpg: ") != NULL);
+    CHECK(strstr(buf, "b_text.jpg") != NULL);
+    CHECK(strstr(buf, "c_empty.png") != NULL);
+    CHECK(strstr(buf, "3 of 5 sources failed") != NULL);
+    char path[600];
+    snprintf(path, sizeof path, "%s/mixed.jsonl", tmpdir);
+    size_t len;
+    char *js = (char *)t_read_file(path, &len);
+    REQUIRE(js != NULL);
+    js = realloc(js, len + 1);
+    js[len] = 0;
+    CHECK(count_lines(js, "\"error\": ") == 3);
+    CHECK(count_lines(js, "\"detections\": ") == 2);
+    free(js);
+}
+
+static void test_sources_globs_lists_missing(void)
+{
+    char list[512];
+    snprintf(list, sizeof list, "%s/list.txt", tmpdir);
+    FILE *f = fopen(list, "w");
+    REQUIRE(f != NULL);
+    fprintf(f, "samples/personai_icartoonface_detval_00346.jpg\nsamples/personai_icartoonface_detval_00880.jpg\n");
+    fclose(f);
+    int rc = sh(buf, sizeof buf, "%s predict %s", cli(), list);
+    CHECK(rc == 0);
+    CHECK(count_prefix(buf, "image ") == 2);
+    rc = sh(buf, sizeof buf, "%s predict 'samples/*0.jpg'", cli());
+    CHECK(rc == 0);
+    CHECK(count_prefix(buf, "image ") == 1);
+    rc = sh(buf, sizeof buf, "%s predict no_such_file.jpg", cli());
+    CHECK(rc == 1);
+    CHECK(strstr(buf, "no_such_file.jpg: does not exist") != NULL);
+}
+
+static void test_bad_options(void)
+{
+    int rc = sh(buf, sizeof buf, "%s predict samples --conf 1.5", cli());
+    CHECK(rc == 2);
+    CHECK(strstr(buf, "conf") != NULL);
+    rc = sh(buf, sizeof buf, "%s predict samples --frobnicate", cli());
+    CHECK(rc == 2);
+    CHECK(strstr(buf, "unknown option 'frobnicate'") != NULL);
+    rc = sh(buf, sizeof buf, "%s predict samples --imgsz abc", cli());
+    CHECK(rc == 2);
+    rc = sh(buf, sizeof buf, "%s predict samples --model samples/personai_icartoonface_detval_00346.jpg", cli());
+    CHECK(rc == 1);
+    CHECK(strstr(buf, "personai_icartoonface_detval_00346.jpg") != NULL);
+    rc = sh(buf, sizeof buf, "%s nosuchcommand", cli());
+    CHECK(rc == 2);
+    rc = sh(buf, sizeof buf, "%s predict --help", cli());
+    CHECK(rc == 0 && strstr(buf, "--conf") != NULL);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/animeface-test-cli-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(test_predict_default_model_on_samples);
+    RUN(test_predict_outputs);
+    RUN(test_batch_goes_on_past_bad_files);
+    RUN(test_sources_globs_lists_missing);
+    RUN(test_bad_options);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    return t_summary();
+}

@@ -1,0 +1,496 @@
+/* Layer kernels against the naive references (and the references against
+ * hand-computed values): oneDNN convolution, max pool, upsample, concat,
+ * channel slice, SiLU/sigmoid/add. */
+#include <pthread.h>
+#include <stdint.h>
+
+#include "testutil.h"
+
+#include "ops/act.h"
+#include "ops/concat.h"
+#include "ops/conv.h"
+#include "ops/engine.h"
+#include "ops/pool.h"
+#include "ops/ref.h"
+#include "ops/upsample.h"
+
+/* Fixed-seed LCG, uniform in [-scale, scale). */
+static uint32_t lcg_state = 20240229u;
+static float frand(float scale)
+{
+    lcg_state = lcg_state * 1664525u + 1013904223u;
+    return ((float)(lcg_state >> 8) / 16777216.0f * 2.0f - 1.0f) * scale;
+}
+
+static float *rand_buf(size_t n, float scale)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    if (p)
+        for (size_t i = 0; i < n; i++)
+            p[i] = frand(scale);
+    return p;
+}
+
+/* Max abs and max relative (|a-b| / max(|b|, 1)) error; returns the number of
+ * elements outside |a-b| <= tol * max(|b|, 1). */
+static size_t compare(const float *got, const float *want, size_t n, double tol, double *max_abs,
+                      double *max_rel)
+{
+    size_t bad = 0;
+    *max_abs = 0, *max_rel = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]), s = fabs(want[i]) > 1 ? fabs(want[i]) : 1;
+        if (!(d <= tol * s))
+            bad++;
+        if (d > *max_abs || d != d)
+            *max_abs = d;
+        if (d / s > *max_rel || d != d)
+            *max_rel = d / s;
+    }
+    return bad;
+}
+
+/* ---- reference conv on hand-computed cases ---- */
+
+static void test_conv_ref_hand(void)
+{
+    float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1}, y[9];
+    float b = 0.5f;
+    af_conv_desc d = {1, 1, 3, 1, 1, AF_ACT_NONE};
+    af_conv_ref(&d, ones, &b, 1, 3, 3, x, y);
+    const float want[9] = {12, 21, 16, 27, 45, 33, 24, 39, 28};
+    for (int i = 0; i < 9; i++)
+        CHECK_NEAR(y[i], want[i] + 0.5f, 0);
+    d.stride = 2; /* output 2x2: windows centred on (0,0) (0,2) (2,0) (2,2) */
+    af_conv_ref(&d, ones, NULL, 1, 3, 3, x, y);
+    const float want2[4] = {12, 16, 24, 28};
+    for (int i = 0; i < 4; i++)
+        CHECK_NEAR(y[i], want2[i], 0);
+    /* 1x1, 2 -> 3 channels, NHWC pixels (1,2) and (-1,0.5); OIHW weight [co][ci]. */
+    float px[4] = {1, 2, -1, 0.5f}, w[6] = {1, 0, 0, 1, 0.5f, -1}, bias[3] = {0, 0, 1};
+    float out[6];
+    af_conv_desc d1 = {2, 3, 1, 1, 0, AF_ACT_SILU};
+    af_conv_ref(&d1, w, bias, 1, 1, 2, px, out);
+    /* pre-activation: pixel0 (1, 2, 1+0.5-2=-0.5), pixel1 (-1, 0.5, 1-0.5-0.5=0) */
+    CHECK_NEAR(out[0], 0.7310585786f, 1e-7);   /* silu(1) */
+    CHECK_NEAR(out[1], 1.7615941560f, 1e-7);   /* silu(2) */
+    CHECK_NEAR(out[2], -0.1887703343f, 1e-7);  /* silu(-0.5) */
+    CHECK_NEAR(out[3], -0.2689414214f, 1e-7);  /* silu(-1) */
+    CHECK_NEAR(out[4], 0.3112296657f, 1e-7);   /* silu(0.5) */
+    CHECK_NEAR(out[5], 0.0f, 0);
+    int oh, ow;
+    af_conv_desc d2 = {3, 16, 3, 2, 1, AF_ACT_SILU};
+    af_conv_out_hw(&d2, 640, 640, &oh, &ow);
+    CHECK(oh == 320 && ow == 320);
+    af_conv_out_hw(&d2, 13, 17, &oh, &ow);
+    CHECK(oh == 7 && ow == 9);
+}
+
+/* ---- oneDNN conv vs reference ---- */
+
+typedef struct conv_case {
+    af_conv_desc d;
+    int n, h, w, bias;
+} conv_case;
+
+/* Runs one case through af_conv and af_conv_ref; returns 1 if within tolerance. */
+static int run_conv_case(af_engine *e, const af_conv_weights *cw, const float *wt,
+                         const float *bias, const af_conv_desc *d, int n, int h, int w,
+                         int threads) /* threads 0: naive path */
+{
+    int oh, ow;
+    af_conv_out_hw(d, h, w, &oh, &ow);
+    size_t ni = (size_t)n * h * w * d->cin, no = (size_t)n * oh * ow * d->cout;
+    float *src = rand_buf(ni, 1.0f), *got = malloc(no * sizeof(float)),
+          *want = malloc(no * sizeof(float));
+    af_conv *c = NULL;
+    af_error err = {0};
+    int ok = 0;
+    if (!src || !got || !want)
+        goto done;
+    af_status st = threads ? af_conv_create(e, cw, n, h, w, threads, &c, &err)
+                           : af_conv_create_naive(e, cw, n, h, w, &c, &err);
+    CHECK_MSG(st == AF_OK, "%s", err.msg);
+    if (st)
+        goto done;
+    for (size_t i = 0; i < no; i++)
+        got[i] = NAN;
+    st = af_conv_forward(c, src, got, &err);
+    CHECK_MSG(st == AF_OK, "%s", err.msg);
+    af_conv_ref(d, wt, bias, n, h, w, src, want);
+    double ma, mr;
+    size_t bad = compare(got, want, no, 1e-4, &ma, &mr);
+    printf("  conv %3d->%3d k%d s%d p%d %s%s n%d %2dx%-2d t%d: max abs %.2e rel %.2e  %s%s\n",
+           d->cin, d->cout, d->k, d->stride, d->pad, d->act ? "silu" : "none",
+           bias ? "+b" : "  ", n, h, w, threads, ma, mr, af_conv_impl(c),
+           af_conv_get_path(c) == AF_CONV_DNNL_PRIVATE ? " (private weights)" : "");
+    CHECK_MSG(bad == 0, "%zu of %zu outputs off (max abs %.3g, rel %.3g)", bad, no, ma, mr);
+    /* The oneDNN path must be a real kernel, not its slow reference. */
+    if (threads)
+        CHECK_MSG(strncmp(af_conv_impl(c), "ref", 3) != 0, "slow kernel %s", af_conv_impl(c));
+    else
+        CHECK(af_conv_get_path(c) == AF_CONV_REF);
+    ok = bad == 0 && st == AF_OK;
+done:
+    af_conv_free(c);
+    free(src), free(got), free(want);
+    return ok;
+}
+
+static void test_conv_vs_ref(void)
+{
+    static const conv_case cases[] = {
+        {{3, 16, 3, 2, 1, AF_ACT_SILU}, 1, 33, 31, 1}, /* first layer, odd size */
+        {{3, 16, 3, 2, 1, AF_ACT_SILU}, 2, 13, 17, 1},
+        {{16, 24, 3, 1, 1, AF_ACT_SILU}, 2, 13, 17, 1},
+        {{16, 32, 3, 2, 1, AF_ACT_SILU}, 1, 13, 17, 1},
+        {{32, 20, 1, 1, 0, AF_ACT_SILU}, 1, 13, 17, 1}, /* cout not a multiple of 8 */
+        {{8, 13, 3, 2, 1, AF_ACT_NONE}, 2, 13, 17, 0},
+        {{24, 40, 3, 1, 0, AF_ACT_NONE}, 1, 9, 11, 1}, /* pad 0 */
+        {{5, 7, 3, 2, 0, AF_ACT_SILU}, 1, 15, 15, 0},
+        {{64, 64, 1, 1, 0, AF_ACT_NONE}, 2, 7, 5, 1}, /* detect head output conv */
+        {{48, 80, 3, 1, 1, AF_ACT_SILU}, 1, 10, 10, 1},
+        {{96, 1, 1, 1, 0, AF_ACT_NONE}, 1, 6, 9, 1}, /* nc = 1 */
+        {{40, 24, 1, 1, 0, AF_ACT_SILU}, 2, 13, 17, 0},
+        {{16, 8, 1, 2, 0, AF_ACT_SILU}, 1, 13, 17, 1}, /* 1x1 stride 2 */
+        {{3, 5, 1, 2, 0, AF_ACT_NONE}, 1, 13, 17, 1},  /* oneDNN 2.6: private weights */
+        {{8, 16, 5, 1, 2, AF_ACT_SILU}, 1, 7, 6, 1},
+    };
+    af_engine *e = NULL;
+    af_error err = {0};
+    REQUIRE(af_engine_create(&e, &err) == AF_OK);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const conv_case *cc = &cases[i];
+        const af_conv_desc *d = &cc->d;
+        size_t nw = (size_t)d->cout * d->cin * d->k * d->k;
+        float scale = 1.0f / sqrtf((float)(d->cin * d->k * d->k));
+        float *wt = rand_buf(nw, scale), *bias = cc->bias ? rand_buf((size_t)d->cout, 0.5f) : NULL;
+        af_conv_weights *cw = NULL;
+        af_status st = af_conv_weights_create(e, d, wt, bias, &cw, &err);
+        CHECK_MSG(st == AF_OK, "%s", err.msg);
+        if (st == AF_OK) {
+            run_conv_case(e, cw, wt, bias, d, cc->n, cc->h, cc->w, 1);
+            if (i % 3 == 0)
+                run_conv_case(e, cw, wt, bias, d, cc->n, cc->h, cc->w, 2);
+            if (i % 4 == 1) /* the fallback path, weights back from the blocked format */
+                run_conv_case(e, cw, wt, bias, d, cc->n, cc->h, cc->w, 0);
+        }
+        af_conv_weights_free(cw);
+        free(wt), free(bias);
+    }
+    af_engine_free(e);
+}
+
+/* One prepared weights object used for several input shapes. */
+static void test_conv_weights_two_shapes(void)
+{
+    af_engine *e = NULL;
+    af_error err = {0};
+    REQUIRE(af_engine_create(&e, &err) == AF_OK);
+    const af_conv_desc ds[2] = {{32, 24, 3, 1, 1, AF_ACT_SILU}, {24, 40, 1, 1, 0, AF_ACT_SILU}};
+    for (int k = 0; k < 2; k++) {
+        const af_conv_desc *d = &ds[k];
+        size_t nw = (size_t)d->cout * d->cin * d->k * d->k;
+        float *wt = rand_buf(nw, 0.2f), *bias = rand_buf((size_t)d->cout, 0.5f);
+        af_conv_weights *cw = NULL;
+        af_status st = af_conv_weights_create(e, d, wt, bias, &cw, &err);
+        CHECK_MSG(st == AF_OK, "%s", err.msg);
+        if (st == AF_OK) {
+            run_conv_case(e, cw, wt, bias, d, 1, 13, 17, 1);
+            run_conv_case(e, cw, wt, bias, d, 2, 20, 8, 2);
+            run_conv_case(e, cw, wt, bias, d, 1, 3, 2, 1); /* tiny: borders everywhere */
+            /* 1x1 input: oneDNN 2.6 picks gemm for the 3x3 and wants other weights */
+            run_conv_case(e, cw, wt, bias, d, 1, 1, 1, 1);
+            run_conv_case(e, cw, wt, bias, d, 1, 13, 17, 1); /* first shape again */
+        }
+        af_conv_weights_free(cw);
+        free(wt), free(bias);
+    }
+    af_engine_free(e);
+}
+
+/* ---- two threads, one weights object ---- */
+
+typedef struct thread_job {
+    af_engine *e;
+    const af_conv_weights *cw;
+    const float *src;
+    float *dst;
+    int n, h, w, threads, iters;
+    af_status st;
+    int stable; /* every iteration gave the same bits */
+} thread_job;
+
+static void *conv_thread(void *arg)
+{
+    thread_job *j = arg;
+    af_conv *c = NULL;
+    j->st = af_conv_create(j->e, j->cw, j->n, j->h, j->w, j->threads, &c, NULL);
+    if (j->st)
+        return NULL;
+    int oh, ow;
+    af_conv_get_out_hw(c, &oh, &ow);
+    size_t no = (size_t)j->n * oh * ow * af_conv_weights_desc(j->cw)->cout;
+    float *tmp = malloc(no * sizeof *tmp);
+    j->stable = tmp != NULL;
+    for (int it = 0; it < j->iters && !j->st && tmp; it++) {
+        j->st = af_conv_forward(c, j->src, it ? tmp : j->dst, NULL);
+        if (it && memcmp(tmp, j->dst, no * sizeof *tmp) != 0)
+            j->stable = 0;
+    }
+    free(tmp);
+    af_conv_free(c);
+    return NULL;
+}
+
+static void test_conv_two_threads(void)
+{
+    af_engine *e = NULL;
+    af_error err = {0};
+    REQUIRE(af_engine_create(&e, &err) == AF_OK);
+    const af_conv_desc d = {24, 40, 3, 1, 1, AF_ACT_SILU};
+    const int n = 1, h = 19, w = 23;
+    size_t nw = (size_t)d.cout * d.cin * 9, ni = (size_t)n * h * w * d.cin,
+           no = (size_t)n * h * w * d.cout;
+    float *wt = rand_buf(nw, 0.2f), *bias = rand_buf((size_t)d.cout, 0.5f), *src = rand_buf(ni, 1);
+    float *out[2] = {calloc(no, sizeof(float)), calloc(no, sizeof(float))};
+    float *want = malloc(no * sizeof(float));
+    af_conv_weights *cw = NULL;
+    REQUIRE(wt && bias && src && out[0] && out[1] && want);
+    REQUIRE(af_conv_weights_create(e, &d, wt, bias, &cw, &err) == AF_OK);
+    int prev = af_engine_max_threads(e);
+    for (int t = 1; t <= 2; t++) { /* each worker single- then multi-threaded */
+        thread_job jobs[2];
+        pthread_t th[2];
+        for (int i = 0; i < 2; i++) {
+            jobs[i] = (thread_job){e, cw, src, out[i], n, h, w, t, 8, AF_OK, 0};
+            REQUIRE(pthread_create(&th[i], NULL, conv_thread, &jobs[i]) == 0);
+        }
+        for (int i = 0; i < 2; i++) {
+            pthread_join(th[i], NULL);
+            CHECK(jobs[i].st == AF_OK);
+            CHECK(jobs[i].stable);
+        }
+        CHECK(memcmp(out[0], out[1], no * sizeof(float)) == 0);
+        af_conv_ref(&d, wt, bias, n, h, w, src, want);
+        double ma, mr;
+        CHECK(compare(out[0], want, no, 1e-4, &ma, &mr) == 0);
+        printf("  2 workers x %d OpenMP threads: identical, max abs %.2e vs reference\n", t, ma);
+    }
+    CHECK(af_engine_max_threads(e) == prev); /* the caller's OpenMP setting is untouched */
+    af_conv_weights_free(cw);
+    free(wt), free(bias), free(src), free(out[0]), free(out[1]), free(want);
+    af_engine_free(e);
+}
+
+static void test_conv_thread_setting(void)
+{
+    af_engine *e = NULL;
+    af_error err = {0};
+    REQUIRE(af_engine_create(&e, &err) == AF_OK);
+    int prev = af_engine_max_threads(e);
+    int was = af_engine_set_threads(e, 3);
+    CHECK(was == prev);
+    CHECK(af_engine_max_threads(e) == 3 || was == 0); /* 0: OpenMP not reachable */
+    af_engine_restore_threads(e, was);
+    CHECK(af_engine_max_threads(e) == prev);
+    af_engine_free(e);
+}
+
+static void test_conv_errors(void)
+{
+    af_engine *e = NULL;
+    af_error err = {0};
+    REQUIRE(af_engine_create(&e, &err) == AF_OK);
+    float wt[27] = {0};
+    af_conv_weights *cw = NULL;
+    af_conv_desc bad[] = {{0, 1, 3, 1, 1, AF_ACT_NONE}, {3, 1, 0, 1, 0, AF_ACT_NONE},
+                          {3, 1, 3, 0, 1, AF_ACT_NONE}, {3, 1, 3, 1, 3, AF_ACT_NONE},
+                          {3, 1, 3, 1, 1, (af_act)7}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(af_conv_weights_create(e, &bad[i], wt, NULL, &cw, &err) == AF_E_ARG);
+        CHECK(cw == NULL);
+    }
+    af_conv_desc d = {3, 1, 3, 1, 0, AF_ACT_NONE};
+    REQUIRE(af_conv_weights_create(e, &d, wt, NULL, &cw, &err) == AF_OK);
+    af_conv *c = NULL;
+    CHECK(af_conv_create(e, cw, 1, 2, 5, 1, &c, &err) == AF_E_ARG); /* smaller than kernel */
+    CHECK(strstr(err.msg, "conv") != NULL);
+    CHECK(af_conv_create(e, cw, 0, 5, 5, 1, &c, &err) == AF_E_ARG);
+    CHECK(af_conv_create(e, cw, 1, 1 << 20, 1 << 20, 1, &c, &err) == AF_E_LIMIT);
+    CHECK(c == NULL);
+    af_conv_weights_free(cw);
+    af_engine_free(e);
+}
+
+/* ---- max pool ---- */
+
+static void test_maxpool_hand(void)
+{
+    /* 1x3x3x1, k3 s1 p1: padding never wins even for negative values. */
+    const float x[9] = {-5, -1, -7, -2, -9, -3, -8, -4, -6};
+    float y[9];
+    af_error err;
+    REQUIRE(af_maxpool(1, 3, 3, 1, 3, 1, 1, x, y, &err) == AF_OK);
+    const float want[9] = {-1, -1, -1, -1, -1, -1, -2, -2, -3};
+    for (int i = 0; i < 9; i++)
+        CHECK_NEAR(y[i], want[i], 0);
+    af_maxpool_ref(1, 3, 3, 1, 3, 1, 1, x, y);
+    for (int i = 0; i < 9; i++)
+        CHECK_NEAR(y[i], want[i], 0);
+    int oh, ow;
+    af_maxpool_out_hw(20, 20, 5, 1, 2, &oh, &ow);
+    CHECK(oh == 20 && ow == 20);
+    af_maxpool_out_hw(7, 8, 2, 2, 0, &oh, &ow);
+    CHECK(oh == 3 && ow == 4);
+    CHECK(af_maxpool(1, 3, 3, 1, 3, 1, 2, x, y, &err) == AF_E_ARG); /* p > k/2 */
+    CHECK(af_maxpool(1, 3, 3, 1, 0, 1, 0, x, y, &err) == AF_E_ARG);
+    CHECK(af_maxpool(1, 2, 2, 1, 5, 1, 0, x, y, &err) == AF_E_ARG);
+}
+
+static void test_maxpool_vs_ref(void)
+{
+    static const int cases[][7] = {
+        /* n h w c k s p */
+        {2, 13, 17, 24, 5, 1, 2}, /* SPPF */
+        {1, 20, 20, 3, 5, 1, 2},  {1, 9, 10, 8, 3, 2, 1}, {1, 7, 7, 5, 2, 2, 0},
+        {2, 6, 5, 4, 1, 1, 0},    {1, 4, 4, 9, 5, 1, 2},  /* window wider than the image */
+        {1, 11, 8, 6, 4, 3, 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int *c = cases[i];
+        int oh, ow;
+        af_maxpool_out_hw(c[1], c[2], c[4], c[5], c[6], &oh, &ow);
+        size_t ni = (size_t)c[0] * c[1] * c[2] * c[3], no = (size_t)c[0] * oh * ow * c[3];
+        float *src = rand_buf(ni, 1), *got = malloc(no * sizeof(float)),
+              *want = malloc(no * sizeof(float));
+        af_error err;
+        REQUIRE(src && got && want);
+        CHECK(af_maxpool(c[0], c[1], c[2], c[3], c[4], c[5], c[6], src, got, &err) == AF_OK);
+        af_maxpool_ref(c[0], c[1], c[2], c[3], c[4], c[5], c[6], src, want);
+        CHECK_MSG(memcmp(got, want, no * sizeof(float)) == 0, "case %zu differs", i);
+        free(src), free(got), free(want);
+    }
+}
+
+/* ---- upsample, concat, slice ---- */
+
+static void test_upsample(void)
+{
+    const float x[8] = {1, 10, 2, 20, 3, 30, 4, 40}; /* 1x2x2x2 */
+    float y[32], r[32];
+    af_upsample_nearest2x(1, 2, 2, 2, x, y);
+    const float row0[8] = {1, 10, 1, 10, 2, 20, 2, 20}, row3[8] = {3, 30, 3, 30, 4, 40, 4, 40};
+    for (int i = 0; i < 8; i++) {
+        CHECK_NEAR(y[i], row0[i], 0);
+        CHECK_NEAR(y[8 + i], row0[i], 0);
+        CHECK_NEAR(y[16 + i], row3[i], 0);
+        CHECK_NEAR(y[24 + i], row3[i], 0);
+    }
+    af_upsample2x_ref(1, 2, 2, 2, x, r);
+    CHECK(memcmp(y, r, sizeof y) == 0);
+    const int n = 2, h = 5, w = 7, c = 12;
+    size_t ni = (size_t)n * h * w * c;
+    float *src = rand_buf(ni, 1), *got = malloc(4 * ni * sizeof(float)),
+          *want = malloc(4 * ni * sizeof(float));
+    REQUIRE(src && got && want);
+    af_upsample_nearest2x(n, h, w, c, src, got);
+    af_upsample2x_ref(n, h, w, c, src, want);
+    CHECK(memcmp(got, want, 4 * ni * sizeof(float)) == 0);
+    free(src), free(got), free(want);
+}
+
+static void test_concat_and_slice(void)
+{
+    /* hand case: 2 pixels, channels 1 + 2 */
+    const float a[2] = {1, 2}, b[4] = {10, 11, 20, 21};
+    const float *srcs[2] = {a, b};
+    const int cs[2] = {1, 2};
+    float y[6];
+    af_concat_channels(2, 2, srcs, cs, y);
+    const float want[6] = {1, 10, 11, 2, 20, 21};
+    for (int i = 0; i < 6; i++)
+        CHECK_NEAR(y[i], want[i], 0);
+    float s[4];
+    af_copy_channels(2, 3, 1, 2, y, s);
+    CHECK(s[0] == 10 && s[1] == 11 && s[2] == 20 && s[3] == 21);
+
+    const size_t npix = 2 * 13 * 17;
+    const int cc[4] = {16, 3, 8, 16};
+    float *in[4], *got, *ref, *g2, *r2;
+    int ctot = 0;
+    for (int i = 0; i < 4; i++)
+        in[i] = rand_buf(npix * cc[i], 1), ctot += cc[i];
+    got = malloc(npix * ctot * sizeof(float)), ref = malloc(npix * ctot * sizeof(float));
+    g2 = malloc(npix * 11 * sizeof(float)), r2 = malloc(npix * 11 * sizeof(float));
+    REQUIRE(in[0] && in[1] && in[2] && in[3] && got && ref && g2 && r2);
+    af_concat_channels(npix, 4, (const float *const *)in, cc, got);
+    af_concat_channels_ref(npix, 4, (const float *const *)in, cc, ref);
+    CHECK(memcmp(got, ref, npix * ctot * sizeof(float)) == 0);
+    af_copy_channels(npix, ctot, 16, 11, got, g2); /* spans two inputs */
+    af_copy_channels_ref(npix, ctot, 16, 11, ref, r2);
+    CHECK(memcmp(g2, r2, npix * 11 * sizeof(float)) == 0);
+    CHECK(g2[0] == in[1][0] && g2[3] == in[2][0]);
+    for (int i = 0; i < 4; i++)
+        free(in[i]);
+    free(got), free(ref), free(g2), free(r2);
+}
+
+/* ---- activations ---- */
+
+static void test_activations(void)
+{
+    CHECK_NEAR(0.0, 0.0, 0);
+    const size_t n = 1003; /* not a multiple of the vector width */
+    float *x = rand_buf(n, 20), *a = malloc(n * sizeof(float)), *r = malloc(n * sizeof(float));
+    REQUIRE(x && a && r);
+    const float special[] = {0, -0.0f, 1, -1, 87, -87, 88.5f, -88.5f, 100, -100, 1e-8f, -30};
+    memcpy(x, special, sizeof special);
+    for (int f = 0; f < 2; f++) {
+        memcpy(a, x, n * sizeof(float));
+        memcpy(r, x, n * sizeof(float));
+        if (f == 0)
+            af_silu_inplace(a, n), af_silu_ref(r, n);
+        else
+            af_sigmoid_inplace(a, n), af_sigmoid_ref(r, n);
+        double max_rel = 0;
+        for (size_t i = 0; i < n; i++) {
+            double d = fabs((double)a[i] - r[i]);
+            CHECK_MSG(d <= 4e-7 * fabs(r[i]) + 1e-30 || (fabs(x[i]) > 87 && d <= 1e-30),
+                      "%s(%.9g) = %.9g, want %.9g", f ? "sigmoid" : "silu", x[i], a[i], r[i]);
+            if (fabs(x[i]) < 87 && r[i] != 0 && d / fabs(r[i]) > max_rel)
+                max_rel = d / fabs(r[i]);
+        }
+        printf("  %s: max rel error %.2e over %zu values\n", f ? "sigmoid" : "silu", max_rel, n);
+    }
+    memcpy(r, x, sizeof special);
+    af_silu_ref(r, 4);
+    CHECK_NEAR(r[2], 0.7310585786, 1e-7);
+    CHECK_NEAR(r[3], -0.2689414214, 1e-7);
+    af_sigmoid_ref(r, 1);
+    CHECK_NEAR(r[0], 0.5, 0);
+    float *y = rand_buf(n, 3);
+    REQUIRE(y);
+    memcpy(a, x, n * sizeof(float));
+    memcpy(r, x, n * sizeof(float));
+    af_add_inplace(a, y, n);
+    af_add_ref(r, y, n);
+    CHECK(memcmp(a, r, n * sizeof(float)) == 0);
+    free(x), free(a), free(r), free(y);
+}
+
+int main(void)
+{
+    RUN(test_conv_ref_hand);
+    RUN(test_conv_vs_ref);
+    RUN(test_conv_weights_two_shapes);
+    RUN(test_conv_two_threads);
+    RUN(test_conv_thread_setting);
+    RUN(test_conv_errors);
+    RUN(test_maxpool_hand);
+    RUN(test_maxpool_vs_ref);
+    RUN(test_upsample);
+    RUN(test_concat_and_slice);
+    RUN(test_activations);
+    return t_summary();
+}
