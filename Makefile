@@ -38,23 +38,27 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIB := $(BUILD)/libanimeface.a
 CLI := $(BUILD)/animeface
 
-.PHONY: all test asan demo bench install clean
+.PHONY: all test asan check demo bench install clean
 all: $(LIB) $(CLI)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
+	@echo "CC $<"
 	@$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@echo "AR $@"
+	@rm -f $@ && ar rcs $@ $^
 
 $(CLI): $(CLI_OBJ) $(LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIB) $(PKG_LIBS)
+	@echo "LD $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIB) $(PKG_LIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests -MMD -MP -o $@ $< $(LIB) $(PKG_LIBS)
+	@echo "CC $<"
+	@$(CC) $(CFLAGS_ALL) -Itests -MMD -MP -o $@ $< $(LIB) $(PKG_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -64,6 +68,10 @@ test: $(TEST_BIN) $(CLI)
 	@AF_CLI=$(CLI) sh tests/run.sh $(TEST_BIN)
 
 asan:
+	$(MAKE) MODE=asan test
+
+check:
+	$(MAKE) test
 	$(MAKE) MODE=asan test
 
 demo: $(CLI)

@@ -75,11 +75,11 @@ af_status af_image_decode_jpeg(const uint8_t *buf, size_t len, const char *name,
         jpeg_state st;
         af_image img;
         uint8_t *row;
+        int orientation;
     } *x = calloc(1, sizeof *x);
     if (!x)
         return af_fail(err, AF_E_NOMEM, "%s: out of memory", name);
     af_status rc = AF_OK;
-    int orientation = 0;
 
     cinfo.err = jpeg_std_error(&x->st.pub);
     x->st.pub.error_exit = on_error_exit;
@@ -88,8 +88,13 @@ af_status af_image_decode_jpeg(const uint8_t *buf, size_t len, const char *name,
     if (setjmp(x->st.jb)) {
         if (x->st.truncated)
             rc = af_fail(err, AF_E_FORMAT, "%s: truncated JPEG data (premature end of file)", name);
+        else if (x->st.pub.msg_code == JERR_BAD_PRECISION ||
+                 x->st.pub.msg_code == JERR_CONVERSION_NOTIMPL ||
+                 x->st.pub.msg_code == JERR_NOT_COMPILED ||
+                 x->st.pub.msg_code == JERR_ARITH_NOTIMPL)
+            rc = af_fail(err, AF_E_UNSUPPORTED, "%s: unsupported JPEG: %s", name, x->st.msg);
         else
-            rc = af_fail(err, AF_E_FORMAT, "%s: corrupt JPEG data: %s", name, x->st.msg);
+            rc = af_fail(err, AF_E_FORMAT, "%s: invalid JPEG data: %s", name, x->st.msg);
         goto done;
     }
     jpeg_create_decompress(&cinfo);
@@ -104,7 +109,7 @@ af_status af_image_decode_jpeg(const uint8_t *buf, size_t len, const char *name,
     for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next) {
         if (m->marker == JPEG_APP0 + 1) { /* OpenCV looks at the first APP1 only */
             if (m->data_length > 6)
-                orientation = af_exif_orientation(m->data + 6, m->data_length - 6);
+                x->orientation = af_exif_orientation(m->data + 6, m->data_length - 6);
             break;
         }
     }
@@ -139,8 +144,8 @@ af_status af_image_decode_jpeg(const uint8_t *buf, size_t len, const char *name,
 
 done:
     jpeg_destroy_decompress(&cinfo);
-    if (rc == AF_OK && orientation > 1)
-        rc = af_image_apply_orientation(&x->img, orientation, err);
+    if (rc == AF_OK && x->orientation > 1)
+        rc = af_image_apply_orientation(&x->img, x->orientation, err);
     if (rc == AF_OK) {
         *out = x->img;
     } else {

@@ -76,7 +76,7 @@ af_status af_image_decode_png(const uint8_t *buf, size_t len, const char *name,
         if (x->truncated)
             rc = af_fail(err, AF_E_FORMAT, "%s: truncated PNG data (premature end of file)", name);
         else
-            rc = af_fail(err, AF_E_FORMAT, "%s: corrupt PNG data: %s", name, x->msg);
+            rc = af_fail(err, AF_E_FORMAT, "%s: invalid PNG data: %s", name, x->msg);
         goto done;
     }
     png_set_read_fn(png, x, on_read);
