@@ -202,8 +202,14 @@ af_status af_conv_weights_create(af_engine *e, const af_conv_desc *d, const floa
     dnnl_primitive_desc_t pd = NULL;
     st = make_pd(eng, d, bias != NULL, 1, hw, hw, NULL, &pd);
     if (st == dnnl_success) {
-        w->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        if (q)
+            w->wmd = *q;
         dnnl_primitive_desc_destroy(pd);
+        if (!q) {
+            rc = af_fail(err, AF_E_INTERNAL, "oneDNN: convolution has no weights descriptor");
+            goto fail;
+        }
     } else if (st == dnnl_unimplemented) {
         w->wmd = umd; /* keep OIHW; af_conv_create retries per shape */
     } else {
@@ -328,9 +334,14 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     if (c->path != AF_CONV_DNNL_SHARED) {
         /* Reorder the shared weights into what this shape needs. */
         dnnl_memory_desc_t tmd;
-        if (c->path == AF_CONV_DNNL_PRIVATE)
-            tmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-        else if ((st = oihw_md(d, &tmd))) {
+        const dnnl_memory_desc_t *q = NULL;
+        if (c->path == AF_CONV_DNNL_PRIVATE) {
+            if (!(q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0))) {
+                rc = af_fail(err, AF_E_INTERNAL, "oneDNN: convolution has no weights descriptor");
+                goto fail;
+            }
+            tmd = *q;
+        } else if ((st = oihw_md(d, &tmd))) {
             rc = dnnl_err(err, "describing the OIHW weights", st);
             goto fail;
         }
@@ -370,12 +381,20 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *spmd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (!smd || !dmd || !wmd) {
+        rc = af_fail(err, AF_E_INTERNAL, "oneDNN: convolution lacks a memory descriptor");
+        goto fail;
+    }
     if ((st = dnnl_memory_create(&c->msrc, smd, eng, DNNL_MEMORY_NONE)) ||
         (st = dnnl_memory_create(&c->mdst, dmd, eng, DNNL_MEMORY_NONE)) ||
         (st = dnnl_memory_create(&c->mwei, wmd, eng, (void *)wptr)))
         goto dnnl_fail;
     if (w->bias) {
         const dnnl_memory_desc_t *bmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
+        if (!bmd) {
+            rc = af_fail(err, AF_E_INTERNAL, "oneDNN: convolution lacks the bias descriptor");
+            goto fail;
+        }
         if ((st = dnnl_memory_create(&c->mbias, bmd, eng, w->bias)))
             goto dnnl_fail;
     }

@@ -1,0 +1,112 @@
+/* Naive NHWC convolution forward and backward loops (double accumulation):
+ * the yardstick of tests/test_grad.c and the fallback of conv_train.c when
+ * oneDNN has no kernel for a shape. Each output element is a gather, so no
+ * scratch buffers are needed. */
+#include <string.h>
+
+#include "ops/conv_train.h"
+
+void af_conv_train_forward_ref(const af_conv_desc *d, int n, int h, int w, const float *x,
+                               const float *w_oihw, const float *b, float *y)
+{
+    int oh, ow;
+    af_conv_out_hw(d, h, w, &oh, &ow);
+    const int k = d->k, cin = d->cin, cout = d->cout;
+    const size_t kk = (size_t)k * k;
+    for (int bi = 0; bi < n; bi++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                float *o = y + (((size_t)bi * oh + oy) * ow + ox) * cout;
+                for (int co = 0; co < cout; co++) {
+                    double acc = b ? b[co] : 0.0;
+                    for (int ky = 0; ky < k; ky++) {
+                        int iy = oy * d->stride - d->pad + ky;
+                        if (iy < 0 || iy >= h)
+                            continue;
+                        for (int kx = 0; kx < k; kx++) {
+                            int ix = ox * d->stride - d->pad + kx;
+                            if (ix < 0 || ix >= w)
+                                continue;
+                            const float *px = x + (((size_t)bi * h + iy) * w + ix) * cin;
+                            const float *wt = w_oihw + (size_t)co * cin * kk + (size_t)ky * k + kx;
+                            for (int ci = 0; ci < cin; ci++)
+                                acc += (double)px[ci] * wt[(size_t)ci * kk];
+                        }
+                    }
+                    o[co] = (float)acc;
+                }
+            }
+}
+
+void af_conv_bwd_data_ref(const af_conv_desc *d, int n, int h, int w, const float *w_oihw,
+                          const float *dy, float *dx)
+{
+    int oh, ow;
+    af_conv_out_hw(d, h, w, &oh, &ow);
+    const int k = d->k, s = d->stride, p = d->pad, cin = d->cin, cout = d->cout;
+    const size_t kk = (size_t)k * k;
+    for (int bi = 0; bi < n; bi++)
+        for (int iy = 0; iy < h; iy++)
+            for (int ix = 0; ix < w; ix++) {
+                float *o = dx + (((size_t)bi * h + iy) * w + ix) * cin;
+                for (int ci = 0; ci < cin; ci++) {
+                    double acc = 0.0;
+                    for (int ky = 0; ky < k; ky++) {
+                        int ty = iy + p - ky; /* = oy * s */
+                        if (ty < 0 || ty % s)
+                            continue;
+                        int oy = ty / s;
+                        if (oy >= oh)
+                            continue;
+                        for (int kx = 0; kx < k; kx++) {
+                            int tx = ix + p - kx;
+                            if (tx < 0 || tx % s)
+                                continue;
+                            int ox = tx / s;
+                            if (ox >= ow)
+                                continue;
+                            const float *g = dy + (((size_t)bi * oh + oy) * ow + ox) * cout;
+                            const float *wt = w_oihw + (size_t)ci * kk + (size_t)ky * k + kx;
+                            for (int co = 0; co < cout; co++)
+                                acc += (double)g[co] * wt[(size_t)co * cin * kk];
+                        }
+                    }
+                    o[ci] = (float)acc;
+                }
+            }
+}
+
+void af_conv_bwd_weights_ref(const af_conv_desc *d, int n, int h, int w, const float *x,
+                             const float *dy, float *dw, float *db)
+{
+    int oh, ow;
+    af_conv_out_hw(d, h, w, &oh, &ow);
+    const int k = d->k, s = d->stride, p = d->pad, cin = d->cin, cout = d->cout;
+    for (int co = 0; co < cout; co++) {
+        for (int ci = 0; ci < cin; ci++)
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++) {
+                    double acc = 0.0;
+                    for (int bi = 0; bi < n; bi++)
+                        for (int oy = 0; oy < oh; oy++) {
+                            int iy = oy * s - p + ky;
+                            if (iy < 0 || iy >= h)
+                                continue;
+                            for (int ox = 0; ox < ow; ox++) {
+                                int ix = ox * s - p + kx;
+                                if (ix < 0 || ix >= w)
+                                    continue;
+                                acc += (double)dy[(((size_t)bi * oh + oy) * ow + ox) * cout + co] *
+                                       x[(((size_t)bi * h + iy) * w + ix) * cin + ci];
+                            }
+                        }
+                    dw[(((size_t)co * cin + ci) * k + ky) * k + kx] = (float)acc;
+                }
+        if (db) {
+            double acc = 0.0;
+            for (size_t i = 0; i < (size_t)n * oh * ow; i++)
+                acc += dy[i * cout + co];
+            db[co] = (float)acc;
+        }
+    }
+}
