@@ -12,8 +12,10 @@
 typedef struct builder {
     af_model *m;
     int unfused;
+    int raw;
     const af_checkpoint *ck; /* NULL: random weights */
     unsigned rng;
+    int fan_in;          /* of the conv being initialised (raw random init) */
     unsigned char *used; /* per checkpoint tensor */
     int cap;
 } builder;
@@ -35,8 +37,25 @@ static af_status get_tensor(builder *b, const char *name, int ndim, const int64_
         float *f = malloc(numel * sizeof *f);
         if (!f)
             return af_fail(err, AF_E_NOMEM, "out of memory for %s", name);
+        /* raw (training) models: PyTorch's defaults. Conv weights and biases
+         * kaiming_uniform(a=sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in)); BN
+         * weight 1, bias 0, running mean 0, var 1. Timing models: small noise. */
+        float bound = 0.05f;
+        if (b->raw) {
+            size_t fan_in = b->fan_in > 0 ? (size_t)b->fan_in : 1;
+            bound = 1.0f / sqrtf((float)fan_in);
+            const char *tail = strrchr(name, '.');
+            int is_bn = strstr(name, ".bn.") != NULL;
+            if (is_bn) {
+                float v = (!strcmp(tail, ".weight") || !strcmp(tail, ".running_var")) ? 1.0f : 0.0f;
+                for (size_t i = 0; i < numel; i++)
+                    f[i] = v;
+                *out = f;
+                return AF_OK;
+            }
+        }
         for (size_t i = 0; i < numel; i++)
-            f[i] = 0.05f * rand_uniform(b);
+            f[i] = bound * rand_uniform(b);
         *out = f;
         return AF_OK;
     }
@@ -108,8 +127,10 @@ static af_status add_conv(builder *b, const char *prefix, int cin, int cout, int
     memset(u, 0, sizeof *u);
     snprintf(u->name, sizeof u->name, "%s", prefix);
     u->desc = (af_conv_desc){cin, cout, k, s, k / 2, with_bn ? AF_ACT_SILU : AF_ACT_NONE};
+    u->has_bn = with_bn;
     m->nconvs++;
     *idx = m->nconvs - 1;
+    b->fan_in = cin * k * k;
 
     char name[128];
     int64_t wshape[4] = {cout, cin, k, k}, vshape[1] = {cout};
@@ -125,9 +146,23 @@ static af_status add_conv(builder *b, const char *prefix, int cin, int cout, int
         /* plain conv, or an already fused ultralytics Conv */
         if ((st = get_tensor(b, bias_name, 1, vshape, &u->bias, err)))
             return st;
-        if (!b->ck && with_bn)
-            for (int i = 0; i < cout; i++)
-                u->bias[i] *= 0.1f;
+        if (b->raw && with_bn) {
+            /* a fused checkpoint trained on: BN(x) = x + bias, as an identity BN
+             * with mean 0 and var 1 - eps (so sqrt(var + eps) == 1) */
+            u->bn_gamma = malloc((size_t)cout * sizeof(float));
+            u->bn_mean = calloc((size_t)cout, sizeof(float));
+            u->bn_var = malloc((size_t)cout * sizeof(float));
+            if (!u->bn_gamma || !u->bn_mean || !u->bn_var)
+                return af_fail(err, AF_E_NOMEM, "out of memory for %s", prefix);
+            for (int i = 0; i < cout; i++) {
+                u->bn_gamma[i] = 1.0f;
+                u->bn_var[i] = 1.0f - 1e-3f;
+            }
+            u->bn_bias = u->bias;
+            u->bias = NULL;
+            u->bn_eps = 1e-3f;
+            u->desc.act = AF_ACT_NONE;
+        }
         return AF_OK;
     }
     float *g = NULL, *beta = NULL, *mean = NULL, *var = NULL;
@@ -141,6 +176,15 @@ static af_status add_conv(builder *b, const char *prefix, int cin, int cout, int
         !(st = get_tensor(b, n2, 1, vshape, &beta, err)) &&
         !(st = get_tensor(b, n3, 1, vshape, &mean, err)) &&
         !(st = get_tensor(b, n4, 1, vshape, &var, err))) {
+        if (b->raw) { /* keep the parameters as they are */
+            u->bn_gamma = g;
+            u->bn_bias = beta;
+            u->bn_mean = mean;
+            u->bn_var = var;
+            u->bn_eps = (float)bn_eps(b, bnp);
+            u->desc.act = AF_ACT_NONE;
+            return AF_OK;
+        }
         if (!b->ck) { /* random model: plausible BN statistics */
             for (int i = 0; i < cout; i++) {
                 g[i] = 1.0f + 0.2f * g[i];
@@ -382,6 +426,8 @@ static af_status finish(builder *b, const cJSON *yaml, int nc, const cJSON *name
     }
     if ((st = af_engine_create(&m->engine, err)))
         return st;
+    if (b->raw)
+        return AF_OK;
     for (int i = 0; i < m->nconvs; i++) {
         af_conv_unit *u = &m->convs[i];
         if ((st = af_conv_weights_create(m->engine, &u->desc, u->weight, u->bias, &u->prepared,
@@ -410,7 +456,7 @@ af_status af_model_build_ex(const af_checkpoint *ck, int unfused, af_model **out
     if (!m)
         return af_fail(err, AF_E_NOMEM, "out of memory");
     m->unfused = unfused;
-    builder b = {m, unfused, ck, 0, calloc(ck->tensors.count + 1, 1), 0};
+    builder b = {m, unfused, 0, ck, 0, 0, calloc(ck->tensors.count + 1, 1), 0};
     af_status st;
     cJSON *yaml = ck->yaml;
     cJSON *own = NULL;
@@ -455,6 +501,86 @@ af_status af_model_build_ex(const af_checkpoint *ck, int unfused, af_model **out
     return AF_OK;
 }
 
+/* Copies a checkpoint tensor into dst when name and shape match. */
+static int transfer_one(const af_checkpoint *ck, const char *name, float *dst, int ndim,
+                        const int64_t *shape)
+{
+    const af_tensor *t = af_tensor_list_find(&ck->tensors, name);
+    if (!t || t->ndim != ndim)
+        return 0;
+    for (int i = 0; i < ndim; i++)
+        if (t->shape[i] != shape[i])
+            return 0;
+    float *f;
+    size_t n;
+    if (af_tensor_to_f32(t, &f, &n, NULL))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(f[i])) {
+            free(f);
+            return 0;
+        }
+    memcpy(dst, f, n * sizeof *f);
+    free(f);
+    return 1;
+}
+
+static void detect_bias_init(af_model *m)
+{
+    const af_layer *L = &m->layers[m->desc.nlayers - 1];
+    for (int l = 0; l < m->nlevels; l++) {
+        af_conv_unit *box = &m->convs[L->box[l][2]], *cls = &m->convs[L->cls[l][2]];
+        for (int i = 0; i < box->desc.cout; i++)
+            box->bias[i] = 1.0f;
+        double s = m->strides[l];
+        for (int i = 0; i < cls->desc.cout; i++)
+            cls->bias[i] = (float)log(5.0 / m->nc / ((640.0 / s) * (640.0 / s)));
+    }
+}
+
+af_status af_model_build_raw(const cJSON *yaml, int nc, const af_checkpoint *from, unsigned seed,
+                             af_model **out, int *ntransferred, af_error *err)
+{
+    *out = NULL;
+    if (ntransferred)
+        *ntransferred = 0;
+    af_model *m = model_new();
+    if (!m)
+        return af_fail(err, AF_E_NOMEM, "out of memory");
+    m->raw = 1;
+    builder b = {m, 0, 1, NULL, seed * 2654435761u + 1, 0, NULL, 0};
+    /* class names and training args come from the dataset, not from the start weights */
+    af_status st = finish(&b, yaml, nc, NULL, NULL, err);
+    if (st) {
+        af_model_free(m);
+        return st;
+    }
+    detect_bias_init(m);
+    int n = 0;
+    for (int i = 0; from && i < m->nconvs; i++) {
+        af_conv_unit *u = &m->convs[i];
+        char name[128];
+        int64_t ws[4] = {u->desc.cout, u->desc.cin, u->desc.k, u->desc.k}, vs[1] = {u->desc.cout};
+        snprintf(name, sizeof name, u->has_bn ? "%s.conv.weight" : "%s.weight", u->name);
+        n += transfer_one(from, name, u->weight, 4, ws);
+        if (u->has_bn) {
+            static const char *const parts[4] = {"weight", "bias", "running_mean", "running_var"};
+            float *dst[4] = {u->bn_gamma, u->bn_bias, u->bn_mean, u->bn_var};
+            for (int j = 0; j < 4; j++) {
+                snprintf(name, sizeof name, "%s.bn.%s", u->name, parts[j]);
+                n += transfer_one(from, name, dst[j], 1, vs);
+            }
+        } else {
+            snprintf(name, sizeof name, "%s.bias", u->name);
+            n += transfer_one(from, name, u->bias, 1, vs);
+        }
+    }
+    if (ntransferred)
+        *ntransferred = n;
+    *out = m;
+    return AF_OK;
+}
+
 af_status af_model_build_random(const cJSON *yaml, int nc, unsigned seed, af_model **out,
                                 af_error *err)
 {
@@ -462,7 +588,7 @@ af_status af_model_build_random(const cJSON *yaml, int nc, unsigned seed, af_mod
     af_model *m = model_new();
     if (!m)
         return af_fail(err, AF_E_NOMEM, "out of memory");
-    builder b = {m, 0, NULL, seed * 2654435761u + 1, NULL, 0};
+    builder b = {m, 0, 0, NULL, seed * 2654435761u + 1, 0, NULL, 0};
     af_status st = finish(&b, yaml, nc, NULL, NULL, err);
     if (st) {
         af_model_free(m);
@@ -482,6 +608,10 @@ void af_model_free(af_model *m)
         free(m->convs[i].bias);
         free(m->convs[i].bn_alpha);
         free(m->convs[i].bn_beta);
+        free(m->convs[i].bn_gamma);
+        free(m->convs[i].bn_bias);
+        free(m->convs[i].bn_mean);
+        free(m->convs[i].bn_var);
     }
     free(m->convs);
     if (m->names)

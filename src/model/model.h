@@ -17,6 +17,9 @@ typedef struct af_conv_unit {
     float *bias;               /* [cout], BN folded (NULL in unfused mode) */
     float *bn_alpha, *bn_beta; /* unfused mode: y = silu(conv(x) * alpha + beta), as
                                 * PyTorch's eval BatchNorm computes it */
+    int has_bn;                /* an ultralytics Conv (conv + BN + SiLU), else a plain Conv2d */
+    float *bn_gamma, *bn_bias, *bn_mean, *bn_var; /* raw mode: the BN parameters as stored */
+    float bn_eps;
     char name[64];             /* state-dict prefix, e.g. "model.2.m.0.cv1" */
 } af_conv_unit;
 
@@ -44,6 +47,7 @@ struct af_model {
     int imgsz;      /* training imgsz (default for predict) */
     af_engine *engine;
     int unfused; /* BN kept apart from the conv (reference mode, slower) */
+    int raw;     /* raw parameters for training: nothing folded, no oneDNN weights */
 };
 
 /* Builds a model from a loaded checkpoint (consumes nothing; ck may be freed after). */
@@ -53,6 +57,14 @@ af_status af_model_build(const af_checkpoint *ck, af_model **out, af_error *err)
  * exactly as PyTorch's eval BatchNorm (float32 alpha = weight / sqrt(var + eps),
  * beta = bias - mean * alpha). The reference mode for parity tests. */
 af_status af_model_build_ex(const af_checkpoint *ck, int unfused, af_model **out, af_error *err);
+
+/* Raw model for training: the description's layers with PyTorch's default
+ * initialisation (kaiming-uniform convs, BN 1/0/0/1 with eps 1e-3, Detect
+ * bias_init), seeded; nc > 0 overrides the description's. Weights are then
+ * taken from `from` (may be NULL) wherever name and shape match, as
+ * ultralytics' intersect_dicts does; *ntransferred counts those tensors. */
+af_status af_model_build_raw(const cJSON *yaml, int nc, const af_checkpoint *from, unsigned seed,
+                             af_model **out, int *ntransferred, af_error *err);
 
 /* Builds a model with random (seeded) weights from a description alone, for timing. */
 af_status af_model_build_random(const cJSON *yaml, int nc, unsigned seed, af_model **out,
