@@ -76,6 +76,7 @@ double af_compute_ap(const double *recall, const double *precision, size_t n, do
 
 /* np.argsort(v) with the default kind (numpy's portable introsort, not stable). */
 void af_np_argsort_f32(const float *v, size_t n, size_t *idx);
+void af_np_argsort_f64(const double *v, size_t n, size_t *idx);
 /* np.add.reduce over n doubles a[0], a[stride], ...: numpy's pairwise summation. */
 double af_np_pairwise_sum(const double *a, size_t n, size_t stride);
 /* np.interp(x, xp, fp, left, right) for non-decreasing xp (nxp >= 1). */

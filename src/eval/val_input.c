@@ -7,19 +7,7 @@
 #include "core/error.h"
 #include "detect/letterbox.h"
 #include "detect/resize.h"
-
-typedef struct ar_item {
-    double ar;
-    int i;
-} ar_item;
-
-static int cmp_ar(const void *a, const void *b)
-{
-    const ar_item *x = a, *y = b;
-    if (x->ar != y->ar)
-        return x->ar < y->ar ? -1 : 1;
-    return x->i - y->i; /* stable: equal ratios give equal batch shapes either way */
-}
+#include "eval/metrics.h"
 
 af_status af_val_plan_rect(const int *h0, const int *w0, int n, int imgsz, int stride, int bs,
                            af_val_plan *p, af_error *err)
@@ -30,25 +18,29 @@ af_status af_val_plan_rect(const int *h0, const int *w0, int n, int imgsz, int s
     p->n = n;
     p->bs = bs;
     p->nbatch = (n + bs - 1) / bs;
-    ar_item *items = malloc((size_t)n * sizeof *items);
+    double *ar = malloc((size_t)n * sizeof *ar);
+    size_t *ord = malloc((size_t)n * sizeof *ord);
     p->order = malloc((size_t)n * sizeof *p->order);
     p->batch_h = malloc((size_t)p->nbatch * sizeof *p->batch_h);
     p->batch_w = malloc((size_t)p->nbatch * sizeof *p->batch_w);
-    if (!items || !p->order || !p->batch_h || !p->batch_w) {
-        free(items);
+    if (!ar || !ord || !p->order || !p->batch_h || !p->batch_w) {
+        free(ar);
+        free(ord);
         af_val_plan_free(p);
         return af_fail(err, AF_E_NOMEM, "out of memory planning validation batches");
     }
+    /* ar = h/w; irect = ar.argsort(): numpy's (unstable) order, since it decides
+     * which of several equal-ratio images lands in which batch */
     for (int i = 0; i < n; i++)
-        items[i] = (ar_item){(double)h0[i] / (double)w0[i], i};
-    qsort(items, (size_t)n, sizeof *items, cmp_ar);
+        ar[i] = (double)h0[i] / (double)w0[i];
+    af_np_argsort_f64(ar, (size_t)n, ord);
     for (int i = 0; i < n; i++)
-        p->order[i] = items[i].i;
+        p->order[i] = (int)ord[i];
     for (int b = 0; b < p->nbatch; b++) {
-        double mini = items[b * bs].ar, maxi = mini;
+        double mini = ar[ord[b * bs]], maxi = mini;
         for (int k = b * bs; k < n && k < (b + 1) * bs; k++) {
-            mini = fmin(mini, items[k].ar);
-            maxi = fmax(maxi, items[k].ar);
+            mini = fmin(mini, ar[ord[k]]);
+            maxi = fmax(maxi, ar[ord[k]]);
         }
         double sh = 1, sw = 1;
         if (maxi < 1)
@@ -59,7 +51,8 @@ af_status af_val_plan_rect(const int *h0, const int *w0, int n, int imgsz, int s
         p->batch_h[b] = (int)ceil(sh * imgsz / stride + 0.5) * stride;
         p->batch_w[b] = (int)ceil(sw * imgsz / stride + 0.5) * stride;
     }
-    free(items);
+    free(ar);
+    free(ord);
     return AF_OK;
 }
 
@@ -95,6 +88,10 @@ af_status af_val_prepare(const af_image *orig, int imgsz, int bh, int bw, af_val
     af_letterbox_plan(src->h, src->w, bh, bw, 32, 0, 0, 1, &lb);
     v->pad_left = lb.left;
     v->pad_top = lb.top;
+    v->rw = src->w;
+    v->rh = src->h;
+    v->dw = (bw - src->w) / 2.0;
+    v->dh = (bh - src->h) / 2.0;
     af_status st = af_letterbox_apply(src, &lb, 114, &v->input, err);
     af_image_free(&resized);
     return st;

@@ -31,6 +31,8 @@ typedef struct af_val_image {
     int h0, w0;
     double gain_h, gain_w;
     int pad_left, pad_top;
+    int rw, rh;     /* the resized image inside the padding */
+    double dw, dh;  /* LetterBox's unrounded half paddings (it shifts labels by these) */
 } af_val_image;
 
 af_status af_val_prepare(const af_image *orig, int imgsz, int bh, int bw, af_val_image *out,

@@ -50,16 +50,29 @@ typedef struct batch_state {
     size_t input_cap;
 } batch_state;
 
-/* Ground truth of item in native pixels (xywhn * original size -> xyxy). */
-static void gt_boxes(const af_dataset_item *it, int w0, int h0, float *xyxy, int *cls)
+/* Ground truth of an item in native pixels, the way ultralytics' validator
+ * gets it: labels denormalised to the resized image, shifted by LetterBox's
+ * unrounded half padding (dw, dh), then mapped back by scale_boxes with the
+ * rounded padding and the HEIGHT gain for both axes (ratio_pad[0][0]), and
+ * clipped. The predictions go through the same scale_boxes, so both sides
+ * carry the same distortion. */
+static void gt_boxes(const af_dataset_item *it, const af_val_image *v, float *xyxy, int *cls)
 {
     for (int k = 0; k < it->lb.n; k++) {
         const float *b = it->lb.xywhn + 4 * k;
-        float cx = b[0] * w0, cy = b[1] * h0, w = b[2] * w0, h = b[3] * h0;
-        xyxy[4 * k + 0] = cx - w / 2;
-        xyxy[4 * k + 1] = cy - h / 2;
-        xyxy[4 * k + 2] = cx + w / 2;
-        xyxy[4 * k + 3] = cy + h / 2;
+        double x1 = (double)(b[0] - b[2] / 2) * v->rw + v->dw;
+        double y1 = (double)(b[1] - b[3] / 2) * v->rh + v->dh;
+        double x2 = (double)(b[0] + b[2] / 2) * v->rw + v->dw;
+        double y2 = (double)(b[1] + b[3] / 2) * v->rh + v->dh;
+        double g = v->gain_h;
+        x1 = fmin(fmax((x1 - v->pad_left) / g, 0), v->w0);
+        x2 = fmin(fmax((x2 - v->pad_left) / g, 0), v->w0);
+        y1 = fmin(fmax((y1 - v->pad_top) / g, 0), v->h0);
+        y2 = fmin(fmax((y2 - v->pad_top) / g, 0), v->h0);
+        xyxy[4 * k + 0] = (float)x1;
+        xyxy[4 * k + 1] = (float)y1;
+        xyxy[4 * k + 2] = (float)x2;
+        xyxy[4 * k + 3] = (float)y2;
         cls[k] = it->lb.cls[k];
     }
 }
@@ -96,11 +109,10 @@ static af_status plot_batch(const af_val_options *o, const af_dataset *ds, batch
         float *g = buf[2 * i];
         for (int k = 0; k < ng; k++) {
             const float *x = it->lb.xywhn + 4 * k;
-            double gw = v->gain_w * v->w0, gh = v->gain_h * v->h0; /* resized size */
-            g[4 * k + 0] = (float)((x[0] - x[2] / 2) * gw + v->pad_left);
-            g[4 * k + 1] = (float)((x[1] - x[3] / 2) * gh + v->pad_top);
-            g[4 * k + 2] = (float)((x[0] + x[2] / 2) * gw + v->pad_left);
-            g[4 * k + 3] = (float)((x[1] + x[3] / 2) * gh + v->pad_top);
+            g[4 * k + 0] = (float)((x[0] - x[2] / 2) * v->rw + v->dw);
+            g[4 * k + 1] = (float)((x[1] - x[3] / 2) * v->rh + v->dh);
+            g[4 * k + 2] = (float)((x[0] + x[2] / 2) * v->rw + v->dw);
+            g[4 * k + 3] = (float)((x[1] + x[3] / 2) * v->rh + v->dh);
             gcls[k] = it->lb.cls[k];
         }
         float *p = buf[2 * i + 1], *pc = p + 4 * (size_t)npred[i];
@@ -272,7 +284,7 @@ af_status af_validate(const af_model *m, const af_dataset *ds, const char *const
     }
     if ((st = af_val_plan_rect(h0, w0, n, imgsz, s, bs, &plan, err)) ||
         (st = af_val_stats_create(nc, &stats, err)) ||
-        (st = af_val_stats_set_confusion(stats, o->conf, o->iou, err)) ||
+        (st = af_val_stats_set_confusion(stats, af_nms_decimal_threshold(o->conf), 0.45, err)) ||
         (st = af_forward_create(m, o->threads, &fwd, err)))
         goto done;
     b.imgs = calloc((size_t)bs, sizeof *b.imgs);
@@ -393,7 +405,7 @@ af_status af_validate(const af_model *m, const af_dataset *ds, const char *const
                     break;
                 }
             }
-            gt_boxes(it, v->w0, v->h0, gxy, gcls);
+            gt_boxes(it, v, gxy, gcls);
             if ((st = af_val_stats_add_image(stats, d, (size_t)bnp[i], gxy, gcls, ng, err)))
                 break;
             if (jf)
