@@ -1,10 +1,11 @@
 /* Naive NHWC convolution forward and backward loops (double accumulation):
  * the yardstick of tests/test_grad.c and the fallback of conv_train.c when
- * oneDNN has no kernel for a shape. Each output element is a gather, so no
- * scratch buffers are needed. */
-#include <string.h>
-
+ * oneDNN has no kernel for a shape. Each output element is a gather (the
+ * weight gradient in blocks of input channels on the stack): no scratch
+ * buffers are needed. */
 #include "ops/conv_train.h"
+
+#define AF_REF_BLOCK 64 /* input channels per pass of the weight-gradient loop */
 
 void af_conv_train_forward_ref(const af_conv_desc *d, int n, int h, int w, const float *x,
                                const float *w_oihw, const float *b, float *y)
@@ -82,11 +83,14 @@ void af_conv_bwd_weights_ref(const af_conv_desc *d, int n, int h, int w, const f
     int oh, ow;
     af_conv_out_hw(d, h, w, &oh, &ow);
     const int k = d->k, s = d->stride, p = d->pad, cin = d->cin, cout = d->cout;
+    double acc[AF_REF_BLOCK];
     for (int co = 0; co < cout; co++) {
-        for (int ci = 0; ci < cin; ci++)
-            for (int ky = 0; ky < k; ky++)
-                for (int kx = 0; kx < k; kx++) {
-                    double acc = 0.0;
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++)
+                for (int c0 = 0; c0 < cin; c0 += AF_REF_BLOCK) {
+                    const int nb = cin - c0 < AF_REF_BLOCK ? cin - c0 : AF_REF_BLOCK;
+                    for (int j = 0; j < nb; j++)
+                        acc[j] = 0.0;
                     for (int bi = 0; bi < n; bi++)
                         for (int oy = 0; oy < oh; oy++) {
                             int iy = oy * s - p + ky;
@@ -96,17 +100,20 @@ void af_conv_bwd_weights_ref(const af_conv_desc *d, int n, int h, int w, const f
                                 int ix = ox * s - p + kx;
                                 if (ix < 0 || ix >= w)
                                     continue;
-                                acc += (double)dy[(((size_t)bi * oh + oy) * ow + ox) * cout + co] *
-                                       x[(((size_t)bi * h + iy) * w + ix) * cin + ci];
+                                double g = dy[(((size_t)bi * oh + oy) * ow + ox) * cout + co];
+                                const float *px = x + (((size_t)bi * h + iy) * w + ix) * cin + c0;
+                                for (int j = 0; j < nb; j++)
+                                    acc[j] += g * px[j];
                             }
                         }
-                    dw[(((size_t)co * cin + ci) * k + ky) * k + kx] = (float)acc;
+                    for (int j = 0; j < nb; j++)
+                        dw[(((size_t)co * cin + c0 + j) * k + ky) * k + kx] = (float)acc[j];
                 }
         if (db) {
-            double acc = 0.0;
+            double sum = 0.0;
             for (size_t i = 0; i < (size_t)n * oh * ow; i++)
-                acc += dy[i * cout + co];
-            db[co] = (float)acc;
+                sum += dy[i * cout + co];
+            db[co] = (float)sum;
         }
     }
 }
