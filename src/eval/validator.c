@@ -14,6 +14,7 @@
 #include "eval/val_input.h"
 #include "model/forward.h"
 #include "model/model.h"
+#include "train/loss.h"
 
 #define VAL_PLOT_BATCHES 3
 
@@ -75,6 +76,50 @@ static void gt_boxes(const af_dataset_item *it, const af_val_image *v, float *xy
         xyxy[4 * k + 3] = (float)y2;
         cls[k] = it->lb.cls[k];
     }
+}
+
+/* The loss on a validation batch (DetectionValidator with a trainer): targets
+ * normalised to the letterboxed batch image, as the val dataloader gives them. */
+static af_status batch_loss(const af_model *m, const af_forward *fwd, const af_dataset *ds,
+                            const batch_state *b, int bh, int bw, double *sum, af_error *err)
+{
+    const float *raw[AF_MAX_LEVELS];
+    int rh[AF_MAX_LEVELS], rw[AF_MAX_LEVELS];
+    int nl = af_forward_raw(fwd, raw, rh, rw);
+    int nt = 0;
+    for (int i = 0; i < b->n; i++)
+        nt += ds->items[b->index[i]].lb.n;
+    float *bi = malloc(((size_t)nt + 1) * 6 * sizeof(float));
+    if (!bi)
+        return af_fail(err, AF_E_NOMEM, "out of memory");
+    float *cl = bi + nt, *bx = cl + nt;
+    int k = 0;
+    for (int i = 0; i < b->n; i++) {
+        const af_dataset_item *it = &ds->items[b->index[i]];
+        const af_val_image *v = &b->imgs[i];
+        for (int j = 0; j < it->lb.n; j++, k++) {
+            const float *x = it->lb.xywhn + 4 * j;
+            bi[k] = (float)i;
+            cl[k] = (float)it->lb.cls[j];
+            bx[4 * k + 0] = (float)((x[0] * v->rw + v->dw) / bw);
+            bx[4 * k + 1] = (float)((x[1] * v->rh + v->dh) / bh);
+            bx[4 * k + 2] = (float)(x[2] * v->rw / bw);
+            bx[4 * k + 3] = (float)(x[3] * v->rh / bh);
+        }
+    }
+    af_loss_level lv[AF_MAX_LEVELS];
+    for (int l = 0; l < nl; l++)
+        lv[l] = (af_loss_level){raw[l], rh[l], rw[l], m->strides[l]};
+    af_loss_hyp hyp;
+    af_loss_hyp_default(&hyp);
+    af_loss_targets t = {nt, bi, cl, bx};
+    af_loss_out lo;
+    af_status st = af_loss_compute(&hyp, b->n, m->nc, bh, bw, lv, nl, &t, &lo, NULL, NULL, err);
+    free(bi);
+    if (!st)
+        for (int j = 0; j < 3; j++)
+            sum[j] += lo.loss_items[j];
+    return st;
 }
 
 /* val_batchN_labels.jpg / _pred.jpg: boxes in the letterboxed input's pixels. */
@@ -287,6 +332,8 @@ af_status af_validate(const af_model *m, const af_dataset *ds, const char *const
         (st = af_val_stats_set_confusion(stats, af_nms_decimal_threshold(o->conf), 0.45, err)) ||
         (st = af_forward_create(m, o->threads, &fwd, err)))
         goto done;
+    af_forward_keep_raw(fwd, o->compute_loss);
+    int loss_batches = 0;
     b.imgs = calloc((size_t)bs, sizeof *b.imgs);
     b.index = calloc((size_t)bs, sizeof *b.index);
     b.npred = calloc((size_t)bs, sizeof *b.npred);
@@ -352,6 +399,9 @@ af_status af_validate(const af_model *m, const af_dataset *ds, const char *const
         if ((st = af_forward_run(fwd, b.input, b.n, bh, bw, &pred, &na, err)))
             break;
         double t2 = now_ms();
+        if (o->compute_loss && (st = batch_loss(m, fwd, ds, &b, bh, bw, out->loss, err)))
+            break;
+        loss_batches += o->compute_loss;
         af_nms_params np;
         af_nms_params_default(&np);
         np.conf_thres = o->conf;
@@ -426,6 +476,8 @@ af_status af_validate(const af_model *m, const af_dataset *ds, const char *const
         goto done;
     if ((st = af_val_stats_finalize(stats, &out->metrics, err)))
         goto done;
+    for (int k = 0; k < 3 && loss_batches; k++)
+        out->loss[k] /= loss_batches;
     if (out->images > 0)
         out->speed = (af_val_speed){t_pre / out->images, t_inf / out->images, 0,
                                     t_post / out->images};

@@ -21,6 +21,7 @@ typedef struct af_val_options {
     const char *save_dir; /* plots and predictions.json go here; NULL: nothing written */
     int plots;         /* curves, confusion matrices, val_batch mosaics */
     int save_json;     /* predictions.json (COCO results format) */
+    int compute_loss;  /* the training loss on the val batches (as the trainer's val) */
 } af_val_options;
 
 void af_val_options_default(af_val_options *o);
@@ -33,6 +34,7 @@ typedef struct af_val_report {
     af_val_speed speed; /* ms per image */
     int images;         /* images evaluated (corrupt ones excluded) */
     int skipped;        /* images that could not be read (listed in issues) */
+    double loss[3];     /* compute_loss: box, cls, dfl loss items, mean over batches */
     af_issue_list issues;
 } af_val_report;
 

@@ -48,6 +48,10 @@ struct af_forward {
     size_t out_cap;
     double layer_ms[AF_MAX_LAYERS];
     double flops; /* of the last run */
+    int keep_raw; /* keep the head's raw outputs (for a loss on validation batches) */
+    float *raw[AF_MAX_LEVELS];
+    size_t raw_cap[AF_MAX_LEVELS];
+    int raw_h[AF_MAX_LEVELS], raw_w[AF_MAX_LEVELS];
 };
 
 static double now_ms(void)
@@ -99,7 +103,26 @@ void af_forward_free(af_forward *f)
     for (int i = 0; i < SHAPES_MAX; i++)
         shape_entry_clear(&f->shapes[i], f->m->nconvs);
     free(f->out);
+    for (int l = 0; l < AF_MAX_LEVELS; l++)
+        free(f->raw[l]);
     free(f);
+}
+
+void af_forward_keep_raw(af_forward *f, int keep)
+{
+    f->keep_raw = keep;
+}
+
+int af_forward_raw(const af_forward *f, const float **raw, int *h, int *w)
+{
+    if (!f->keep_raw)
+        return 0;
+    for (int l = 0; l < f->m->nlevels; l++) {
+        raw[l] = f->raw[l];
+        h[l] = f->raw_h[l];
+        w[l] = f->raw_w[l];
+    }
+    return f->m->nlevels;
 }
 
 const double *af_forward_layer_ms(const af_forward *f)
@@ -366,6 +389,24 @@ static af_status run_detect(af_forward *f, shape_entry *e, const af_layer *L, in
         if (st) {
             act_release(f, &box);
             return st;
+        }
+        if (f->keep_raw) { /* (n, h, w, 4*reg_max + nc): box | cls, as the loss takes it */
+            size_t np = (size_t)x->n * x->h * x->w, need = np * (box.c + cls.c);
+            if (need > f->raw_cap[l]) {
+                free(f->raw[l]);
+                f->raw[l] = malloc(need * sizeof(float));
+                f->raw_cap[l] = f->raw[l] ? need : 0;
+            }
+            if (!f->raw[l]) {
+                act_release(f, &box);
+                act_release(f, &cls);
+                return af_fail(err, AF_E_NOMEM, "out of memory for the head outputs");
+            }
+            const float *srcs[2] = {box.data, cls.data};
+            int cs[2] = {box.c, cls.c};
+            af_concat_channels(np, 2, srcs, cs, f->raw[l]);
+            f->raw_h[l] = x->h;
+            f->raw_w[l] = x->w;
         }
         for (int bi = 0; bi < x->n; bi++) {
             size_t plane = (size_t)x->h * x->w;

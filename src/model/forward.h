@@ -24,4 +24,11 @@ const double *af_forward_layer_ms(const af_forward *f);
 /* Floating-point operations (2 per multiply-add) of the last run's convolutions. */
 double af_forward_last_flops(const af_forward *f);
 
+/* Keep the head's raw outputs of each level, (n, h_l, w_l, 4*reg_max + nc)
+ * NHWC (DFL logits then class logits), for computing a loss on them. */
+void af_forward_keep_raw(af_forward *f, int keep);
+/* The raw outputs of the last run (valid until the next); returns the number
+ * of levels, or 0 when not kept. */
+int af_forward_raw(const af_forward *f, const float **raw, int *h, int *w);
+
 #endif
