@@ -410,6 +410,11 @@ static af_status finish(builder *b, const cJSON *yaml, int nc, const cJSON *name
     af_status st = af_model_desc_parse(yaml, nc, &m->desc, err);
     if (st)
         return st;
+    m->yaml = cJSON_Duplicate(yaml, 1);
+    if (!m->yaml)
+        return af_fail(err, AF_E_NOMEM, "out of memory");
+    if (nc > 0)
+        cJSON_ReplaceItemInObject(m->yaml, "nc", cJSON_CreateNumber(nc));
     m->nc = m->desc.nc;
     m->imgsz = imgsz_from_args(train_args);
     if ((st = set_names(m, names, err)))
@@ -619,6 +624,7 @@ void af_model_free(af_model *m)
             free(m->names[i]);
     free(m->names);
     af_engine_free(m->engine);
+    cJSON_Delete(m->yaml);
     free(m);
 }
 

@@ -125,12 +125,12 @@ void af_hsv_luts(const double r[3], uint8_t lut[3][256])
         double h = fmod((double)x * r[0], 180.0);
         if (h < 0)
             h += 180.0;
-        if (!(h < 180.0)) /* fmod of a tiny negative + 180 can round up to 180 */
+        if (!(h >= 0.0 && h < 180.0)) /* a tiny negative + 180 can round to 180; NaN */
             h = 0.0;
         lut[0][x] = (uint8_t)h;
         for (int c = 1; c < 3; c++) {
             double v = (double)x * r[c];
-            v = v < 0.0 ? 0.0 : v > 255.0 ? 255.0 : v;
+            v = !(v >= 0.0) ? 0.0 : v > 255.0 ? 255.0 : v; /* NaN -> 0 */
             lut[c][x] = (uint8_t)v;
         }
     }

@@ -64,6 +64,8 @@ struct af_tnet {
     size_t scratch_cap;
     float *pscratch; /* parameter-gradient scratch */
     size_t pscratch_cap;
+    void *ws;        /* backward workspace shared by every conv (one runs at a time) */
+    size_t ws_size;
     float *head_g[AF_MAX_LEVELS];
 };
 
@@ -179,6 +181,22 @@ static af_conv_train *unit_exec(af_tnet *t, tunit *U, int n, int h, int w, af_er
     U->exec_h[s] = h;
     U->exec_w[s] = w;
     U->last = s;
+    size_t need = af_conv_train_workspace_size(U->exec[s]);
+    if (need > t->ws_size) { /* grow, then hand the new buffer to every conv */
+        free(t->ws);
+        t->ws = aligned_alloc(64, (need + 63) / 64 * 64);
+        t->ws_size = t->ws ? need : 0;
+        if (!t->ws) {
+            af_fail(err, AF_E_NOMEM, "out of memory for the convolution workspace");
+            return NULL;
+        }
+        for (int i = 0; i < t->m->nconvs; i++)
+            for (int k = 0; k < 2; k++)
+                if (t->units[i].exec[k])
+                    af_conv_train_set_workspace(t->units[i].exec[k], t->ws);
+    } else if (need) {
+        af_conv_train_set_workspace(U->exec[s], t->ws);
+    }
     return U->exec[s];
 }
 
@@ -757,5 +775,6 @@ void af_tnet_free(af_tnet *t)
     free(t->params);
     free(t->scratch);
     free(t->pscratch);
+    free(t->ws);
     free(t);
 }

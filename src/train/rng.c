@@ -71,8 +71,10 @@ int af_rng_int(af_rng *r, int lo, int hi)
 {
     if (hi <= lo)
         return lo;
-    uint32_t span = (uint32_t)((int64_t)hi - (int64_t)lo + 1); /* <= 2^32 - 1 for int */
-    return (int)((int64_t)lo + bounded(r, span));
+    uint64_t span = (uint64_t)((int64_t)hi - (int64_t)lo + 1); /* <= 2^32 */
+    if (span > UINT32_MAX) /* the whole int range */
+        return (int)((int64_t)lo + af_rng_u32(r));
+    return (int)((int64_t)lo + bounded(r, (uint32_t)span));
 }
 
 int af_rng_choice(af_rng *r, int n)

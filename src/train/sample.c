@@ -3,6 +3,7 @@
  * carries labels in, and the batch collation.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,6 +246,18 @@ af_status af_augment(af_load_fn load, void *user, int nimages, int index, int im
     if (imgsz < 2 || imgsz > 4096 || (imgsz & 1))
         return af_fail(err, AF_E_ARG, "augment: imgsz %d is not an even number in 2..4096",
                        imgsz);
+    const float vals[12] = {hyp->hsv_h,   hyp->hsv_s,       hyp->hsv_v, hyp->degrees,
+                            hyp->translate, hyp->scale,     hyp->shear, hyp->perspective,
+                            hyp->flipud,    hyp->fliplr,    hyp->mosaic, hyp->mixup};
+    static const char *const names[12] = {"hsv_h", "hsv_s", "hsv_v", "degrees",
+                                          "translate", "scale", "shear", "perspective",
+                                          "flipud", "fliplr", "mosaic", "mixup"};
+    for (int i = 0; i < 12; i++) {
+        float v = vals[i];
+        if (!isfinite(v) || (i >= 8 && (v < 0.0f || v > 1.0f)))
+            return af_fail(err, AF_E_ARG, "augment: hyperparameter %s=%g is not %s", names[i],
+                           (double)v, i >= 8 ? "a probability in [0, 1]" : "finite");
+    }
     af_rng rng;
     af_rng_seed3(&rng, seed, epoch, index);
     ctx c = {load, user, nimages, imgsz, hyp, use_mosaic ? hyp->mosaic : 0.0f, &rng};
