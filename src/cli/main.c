@@ -16,6 +16,7 @@ static void usage(FILE *f)
             "  export    convert an ultralytics .pt checkpoint to animeface safetensors\n"
             "  info      show a model's description, classes and strides\n"
             "  bench     time the network's forward pass\n"
+            "  train     train a YOLOv8 detector on a YOLO dataset (ultralytics' recipe)\n"
             "  val       evaluate a model on a YOLO dataset (P, R, mAP50, mAP50-95, plots)\n"
             "  data      check a YOLO dataset, split it, convert VOC/COCO labels\n"
             "  version   print the version\n"
@@ -46,6 +47,8 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 2, argv + 2);
     if (!strcmp(cmd, "info"))
         return cmd_info(argc - 2, argv + 2);
+    if (!strcmp(cmd, "train"))
+        return cmd_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "val"))
         return cmd_val(argc - 2, argv + 2);
     if (!strcmp(cmd, "data"))

@@ -569,9 +569,6 @@ af_status af_tnet_forward(af_tnet *t, const float *x, int n, int h, int w,
     if (n < 1 || h < s || w < s || h % s || w % s)
         return af_fail(err, AF_E_ARG, "training input %dx%d must be a multiple of stride %d", h,
                        w, s);
-    if (n < 2)
-        return af_fail(err, AF_E_ARG,
-                       "a training batch needs at least 2 images (BatchNorm batch statistics)");
     af_status st = tact_shape(&t->input, n, h, w, 3, err);
     if (st)
         return st;
