@@ -69,8 +69,12 @@ static const char *t_cur_name;
 
 #define RUN(fn) t_run(#fn, fn)
 
+/* AF_TEST_FILTER=substring runs only the tests whose name contains it. */
 static inline void t_run(const char *name, void (*fn)(void))
 {
+    const char *filter = getenv("AF_TEST_FILTER");
+    if (filter && *filter && !strstr(name, filter))
+        return;
     t_cur_name = name;
     t_cur_failed = 0;
     t_cur_skipped = 0;

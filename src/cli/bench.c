@@ -125,8 +125,10 @@ int cmd_bench(int argc, char **argv)
            threads > 0 ? threads : 0, med, t[0], flops / 1e9, flops / 1e9 / (med / 1e3),
            peak_rss_kb() / 1024.0);
     if (layers) {
-        printf("\n| layer | module | from | out channels | mean ms | share |\n");
-        printf("|---|---|---|---|---|---|\n");
+        const double *lf = af_forward_layer_flops(f);
+        printf("\n| layer | module | from | out channels | output | mean ms | share | GFLOP | "
+               "GFLOP/s |\n");
+        printf("|---|---|---|---|---|---|---|---|---|\n");
         double tot = 0;
         for (int j = 0; j < m->desc.nlayers; j++)
             tot += lsum[j];
@@ -136,8 +138,11 @@ int cmd_bench(int argc, char **argv)
             for (int k = 0; k < L->nfrom; k++)
                 snprintf(from + strlen(from), sizeof from - strlen(from), "%s%d", k ? "," : "",
                          L->from[k]);
-            printf("| %d | %s | %s | %d | %.3f | %.1f%% |\n", j, af_module_name(L->type), from,
-                   L->c2, lsum[j] / runs, tot > 0 ? 100.0 * lsum[j] / tot : 0.0);
+            double ms = lsum[j] / runs;
+            int st = m->layers[j].stride > 0 ? m->layers[j].stride : 1;
+            printf("| %d | %s | %s | %d | %dx%d | %.3f | %.1f%% | %.3f | %.1f |\n", j,
+                   af_module_name(L->type), from, L->c2, h / st, w / st, ms, tot > 0 ? 100.0 * lsum[j] / tot : 0.0,
+                   lf[j] / 1e9, ms > 0 ? lf[j] / 1e6 / ms : 0.0);
         }
     }
     rc = 0;

@@ -1,6 +1,7 @@
 /* animeface predict: images, folders, globs, .txt lists -> boxes, printed as
  * ultralytics 8.1.9 prints them, with optional annotated images, YOLO txt
  * labels, crops and JSON Lines. Bad files are reported and skipped. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ typedef struct predict_args {
     double conf, iou;
     opt_intlist imgsz, classes;
     int max_det, agnostic, save, save_txt, save_conf, save_crop, exist_ok, line_width;
-    int hide_labels, hide_conf, show_labels, show_conf, threads, quiet, verbose, recursive, help;
+    int hide_labels, hide_conf, show_labels, show_conf, threads, workers, quiet, verbose, recursive, help;
 } predict_args;
 
 static const char usage_text[] =
@@ -91,6 +92,160 @@ static void add_failure(failure_list *f, const char *msg)
         f->items[f->n++] = s;
 }
 
+#define MAX_WORKERS 16
+
+static int online_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < 1024 ? (int)n : 1;
+}
+
+/* How many images run at once: one per core by default (each with its own
+ * context and a share of the compute threads), never more than the images. */
+static int plan_workers(int threads, int workers, size_t nimages)
+{
+    int w = workers > 0 ? workers : (threads > 0 ? threads : online_cores());
+    if (w > MAX_WORKERS)
+        w = MAX_WORKERS;
+    if ((size_t)w > nimages)
+        w = nimages > 0 ? (int)nimages : 1;
+    return w < 1 ? 1 : w;
+}
+
+static void free_contexts(af_context **c, int n)
+{
+    for (int i = 0; i < n; i++)
+        af_context_free(c[i]);
+}
+
+/* Images are loaded and detected by the workers in any order; everything a
+ * user sees (log lines, JSON, saved files, the progress bar, failures) is done
+ * in source order, one image at a time (`turn`), so the output is the same as
+ * one image after another. */
+typedef struct run_state {
+    const source_list *src;
+    const af_model *m;
+    const af_detect_options *o;
+    predict_out *out;
+    FILE *json, *log;
+    progress *bar;
+    failure_list *fails;
+    int quiet;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t next, turn;
+    /* touched only in the ordered part */
+    double sum_pre, sum_inf, sum_post;
+    int seen, last_h, last_w;
+} run_state;
+
+typedef struct worker {
+    run_state *rs;
+    af_context *ctx;
+} worker;
+
+static void ordered_part(run_state *rs, size_t i, af_image *img, af_status st,
+                         const af_error *err, const af_detection *d, int nd, const af_timings *t)
+{
+    const char *path = rs->src->paths[i];
+    size_t total = rs->src->count;
+    char abspath[4200], msg[1200];
+    absolute_path(path, abspath, sizeof abspath);
+    if (st) {
+        /* the library names the file in image errors; add it where it did not */
+        if (strstr(err->msg, path))
+            snprintf(msg, sizeof msg, "%s", err->msg);
+        else
+            snprintf(msg, sizeof msg, "%s: %s", path, err->msg);
+        if (!rs->bar->enabled)
+            fprintf(stderr, "image %zu/%zu %s: error: %s\n", i + 1, total, abspath, err->msg);
+        add_failure(rs->fails, msg);
+        if (rs->json)
+            jsonl_write_error(rs->json, path, err->msg);
+        progress_step(rs->bar, 1);
+        return;
+    }
+    rs->sum_pre += t->preprocess_ms;
+    rs->sum_inf += t->inference_ms;
+    rs->sum_post += t->postprocess_ms;
+    rs->last_h = t->input_h;
+    rs->last_w = t->input_w;
+    rs->seen++;
+    af_error werr = {0};
+    if (predict_out_write(rs->out, path, img, d, nd, &werr)) {
+        snprintf(msg, sizeof msg, "%s: %s", path, werr.msg);
+        fprintf(stderr, "animeface predict: %s\n", msg);
+        add_failure(rs->fails, msg);
+    }
+    if (rs->json)
+        jsonl_write_result(rs->json, path, img->w, img->h, d, nd, rs->m);
+    if (!rs->quiet && !rs->bar->enabled) {
+        char counts[1024];
+        class_counts(rs->m, d, nd, counts, sizeof counts);
+        fprintf(rs->log, "image %zu/%zu %s: %dx%d %s%.1fms\n", i + 1, total, abspath, t->input_h,
+                t->input_w, counts, t->inference_ms);
+    }
+    progress_step(rs->bar, 0);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *wk = arg;
+    run_state *rs = wk->rs;
+    for (;;) {
+        pthread_mutex_lock(&rs->mu);
+        size_t i = rs->next++;
+        pthread_mutex_unlock(&rs->mu);
+        if (i >= rs->src->count)
+            break;
+        af_image img = {0};
+        af_error err = {0};
+        const af_detection *d = NULL;
+        int nd = 0;
+        af_timings t = {0};
+        af_status st = af_image_load(rs->src->paths[i], NULL, &img, &err);
+        if (!st)
+            st = af_detect(wk->ctx, img.data, img.w, img.h, (size_t)img.w * img.c, AF_PIXEL_RGB,
+                           rs->o, &d, &nd, &err);
+        if (!st)
+            af_context_last_timings(wk->ctx, &t);
+        pthread_mutex_lock(&rs->mu);
+        while (rs->turn != i)
+            pthread_cond_wait(&rs->cv, &rs->mu);
+        pthread_mutex_unlock(&rs->mu);
+        /* d stays valid: this worker's context runs nothing until it is done */
+        ordered_part(rs, i, &img, st, &err, d, nd, &t);
+        af_image_free(&img);
+        pthread_mutex_lock(&rs->mu);
+        rs->turn = i + 1;
+        pthread_cond_broadcast(&rs->cv);
+        pthread_mutex_unlock(&rs->mu);
+    }
+    return NULL;
+}
+
+/* Runs every image with nw workers (the calling thread is one of them). */
+static void run_all(run_state *rs, af_context **ctxs, int nw)
+{
+    worker wk[MAX_WORKERS];
+    pthread_t tid[MAX_WORKERS];
+    int started = 0;
+    pthread_mutex_init(&rs->mu, NULL);
+    pthread_cond_init(&rs->cv, NULL);
+    for (int w = 0; w < nw; w++)
+        wk[w] = (worker){rs, ctxs[w]};
+    for (int w = 1; w < nw; w++) {
+        if (pthread_create(&tid[started + 1], NULL, worker_main, &wk[w]))
+            break; /* fewer workers: still correct */
+        started++;
+    }
+    worker_main(&wk[0]);
+    for (int w = 1; w <= started; w++)
+        pthread_join(tid[w], NULL);
+    pthread_cond_destroy(&rs->cv);
+    pthread_mutex_destroy(&rs->mu);
+}
+
 int cmd_predict(int argc, char **argv)
 {
     predict_args a = {0};
@@ -129,6 +284,8 @@ int cmd_predict(int argc, char **argv)
         {"show-conf", NULL, OPT_BOOL, &a.show_conf, 1, 0, "(ultralytics) = !hide-conf", NULL},
         {"threads", NULL, OPT_INT, &a.threads, 0, 1024, "compute threads (default: all cores)",
          "N"},
+        {"workers", NULL, OPT_INT, &a.workers, 0, MAX_WORKERS,
+         "images processed at once (default: one per core)", "N"},
         {"recursive", NULL, OPT_BOOL, &a.recursive, 1, 0, "descend into subdirectories", NULL},
         {"quiet", NULL, OPT_BOOL, &a.quiet, 1, 0, "print only errors and the summary", NULL},
         {"verbose", NULL, OPT_BOOL, &a.verbose, 1, 0, "(ultralytics) = !quiet", NULL},
@@ -180,13 +337,20 @@ int cmd_predict(int argc, char **argv)
         sources_free(&src);
         return 1;
     }
-    af_context *ctx = NULL;
+    af_context *ctxs[MAX_WORKERS] = {NULL};
     af_error err = {0};
-    if (af_context_create(m, a.threads, &ctx, &err)) {
-        fprintf(stderr, "animeface predict: %s\n", err.msg);
-        af_model_free(m);
-        sources_free(&src);
-        return 1;
+    int nworkers = plan_workers(a.threads, a.workers, src.count);
+    /* compute threads: split the cores among the workers */
+    int per = a.threads > 0 ? a.threads : online_cores();
+    per = per / nworkers > 0 ? per / nworkers : 1;
+    for (int w = 0; w < nworkers; w++) {
+        if (af_context_create(m, nworkers > 1 ? per : a.threads, &ctxs[w], &err)) {
+            fprintf(stderr, "animeface predict: %s\n", err.msg);
+            free_contexts(ctxs, w);
+            af_model_free(m);
+            sources_free(&src);
+            return 1;
+        }
     }
 
     FILE *log = stdout;
@@ -197,7 +361,7 @@ int cmd_predict(int argc, char **argv)
             log = stderr;
         } else if (!(json = fopen(a.json, "w"))) {
             fprintf(stderr, "animeface predict: cannot write %s\n", a.json);
-            af_context_free(ctx);
+            free_contexts(ctxs, nworkers);
             af_model_free(m);
             sources_free(&src);
             return 1;
@@ -214,7 +378,7 @@ int cmd_predict(int argc, char **argv)
         snprintf(lab, sizeof lab, "%s/labels", save_dir);
         if (fs_mkdirs(a.save_txt ? lab : save_dir)) {
             fprintf(stderr, "animeface predict: cannot create %s\n", save_dir);
-            af_context_free(ctx);
+            free_contexts(ctxs, nworkers);
             af_model_free(m);
             sources_free(&src);
             return 1;
@@ -246,64 +410,24 @@ int cmd_predict(int argc, char **argv)
     size_t total = src.count;
     progress bar;
     progress_init(&bar, total, !quiet && total >= 20 && isatty(2));
-    double sum_pre = 0, sum_inf = 0, sum_post = 0;
-    int seen = 0, last_h = 0, last_w = 0;
-    for (size_t i = 0; i < total; i++) {
-        const char *path = src.paths[i];
-        char abspath[4200], msg[1200];
-        absolute_path(path, abspath, sizeof abspath);
-        af_image img = {0};
-        const af_detection *d = NULL;
-        int nd = 0;
-        af_status st = af_image_load(path, NULL, &img, &err);
-        if (!st)
-            st = af_detect(ctx, img.data, img.w, img.h, (size_t)img.w * img.c, AF_PIXEL_RGB, &o,
-                           &d, &nd, &err);
-        if (st) {
-            /* the library names the file in image errors; add it where it did not */
-            if (strstr(err.msg, path))
-                snprintf(msg, sizeof msg, "%s", err.msg);
-            else
-                snprintf(msg, sizeof msg, "%s: %s", path, err.msg);
-            if (!bar.enabled)
-                fprintf(stderr, "image %zu/%zu %s: error: %s\n", i + 1, total, abspath, err.msg);
-            add_failure(&fails, msg);
-            if (json)
-                jsonl_write_error(json, path, err.msg);
-            af_image_free(&img);
-            progress_step(&bar, 1);
-            continue;
-        }
-        af_timings t;
-        af_context_last_timings(ctx, &t);
-        sum_pre += t.preprocess_ms;
-        sum_inf += t.inference_ms;
-        sum_post += t.postprocess_ms;
-        last_h = t.input_h;
-        last_w = t.input_w;
-        seen++;
-        if (predict_out_write(&out, path, &img, d, nd, &err)) {
-            snprintf(msg, sizeof msg, "%s: %s", path, err.msg);
-            fprintf(stderr, "animeface predict: %s\n", msg);
-            add_failure(&fails, msg);
-        }
-        if (json)
-            jsonl_write_result(json, path, img.w, img.h, d, nd, m);
-        if (!quiet && !bar.enabled) {
-            char counts[1024];
-            class_counts(m, d, nd, counts, sizeof counts);
-            fprintf(log, "image %zu/%zu %s: %dx%d %s%.1fms\n", i + 1, total, abspath, t.input_h,
-                    t.input_w, counts, t.inference_ms);
-        }
-        progress_step(&bar, 0);
-        af_image_free(&img);
-    }
+    run_state rs = {0};
+    rs.src = &src;
+    rs.m = m;
+    rs.o = &o;
+    rs.out = &out;
+    rs.json = json;
+    rs.log = log;
+    rs.bar = &bar;
+    rs.fails = &fails;
+    rs.quiet = quiet;
+    run_all(&rs, ctxs, nworkers);
     progress_finish(&bar);
-    if (!quiet && seen)
+    if (!quiet && rs.seen)
         fprintf(log,
                 "Speed: %.1fms preprocess, %.1fms inference, %.1fms postprocess per image at "
                 "shape (1, 3, %d, %d)\n",
-                sum_pre / seen, sum_inf / seen, sum_post / seen, last_h, last_w);
+                rs.sum_pre / rs.seen, rs.sum_inf / rs.seen, rs.sum_post / rs.seen, rs.last_h,
+                rs.last_w);
     if (save_dir[0] && !quiet) {
         fprintf(log, "Results saved to \033[1m%s\033[0m\n", save_dir);
         if (a.save_txt)
@@ -328,7 +452,7 @@ int cmd_predict(int argc, char **argv)
     if (json && json != stdout)
         fclose(json);
     predict_out_free(&out);
-    af_context_free(ctx);
+    free_contexts(ctxs, nworkers);
     af_model_free(m);
     sources_free(&src);
     return rc;

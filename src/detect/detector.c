@@ -23,6 +23,7 @@ struct af_context {
     af_detection *dets;
     int dets_cap;
     af_timings t;
+    float u8_to_unit[256]; /* v / 255.0f, the exact division, as a table */
 };
 
 static double now_ms(void)
@@ -76,6 +77,8 @@ af_status af_context_create(const af_model *m, int threads, af_context **out, af
     if (!c)
         return af_fail(err, AF_E_NOMEM, "out of memory");
     c->m = m;
+    for (int v = 0; v < 256; v++)
+        c->u8_to_unit[v] = (float)v / 255.0f;
     af_status st = af_forward_create(m, threads, &c->fwd, err);
     if (st) {
         free(c);
@@ -135,14 +138,19 @@ af_status af_detect(af_context *c, const uint8_t *pixels, int width, int height,
     iw = round_up(iw < s ? s : iw, s);
 
     double t0 = now_ms();
+    af_status st;
     af_image_free(&c->rgb);
-    af_status st = af_image_from_pixels(pixels, width, height, stride, fmt, &c->rgb, err);
-    if (st)
-        return st;
+    /* packed RGB is used as it is; other formats are converted first */
+    af_image view = {width, height, 3, (uint8_t *)pixels};
+    if (fmt != AF_PIXEL_RGB || stride != (size_t)width * 3) {
+        if ((st = af_image_from_pixels(pixels, width, height, stride, fmt, &c->rgb, err)))
+            return st;
+        view = c->rgb;
+    }
     af_letterbox lb;
     af_letterbox_plan(height, width, ih, iw, s, 1, 1, 1, &lb);
     af_image_free(&c->boxed);
-    if ((st = af_letterbox_apply(&c->rgb, &lb, 114, &c->boxed, err)))
+    if ((st = af_letterbox_apply(&view, &lb, 114, &c->boxed, err)))
         return st;
     size_t n = (size_t)lb.in_h * lb.in_w * 3;
     if (n > c->input_cap) {
@@ -152,8 +160,9 @@ af_status af_detect(af_context *c, const uint8_t *pixels, int width, int height,
         if (!c->input)
             return af_fail(err, AF_E_NOMEM, "out of memory for the network input");
     }
+    const uint8_t *px = c->boxed.data;
     for (size_t i = 0; i < n; i++)
-        c->input[i] = (float)c->boxed.data[i] / 255.0f;
+        c->input[i] = c->u8_to_unit[px[i]];
     double t1 = now_ms();
 
     const float *out;

@@ -47,6 +47,7 @@ struct af_forward {
     float *out;
     size_t out_cap;
     double layer_ms[AF_MAX_LAYERS];
+    double layer_flops[AF_MAX_LAYERS];
     double flops; /* of the last run */
     int keep_raw; /* keep the head's raw outputs (for a loss on validation batches) */
     float *raw[AF_MAX_LEVELS];
@@ -128,6 +129,11 @@ int af_forward_raw(const af_forward *f, const float **raw, int *h, int *w)
 const double *af_forward_layer_ms(const af_forward *f)
 {
     return f->layer_ms;
+}
+
+const double *af_forward_layer_flops(const af_forward *f)
+{
+    return f->layer_flops;
 }
 
 double af_forward_last_flops(const af_forward *f)
@@ -482,7 +488,7 @@ af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
     af_status st = AF_OK;
     int i;
     for (i = 0; i < m->desc.nlayers && !st; i++) {
-        double t0 = now_ms();
+        double t0 = now_ms(), fl0 = f->flops;
         const af_layer *L = &m->layers[i];
         const af_layer_spec *S = &L->spec;
         const act *x = S->from[0] < 0 ? &in : &f->outs[S->from[0]];
@@ -522,6 +528,7 @@ af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
             if (S->from[j] >= 0 && f->last_use[S->from[j]] == i)
                 act_release(f, &f->outs[S->from[j]]);
         f->layer_ms[i] = now_ms() - t0;
+        f->layer_flops[i] = f->flops - fl0;
     }
     /* on failure free whatever is still held */
     for (int j = 0; j < m->desc.nlayers; j++)

@@ -21,6 +21,10 @@ af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
  * `animeface bench --layers`. */
 const double *af_forward_layer_ms(const af_forward *f);
 
+/* Convolution floating-point operations of each layer in the last run
+ * (array of model->desc.nlayers). */
+const double *af_forward_layer_flops(const af_forward *f);
+
 /* Floating-point operations (2 per multiply-add) of the last run's convolutions. */
 double af_forward_last_flops(const af_forward *f);
 

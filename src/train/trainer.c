@@ -348,6 +348,8 @@ static af_status save_state(run *r, int next_epoch, af_error *err)
         cJSON_AddBoolToObject(s, "opt_has_buf", r->opt.has_buf);
         cJSON_AddNumberToObject(s, "last_opt_step", r->last_opt_step);
         cJSON_AddNumberToObject(s, "accumulate", r->accumulate);
+        /* the effective value: optimizer=auto zeroes it */
+        cJSON_AddNumberToObject(s, "warmup_bias_lr", r->a.warmup_bias_lr);
         cJSON *g = cJSON_AddArrayToObject(s, "groups");
         for (int k = 0; k < 3; k++) {
             cJSON *o = cJSON_CreateObject();
@@ -442,6 +444,32 @@ static void emit_val_table(run *r, int epoch, const af_val_report *rep)
         emit(r, AF_TRAIN_VAL, epoch, table);
         free(table);
     }
+}
+
+/* On resume: drop rows of epochs after the checkpoint (written before a kill). */
+static void trim_csv(run *r)
+{
+    char path[4400], tmp[4500];
+    snprintf(path, sizeof path, "%s/results.csv", r->a.save_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *in = fopen(path, "r");
+    if (!in)
+        return;
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fclose(in);
+        return;
+    }
+    char line[4096];
+    int first = 1;
+    while (fgets(line, sizeof line, in)) {
+        if (first || atof(line) <= r->start_epoch)
+            fputs(line, out);
+        first = 0;
+    }
+    fclose(in);
+    if (fclose(out) == 0)
+        rename(tmp, path);
 }
 
 static void append_csv(run *r, int epoch, const double tloss[3], const af_val_report *rep)
@@ -587,6 +615,7 @@ static af_status restore_optimizer(run *r, const af_safetensors *sf, const cJSON
     }
     r->last_opt_step = (int)jnum(s, "last_opt_step", -1);
     r->accumulate = (int)jnum(s, "accumulate", 1);
+    r->a.warmup_bias_lr = jnum(s, "warmup_bias_lr", r->a.warmup_bias_lr);
     r->best_fitness = jnum(s, "best_fitness", 0);
     r->best_epoch = (int)jnum(s, "best_epoch", 0);
     r->have_best = (int)jnum(s, "have_best", 0);
@@ -796,6 +825,8 @@ af_status af_train(const af_train_args *args, af_train_cb cb, void *user, af_err
                      r->start_epoch + 1, r->a.epochs, r->a.save_dir);
         emit(r, AF_TRAIN_START, 0, line);
     }
+    if (r->start_epoch > 0)
+        trim_csv(r);
     double t_start = now_s();
     int epoch = r->start_epoch;
     for (; epoch < r->a.epochs; epoch++) {
