@@ -8,11 +8,11 @@ BUILD ?= build/$(MODE)
 
 PKGS := libpng libjpeg libwebp libwebpdemux libexif libzip libcjson cairo freetype2 yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldnnl -lpthread -lm
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldnnl -fopenmp -lpthread -lm
 
 CC ?= cc
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation
-BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 $(WARN) -Iinclude -Isrc $(PKG_CFLAGS) -fPIC
+BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 $(WARN) -Iinclude -Isrc $(PKG_CFLAGS) -fPIC -fopenmp
 ifeq ($(MODE),release)
   OPT := -O2 -g -fno-math-errno
 else ifeq ($(MODE),debug)
@@ -73,6 +73,7 @@ asan:
 check:
 	$(MAKE) test
 	$(MAKE) MODE=asan test
+	$(MAKE) MODE=asan fuzz-replay
 
 demo: $(CLI)
 	$(CLI) predict samples --save --project runs/demo --name predict --exist-ok
@@ -93,3 +94,5 @@ clean:
 
 # the bundled model is compiled into the CLI (src/cli/default_model.c)
 $(BUILD)/obj/src/cli/default_model.o: models/default.safetensors
+
+-include fuzz.mk

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "cli/bench_train.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "model/desc.h"
@@ -42,7 +43,7 @@ int cmd_bench(int argc, char **argv)
 {
     const char *model_path = NULL;
     opt_intlist imgsz = {{0}, 0};
-    int runs = 10, warmup = 2, threads = 0, layers = 0, help = 0, nc = 1, batch = 1;
+    int runs = 10, warmup = 2, threads = 0, layers = 0, help = 0, nc = 1, batch = 1, train = 0;
     opt_spec specs[] = {
         {"model", NULL, OPT_STRING, &model_path, 1, 0,
          "checkpoint, or a description such as yolov8s.yaml (random weights)", "M"},
@@ -56,6 +57,8 @@ int cmd_bench(int argc, char **argv)
         {"nc", NULL, OPT_INT, &nc, 1, 100000, "classes, for a .yaml description (default 1)",
          "N"},
         {"layers", NULL, OPT_BOOL, &layers, 1, 0, "print the time of each layer", NULL},
+        {"train", NULL, OPT_BOOL, &train, 1, 0,
+         "training throughput instead (img/s; default yolov8n.yaml, 640, batch 16)", NULL},
         {"help", NULL, OPT_BOOL, &help, 1, 0, "show this help", NULL},
     };
     int ns = (int)(sizeof specs / sizeof specs[0]);
@@ -68,6 +71,9 @@ int cmd_bench(int argc, char **argv)
                        ns);
         return help ? 0 : 2;
     }
+    if (train)
+        return bench_train(model_path, imgsz.n ? imgsz.v[0] : 640, batch > 1 ? batch : 16,
+                           runs == 10 ? 3 : runs, warmup == 2 ? 1 : warmup, threads, nc);
     af_error err = {0};
     af_model *m = NULL;
     const char *shown = model_path;

@@ -243,10 +243,13 @@ int cmd_train(int argc, char **argv)
         snprintf(base, sizeof base, "%s/%s", project, name);
         fs_increment_dir(base, exist_ok, save_dir, sizeof save_dir);
     }
-    if (!a.data) {
+    if (!a.data && !a.resume) {
         fprintf(stderr, "animeface train: --data is required (a YOLO data.yaml)\n");
         return 2;
     }
+    static char data_abs[PATH_MAX];
+    if (a.data && realpath(a.data, data_abs)) /* runs record where their data is */
+        a.data = data_abs;
     if (fs_mkdirs(save_dir)) {
         fprintf(stderr, "animeface train: cannot create %s\n", save_dir);
         return 1;

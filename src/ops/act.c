@@ -78,7 +78,11 @@ void af_silu_inplace(float *x, size_t n)
 {
 #ifdef AF_HAVE_AVX2_KERNELS
     if (have_avx2()) {
-        silu_avx2(x, n);
+        /* element-wise: split across the OpenMP team in 64-float-aligned chunks */
+        size_t chunk = 1 << 16;
+#pragma omp parallel for schedule(static) if (n > 2 * chunk)
+        for (size_t i = 0; i < n; i += chunk)
+            silu_avx2(x + i, n - i < chunk ? n - i : chunk);
         return;
     }
 #endif

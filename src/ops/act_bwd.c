@@ -5,6 +5,7 @@
 
 void af_silu_backward(size_t n, const float *x, const float *dy, float *dx)
 {
+#pragma omp parallel for schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++) {
         float xi = x[i];
         float s = 1.0f / (1.0f + expf(-xi));

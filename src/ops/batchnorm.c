@@ -5,10 +5,48 @@
 #include "ops/batchnorm.h"
 
 #include <math.h>
+#include <omp.h>
+#include <string.h>
 
 #include "core/error.h"
 
 #define AF_BN_BLOCK 64
+#define AF_BN_MAXT 16
+
+/* Threads for npix rows: contiguous row chunks, one per thread; partial sums
+ * are combined in chunk order, so results depend only on the thread count. */
+static int bn_threads(size_t npix)
+{
+    int t = omp_get_max_threads();
+    if (t > AF_BN_MAXT)
+        t = AF_BN_MAXT;
+    if (npix < 8192)
+        t = 1;
+    return t < 1 ? 1 : t;
+}
+
+/* acc[j] = sum over rows of f(row i, channel j) for a block of nb channels. */
+#define BN_CHUNKED_SUM(T, npix, nb, acc, BODY)                                                   \
+    do {                                                                                         \
+        double part_[AF_BN_MAXT][AF_BN_BLOCK];                                                   \
+        _Pragma("omp parallel num_threads(T)")                                                   \
+        {                                                                                        \
+            int t_ = omp_get_thread_num();                                                       \
+            size_t i0_ = (npix) * t_ / (T), i1_ = (npix) * (t_ + 1) / (T);                       \
+            double *a_ = part_[t_];                                                              \
+            for (size_t j = 0; j < (nb); j++)                                                    \
+                a_[j] = 0;                                                                       \
+            for (size_t i = i0_; i < i1_; i++)                                                   \
+                for (size_t j = 0; j < (nb); j++)                                                \
+                    a_[j] += (BODY);                                                             \
+        }                                                                                        \
+        for (size_t j = 0; j < (nb); j++) {                                                      \
+            double s_ = 0;                                                                       \
+            for (int t_ = 0; t_ < (T); t_++)                                                     \
+                s_ += part_[t_][j];                                                              \
+            (acc)[j] = s_;                                                                       \
+        }                                                                                        \
+    } while (0)
 
 af_status af_bn_train_forward(size_t npix, int c, const float *x, const float *gamma,
                               const float *beta, float eps, float momentum, float *running_mean,
@@ -24,25 +62,18 @@ af_status af_bn_train_forward(size_t npix, int c, const float *x, const float *g
         return af_fail(err, AF_E_ARG, "batchnorm: eps %g or momentum %g out of range", eps,
                        momentum);
     const size_t cc = (size_t)c;
+    const int T = bn_threads(npix);
     double acc[AF_BN_BLOCK];
     float mean[AF_BN_BLOCK], alpha[AF_BN_BLOCK], shift[AF_BN_BLOCK];
     for (size_t c0 = 0; c0 < cc; c0 += AF_BN_BLOCK) {
         const size_t nb = cc - c0 < AF_BN_BLOCK ? cc - c0 : AF_BN_BLOCK;
         const float *xb = x + c0;
+        BN_CHUNKED_SUM(T, npix, nb, acc, xb[i * cc + j]);
         for (size_t j = 0; j < nb; j++)
-            acc[j] = 0;
-        for (size_t i = 0; i < npix; i++)
-            for (size_t j = 0; j < nb; j++)
-                acc[j] += xb[i * cc + j];
-        for (size_t j = 0; j < nb; j++) {
             mean[j] = (float)(acc[j] / (double)npix);
-            acc[j] = 0;
-        }
-        for (size_t i = 0; i < npix; i++)
-            for (size_t j = 0; j < nb; j++) {
-                float d = xb[i * cc + j] - mean[j];
-                acc[j] += d * d; /* square in float, sum in double */
-            }
+        /* square in float, sum in double */
+        BN_CHUNKED_SUM(T, npix, nb, acc,
+                       (xb[i * cc + j] - mean[j]) * (xb[i * cc + j] - mean[j]));
         for (size_t j = 0; j < nb; j++) {
             const size_t ch = c0 + j;
             float var_sum = (float)acc[j];
@@ -62,6 +93,7 @@ af_status af_bn_train_forward(size_t npix, int c, const float *x, const float *g
             shift[j] = (beta ? beta[ch] : 0.0f) - mean[j] * alpha[j];
         }
         float *yb = y + c0;
+#pragma omp parallel for num_threads(T) schedule(static)
         for (size_t i = 0; i < npix; i++)
             for (size_t j = 0; j < nb; j++)
                 yb[i * cc + j] = xb[i * cc + j] * alpha[j] + shift[j];
@@ -96,19 +128,14 @@ void af_bn_backward(size_t npix, int c, const float *x, const float *dy, const f
                     float *dbeta)
 {
     const size_t cc = (size_t)c;
+    const int T = bn_threads(npix);
     double sum[AF_BN_BLOCK], dotp[AF_BN_BLOCK];
     float k[AF_BN_BLOCK], gm[AF_BN_BLOCK], is[AF_BN_BLOCK], gw[AF_BN_BLOCK];
     for (size_t c0 = 0; c0 < cc; c0 += AF_BN_BLOCK) {
         const size_t nb = cc - c0 < AF_BN_BLOCK ? cc - c0 : AF_BN_BLOCK;
         const float *xb = x + c0, *gb = dy + c0, *mb = save_mean + c0;
-        for (size_t j = 0; j < nb; j++)
-            sum[j] = 0, dotp[j] = 0;
-        for (size_t i = 0; i < npix; i++)
-            for (size_t j = 0; j < nb; j++) {
-                float g = gb[i * cc + j];
-                sum[j] += g;
-                dotp[j] += (xb[i * cc + j] - mb[j]) * g;
-            }
+        BN_CHUNKED_SUM(T, npix, nb, sum, gb[i * cc + j]);
+        BN_CHUNKED_SUM(T, npix, nb, dotp, (xb[i * cc + j] - mb[j]) * gb[i * cc + j]);
         for (size_t j = 0; j < nb; j++) {
             const size_t ch = c0 + j;
             float invstd = save_invstd[ch];
@@ -124,6 +151,7 @@ void af_bn_backward(size_t npix, int c, const float *x, const float *dy, const f
         if (!dx)
             continue;
         float *db = dx + c0;
+#pragma omp parallel for num_threads(T) schedule(static)
         for (size_t i = 0; i < npix; i++)
             for (size_t j = 0; j < nb; j++) {
                 float t = (xb[i * cc + j] - mb[j]) * k[j];

@@ -96,6 +96,7 @@ typedef struct run {
     int best_epoch; /* EarlyStopping */
     int have_best;
     char weights[4200];
+    char model_arg[4096], data_arg[4096]; /* resume: the run's own */
 } run;
 
 static void emit(run *r, af_train_event ev, int epoch, const char *text)
@@ -636,7 +637,20 @@ static af_status setup(run *r, af_error *err)
     if (a->resume) {
         if ((st = load_state(r, &sf, &state, err)))
             return st;
-        args_from_json(a, cJSON_GetObjectItemCaseSensitive(state, "train_args"));
+        const cJSON *ta = cJSON_GetObjectItemCaseSensitive(state, "train_args");
+        args_from_json(a, ta);
+        /* the run's own start weights and data (the data may be given anew if moved) */
+        const cJSON *mj = cJSON_GetObjectItemCaseSensitive(ta, "model");
+        const cJSON *dj = cJSON_GetObjectItemCaseSensitive(ta, "data");
+        if (cJSON_IsString(mj)) {
+            snprintf(r->model_arg, sizeof r->model_arg, "%s", mj->valuestring);
+            a->model = r->model_arg;
+        }
+        struct stat sb;
+        if (cJSON_IsString(dj) && (!a->data || stat(dj->valuestring, &sb) == 0)) {
+            snprintf(r->data_arg, sizeof r->data_arg, "%s", dj->valuestring);
+            a->data = r->data_arg;
+        }
     }
     if ((st = af_data_config_load(a->data, &r->cfg, err)))
         goto out;
@@ -804,7 +818,7 @@ af_status af_train(const af_train_args *args, af_train_cb cb, void *user, af_err
     r->cb = cb;
     r->user = user;
     af_status st = AF_OK;
-    if (!r->a.data || !r->a.save_dir || (!r->a.model && !r->a.resume)) {
+    if (!r->a.save_dir || (!r->a.resume && (!r->a.data || !r->a.model))) {
         st = af_fail(err, AF_E_ARG, "training needs data, model and a run folder");
         goto done;
     }
