@@ -1,6 +1,8 @@
 /* Training runs: resume continues bit for bit; a run killed at any moment
  * (also inside a checkpoint write) resumes from its last complete epoch; a
- * short real run learns (8 icartoonface images, mAP50 on them > 0.9). */
+ * short real run learns: from the COCO start weights, 8 icartoonface images
+ * (13 faces), 80 epochs of batch 2 at 320 without mosaic reach mAP50 > 0.9 on
+ * them (measured 0.984; the start weights score 0.001). */
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -178,9 +180,9 @@ static void test_short_run_learns(void)
     snprintf(dir, sizeof dir, "%s/learn", tmpdir);
     af_train_args a;
     quick_args(&a, dir);
-    a.epochs = 40;
+    a.epochs = 80;
     a.batch = 2;
-    a.imgsz = 256;
+    a.imgsz = 320;
     a.optimizer = "AdamW";
     a.lr0 = 0.002;
     a.warmup_epochs = 0;

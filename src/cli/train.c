@@ -204,7 +204,6 @@ int cmd_train(int argc, char **argv)
     a.aug.mosaic = (float)mosaic;
     a.aug.mixup = (float)mixup;
     char save_dir[4096];
-    static char data_buf[4096];
     if (resume) {
         /* "resume=True model=.../last.safetensors" (ultralytics) or "--resume RUN" */
         const char *target = resume;
@@ -224,20 +223,7 @@ int cmd_train(int argc, char **argv)
                     state);
             return 1;
         }
-        a.resume = 1;
-        /* data: the run's own unless given */
-        if (!a.data) {
-            FILE *f;
-            char argsfile[4200];
-            snprintf(argsfile, sizeof argsfile, "%s/data.txt", save_dir);
-            if ((f = fopen(argsfile, "r"))) {
-                if (fgets(data_buf, sizeof data_buf, f)) {
-                    data_buf[strcspn(data_buf, "\n")] = '\0';
-                    a.data = data_buf;
-                }
-                fclose(f);
-            }
-        }
+        a.resume = 1; /* the run's data and arguments come from its state */
     } else {
         char base[4096];
         snprintf(base, sizeof base, "%s/%s", project, name);
@@ -253,15 +239,6 @@ int cmd_train(int argc, char **argv)
     if (fs_mkdirs(save_dir)) {
         fprintf(stderr, "animeface train: cannot create %s\n", save_dir);
         return 1;
-    }
-    if (!a.resume) { /* remember the dataset for --resume */
-        char argsfile[4200], abs[PATH_MAX];
-        snprintf(argsfile, sizeof argsfile, "%s/data.txt", save_dir);
-        FILE *f = fopen(argsfile, "w");
-        if (f) {
-            fprintf(f, "%s\n", realpath(a.data, abs) ? abs : a.data);
-            fclose(f);
-        }
     }
     a.save_dir = save_dir;
     train_ui ui = {isatty(1), 0};
