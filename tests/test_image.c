@@ -365,6 +365,35 @@ static void test_bad_missing_empty_text(void)
     expect_fail(tmpdir, AF_E_IO, "directory");
 }
 
+/* Inputs found by fuzzing (fuzz/corpus/image): tiny files that used to make the decoders
+ * allocate gigabytes; now clean errors before the big allocation. */
+static void test_fuzz_huge_allocations(void)
+{
+    static const struct {
+        const char *file;
+        af_status want;
+        const char *needle;
+    } cases[] = {
+        /* 1281-byte PNG whose last tEXt chunk claims 1.5 GB: libpng allocated it first */
+        {"fuzz/corpus/image/oom-png-text-chunk-1500MB.png", AF_E_FORMAT, "truncated PNG"},
+        /* 641-byte progressive JPEG of 16384x16384: 1.6 GB of coefficient buffers */
+        {"fuzz/corpus/image/oom-jpeg-progressive-16384x16384.jpg", AF_E_LIMIT, "decoder memory"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n;
+        unsigned char *buf = t_read_file(cases[i].file, &n);
+        REQUIRE(buf);
+        af_image o = {0, 0, 0, NULL};
+        af_error err = {0};
+        af_status st = af_image_decode(buf, n, cases[i].file, NULL, &o, &err);
+        CHECK_MSG(st == cases[i].want, "%s: status %d (%s)", cases[i].file, (int)st, err.msg);
+        CHECK_MSG(strstr(err.msg, cases[i].needle), "%s: message: %s", cases[i].file, err.msg);
+        CHECK(o.data == NULL);
+        af_image_free(&o);
+        free(buf);
+    }
+}
+
 static void test_bad_truncated(void)
 {
     size_t n;
@@ -576,6 +605,7 @@ int main(void)
     RUN(test_exif_orientation);
     RUN(test_bad_missing_empty_text);
     RUN(test_bad_truncated);
+    RUN(test_fuzz_huge_allocations);
     RUN(test_bad_warnings_only_jpeg);
     RUN(test_bad_huge_headers);
     RUN(test_bad_png_crc);

@@ -473,6 +473,33 @@ static void test_malformed(void)
     bad_st("{} x", 0, 0, AF_E_FORMAT, "after");
 }
 
+/* Found by fuzzing: a header of one huge metadata array ("0,0,0,...", 100 MB) made cJSON
+ * allocate over 3 GB; the value count is now bounded before parsing. */
+static void test_json_value_limit(void)
+{
+    const char *head = "{\"__metadata__\":{\"a\":[", *tail = "0]}}";
+    /* root, metadata object, array and the numbers: nvals + 3 values, one over the bound */
+    size_t nvals = (size_t)8 * AF_ST_MAX_TENSORS - 2;
+    size_t hl = strlen(head) + 2 * (nvals - 1) + strlen(tail);
+    hl += (8 - hl % 8) % 8;
+    unsigned char *buf = malloc(8 + hl);
+    REQUIRE(buf);
+    for (int i = 0; i < 8; i++)
+        buf[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    char *h = (char *)buf + 8;
+    memset(h, ' ', hl);
+    memcpy(h, head, strlen(head));
+    char *q = h + strlen(head);
+    for (size_t i = 0; i + 1 < nvals; i++, q += 2)
+        memcpy(q, "0,", 2);
+    memcpy(q, tail, strlen(tail));
+    af_safetensors st;
+    af_error err = {0};
+    CHECK(af_safetensors_parse(buf, 8 + hl, "bomb.safetensors", &st, &err) == AF_E_LIMIT);
+    CHECK_MSG(strstr(err.msg, "JSON values") != NULL, "%s", err.msg);
+    free(buf);
+}
+
 static void test_serialize_order(void)
 {
     af_tensor_list l = {0};
@@ -514,5 +541,6 @@ int main(void)
     RUN(test_checkpoint_roundtrip);
     RUN(test_malformed);
     RUN(test_serialize_order);
+    RUN(test_json_value_limit);
     return t_summary();
 }

@@ -420,7 +420,8 @@ af_status af_labels_read(const char *path, int nc, af_label_result *res, af_issu
 {
     size_t first = issues->n;
     af_status st = labels_read(path, nc, res, issues, err);
-    sort_issues(issues->v + first, issues->n - first);
+    if (issues->n > first) /* issues->v may still be NULL: no pointer arithmetic on it */
+        sort_issues(issues->v + first, issues->n - first);
     return st;
 }
 

@@ -12,6 +12,8 @@
 #include "core/error.h"
 #include "io/image.h"
 
+#define JPEG_MAX_MEMORY (512L << 20) /* libjpeg's own buffers (multi-scan coefficients) */
+
 typedef struct jpeg_state {
     struct jpeg_error_mgr pub;
     jmp_buf jb;
@@ -88,6 +90,10 @@ af_status af_image_decode_jpeg(const uint8_t *buf, size_t len, const char *name,
     if (setjmp(x->st.jb)) {
         if (x->st.truncated)
             rc = af_fail(err, AF_E_FORMAT, "%s: truncated JPEG data (premature end of file)", name);
+        else if (x->st.pub.msg_code == JERR_NO_BACKING_STORE)
+            rc = af_fail(err, AF_E_LIMIT,
+                         "%s: this multi-scan JPEG needs more than %d MiB of decoder memory", name,
+                         (int)(JPEG_MAX_MEMORY >> 20));
         else if (x->st.pub.msg_code == JERR_BAD_PRECISION ||
                  x->st.pub.msg_code == JERR_CONVERSION_NOTIMPL ||
                  x->st.pub.msg_code == JERR_NOT_COMPILED ||
@@ -98,6 +104,11 @@ af_status af_image_decode_jpeg(const uint8_t *buf, size_t len, const char *name,
         goto done;
     }
     jpeg_create_decompress(&cinfo);
+    /* A progressive (multi-scan) JPEG is buffered as coefficients, 2 bytes per sample, on top
+     * of the output: 16384x16384 CMYK would take 2 GiB from a 1 KB file. Past this budget
+     * libjpeg needs a backing store, which this build lacks: a clean JERR_NO_BACKING_STORE.
+     * Single-scan JPEGs need no such buffer and are unaffected. */
+    cinfo.mem->max_memory_to_use = JPEG_MAX_MEMORY;
     jpeg_mem_src(&cinfo, buf, (unsigned long)len);
     jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xffff);
     jpeg_read_header(&cinfo, TRUE);

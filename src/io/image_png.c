@@ -49,6 +49,23 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
+/* 1 if a chunk up to IEND claims more bytes than the file has left. libpng allocates a
+ * text chunk at its claimed length before reading it (1.5 GB for a 1 KB file); reading it
+ * would fail at the end of the data anyway, so refusing first changes no result. */
+static int png_chunk_overruns(const uint8_t *buf, size_t len)
+{
+    size_t p = 8;
+    while (len - p >= 8) {
+        uint32_t n = be32(buf + p);
+        if ((size_t)n + 12 > len - p)
+            return 1;
+        if (memcmp(buf + p + 4, "IEND", 4) == 0)
+            break;
+        p += (size_t)n + 12;
+    }
+    return 0;
+}
+
 af_status af_image_decode_png(const uint8_t *buf, size_t len, const char *name,
                               const af_image_limits *lim, af_image *out, af_error *err)
 {
@@ -58,6 +75,8 @@ af_status af_image_decode_png(const uint8_t *buf, size_t len, const char *name,
         if (st)
             return st;
     }
+    if (len >= 8 && png_chunk_overruns(buf, len))
+        return af_fail(err, AF_E_FORMAT, "%s: truncated PNG data (premature end of file)", name);
     png_ctx *x = calloc(1, sizeof *x);
     if (!x)
         return af_fail(err, AF_E_NOMEM, "%s: out of memory", name);
@@ -80,6 +99,9 @@ af_status af_image_decode_png(const uint8_t *buf, size_t len, const char *name,
         goto done;
     }
     png_set_read_fn(png, x, on_read);
+    /* caps what libpng inflates for zTXt/iTXt/iCCP (Debian's build sets no cap); 8 MB is
+     * libpng's own default (PNG_USER_CHUNK_MALLOC_MAX) */
+    png_set_chunk_malloc_max(png, 8000000);
     png_read_info(png, info);
 
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);

@@ -674,12 +674,18 @@ static af_status make_seq(up *u, af_pk_kind kind, af_pk_value **items, size_t n,
     return st;
 }
 
+/* The top stack items from index base; the stack may still be NULL when there are none. */
+static af_pk_value **stack_at(up *u, size_t base)
+{
+    return u->sp > base ? u->stack + base : NULL;
+}
+
 static af_status op_tuple_n(up *u, size_t n)
 {
     if (u->sp - mark_base(u) < n)
         return u_fail(u, AF_E_FORMAT, "stack underflow");
     af_pk_value *t;
-    af_status st = make_seq(u, AF_PK_TUPLE, u->stack + u->sp - n, n, &t);
+    af_status st = make_seq(u, AF_PK_TUPLE, stack_at(u, u->sp - n), n, &t);
     if (st)
         return st;
     u->sp -= n;
@@ -702,7 +708,7 @@ static af_status op_from_mark(up *u, af_pk_kind kind)
         for (size_t i = 0; !st && i < n; i += 2)
             st = dict_add(u, v, u->stack[base + i], u->stack[base + i + 1]);
     } else {
-        st = make_seq(u, kind, u->stack + base, n, &v);
+        st = make_seq(u, kind, stack_at(u, base), n, &v);
     }
     if (st)
         return st;

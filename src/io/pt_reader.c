@@ -12,7 +12,7 @@
 
 #define MAX_MODULE_DEPTH 64
 #define NAME_MAX_LEN 1024
-#define MAX_MODULES 1000000
+#define MAX_MODULES 100000 /* real YOLOv8 checkpoints have < 1000; bounds CPU for shared-subtree bombs */
 
 typedef struct ptctx {
     af_zip *zip;

@@ -210,6 +210,33 @@ static af_status parse_entry(const cJSON *e, const char *name, size_t datalen,
     return af_tensor_list_add(l, name, dt, ndim, shape, copy, nbytes, err);
 }
 
+/* cJSON spends ~64 bytes per value: a 100 MB header of "0,0,0,..." would take 3 GB. A
+ * tensor entry needs about 7 values (entry, dtype, shape + dims, offsets + 2), so 8 per
+ * allowed tensor on average is plenty. */
+#define ST_MAX_JSON_VALUES (8 * AF_ST_MAX_TENSORS)
+
+/* An upper bound of the values cJSON would create: every value but the first follows a
+ * ',' or opens after '[' / '{' (outside strings). */
+static size_t json_values_bound(const char *s, size_t n)
+{
+    size_t count = 1;
+    int in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == ',' || c == '[' || c == '{') {
+            count++;
+        }
+    }
+    return count;
+}
+
 af_status af_safetensors_parse(const void *buf, size_t len, const char *name,
                                af_safetensors *out, af_error *err)
 {
@@ -232,6 +259,9 @@ af_status af_safetensors_parse(const void *buf, size_t len, const char *name,
     if (hl < 2 || p[8] != '{')
         return af_fail(err, AF_E_FORMAT, "%s: safetensors header is not a JSON object", fname);
     const char *hdr = (const char *)p + 8, *end = NULL;
+    if (json_values_bound(hdr, (size_t)hl) > ST_MAX_JSON_VALUES)
+        return af_fail(err, AF_E_LIMIT, "%s: safetensors header has more than %d JSON values",
+                       fname, ST_MAX_JSON_VALUES);
     cJSON *root = cJSON_ParseWithLengthOpts(hdr, (size_t)hl, &end, 0);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
