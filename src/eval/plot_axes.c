@@ -2,67 +2,17 @@
 #define AF_PLOT_INTERNAL
 #include "eval/plot.h"
 
-#include <cairo-ft.h>
 #include <cairo.h>
-#include <errno.h>
-#include <ft2build.h>
-#include FT_FREETYPE_H
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "detect/font.h"
 
 #define CAIRO_MAX_SIDE 32767
 
-/* ---- font: a FreeType face owned by the cairo font face ---- */
-
-typedef struct font_holder {
-    FT_Library lib;
-    FT_Face face;
-} font_holder;
-
-static const cairo_user_data_key_t font_holder_key;
-
-static void font_holder_free(void *p)
-{
-    font_holder *h = p;
-    FT_Done_Face(h->face);
-    FT_Done_FreeType(h->lib);
-    free(h);
-}
-
-static af_status load_font(const char *path, cairo_font_face_t **out, af_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return af_fail(err, AF_E_IO, "plot: font %s: %s (install fonts-dejavu-core)", path,
-                       strerror(errno));
-    fclose(f);
-    font_holder *h = calloc(1, sizeof *h);
-    if (!h)
-        return af_fail(err, AF_E_NOMEM, "plot: font %s: out of memory", path);
-    if (FT_Init_FreeType(&h->lib)) {
-        free(h);
-        return af_fail(err, AF_E_INTERNAL, "plot: font %s: FreeType init failed", path);
-    }
-    if (FT_New_Face(h->lib, path, 0, &h->face)) {
-        FT_Done_FreeType(h->lib);
-        free(h);
-        return af_fail(err, AF_E_FORMAT, "plot: font %s: not a font FreeType can read", path);
-    }
-    cairo_font_face_t *ff = cairo_ft_font_face_create_for_ft_face(h->face, 0);
-    if (cairo_font_face_status(ff) != CAIRO_STATUS_SUCCESS ||
-        cairo_font_face_set_user_data(ff, &font_holder_key, h, font_holder_free) !=
-            CAIRO_STATUS_SUCCESS) {
-        cairo_font_face_destroy(ff);
-        font_holder_free(h);
-        return af_fail(err, AF_E_NOMEM, "plot: font %s: cairo cannot use it", path);
-    }
-    *out = ff;
-    return AF_OK;
-}
 
 /* ---- canvas ---- */
 
@@ -71,7 +21,7 @@ af_status af_canvas_open(af_canvas *cv, int w, int h, double dpi, af_error *err)
     memset(cv, 0, sizeof *cv);
     if (w <= 0 || h <= 0 || w > CAIRO_MAX_SIDE || h > CAIRO_MAX_SIDE)
         return af_fail(err, AF_E_LIMIT, "plot: canvas %dx%d out of range", w, h);
-    af_status s = load_font(AF_PLOT_FONT, &cv->font, err);
+    af_status s = af_font_load(AF_PLOT_FONT, &cv->font, err);
     if (s != AF_OK)
         return s;
     cv->surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);

@@ -1,0 +1,13 @@
+/* Loading a TrueType font file for cairo (annotations, plots). */
+#ifndef AF_DETECT_FONT_H
+#define AF_DETECT_FONT_H
+
+#include <cairo.h>
+
+#include "animeface.h"
+
+/* A cairo font face for the font file at path (AF_E_IO if missing,
+ * AF_E_FORMAT if FreeType cannot read it). Release with cairo_font_face_destroy. */
+af_status af_font_load(const char *path, cairo_font_face_t **out, af_error *err);
+
+#endif
