@@ -580,6 +580,43 @@ static void remove_dir(void)
     rmdir(tmpdir);
 }
 
+/* results.png from a results.csv in ultralytics' column layout: 2 x 5 panels,
+ * the falling box loss drawn in the first panel's blue. */
+static void test_results_png(void)
+{
+    const char *csv = tmp_path("results.csv");
+    FILE *f = fopen(csv, "w");
+    REQUIRE(f != NULL);
+    fprintf(f, "%23s,%23s,%23s,%23s,%23s,%23s,%23s,%23s,%23s,%23s,%23s,%23s,%23s,%23s\n",
+            "epoch", "train/box_loss", "train/cls_loss", "train/dfl_loss",
+            "metrics/precision(B)", "metrics/recall(B)", "metrics/mAP50(B)",
+            "metrics/mAP50-95(B)", "val/box_loss", "val/cls_loss", "val/dfl_loss", "lr/pg0",
+            "lr/pg1", "lr/pg2");
+    for (int e = 1; e <= 12; e++)
+        fprintf(f, "%23d,%23.5g,%23.5g,%23.5g,%23.5g,%23.5g,%23.5g,%23.5g,%23.5g,%23.5g,%23.5g,"
+                   "%23.5g,%23.5g,%23.5g\n",
+                e, 3.0 / e, 4.0 / e, 2.0 / e, 0.05 * e, 0.06 * e, 0.07 * e, 0.04 * e, 2.0 / e,
+                3.0 / e, 1.5 / e, 0.01, 0.01, 0.01);
+    fclose(f);
+    af_error e = {0};
+    const char *png = tmp_path("results.png");
+    REQUIRE(af_plot_results(csv, png, &e) == AF_OK);
+    af_image im = {0};
+    REQUIRE(af_image_load(png, NULL, &im, &e) == AF_OK);
+    CHECK(im.w == 2400 && im.h == 1200);
+    /* white corner, and blue (tab:blue 1f77b4) pixels inside the first panel */
+    CHECK(im.data[0] == 255 && im.data[1] == 255 && im.data[2] == 255);
+    int blue = 0;
+    for (int y = 60; y < 540; y++)
+        for (int x = 80; x < 470; x++) {
+            const uint8_t *p = im.data + ((size_t)y * im.w + x) * 3;
+            blue += p[2] > 150 && p[0] < 80 && p[1] > 90 && p[1] < 150;
+        }
+    CHECK_MSG(blue > 500, "%d blue pixels in the box-loss panel", blue);
+    af_image_free(&im);
+    CHECK(af_plot_results(tmp_path("missing.csv"), png, &e) == AF_E_IO);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/af_plots_XXXXXX");
@@ -597,6 +634,7 @@ int main(void)
     RUN(test_confusion_many_classes);
     RUN(test_mosaic_labels_and_preds);
     RUN(test_mosaic_resized_and_letterboxed);
+    RUN(test_results_png);
     if (getenv("AF_KEEP_PLOTS"))
         printf("plots kept in %s\n", tmpdir);
     remove_dir();

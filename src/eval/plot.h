@@ -80,6 +80,9 @@ int af_plot_mean_label(char *buf, size_t cap, af_plot_kind kind, const double *x
 
 /* ==== internal: the small axes / text / legend layer shared by plot_*.c ==== */
 
+/* results.png from a training run's results.csv (ultralytics plot_results layout). */
+af_status af_plot_results(const char *csv_path, const char *png_path, af_error *err);
+
 #ifdef AF_PLOT_INTERNAL
 #include <cairo.h>
 

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "data/dataset.h"
+#include "eval/plot.h"
 #include "eval/validator.h"
 #include "io/safetensors.h"
 #include "model/checkpoint.h"
@@ -938,6 +939,13 @@ af_status af_train(const af_train_args *args, af_train_cb cb, void *user, af_err
             goto done;
         emit_val_table(r, epoch, &rep);
         af_val_report_free(&rep);
+    }
+    if (r->a.plots) {
+        char csv[4400], png[4400];
+        snprintf(csv, sizeof csv, "%s/results.csv", r->a.save_dir);
+        snprintf(png, sizeof png, "%s/results.png", r->a.save_dir);
+        if ((st = af_plot_results(csv, png, err)))
+            goto done;
     }
     emit(r, AF_TRAIN_DONE, epoch, NULL);
 done:
