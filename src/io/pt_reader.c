@@ -363,20 +363,7 @@ static af_status convert_names(ptctx *c, const af_pk_value *v)
     af_status st = af_pk_to_json(v, 8, &j, c->err);
     if (st)
         return st;
-    if (cJSON_IsArray(j)) {
-        cJSON *o = cJSON_CreateObject();
-        int i = 0;
-        cJSON *it;
-        cJSON_ArrayForEach(it, j)
-        {
-            char k[24];
-            snprintf(k, sizeof k, "%d", i++);
-            if (o)
-                cJSON_AddItemToObject(o, k, cJSON_Duplicate(it, 1));
-        }
-        cJSON_Delete(j);
-        j = o;
-    }
+    j = af_names_as_object(j);
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         return af_fail(c->err, AF_E_FORMAT, "%s: model names are not a dict or list", c->name);

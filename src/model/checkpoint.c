@@ -23,6 +23,25 @@ void af_checkpoint_free(af_checkpoint *ck)
     memset(ck, 0, sizeof *ck);
 }
 
+
+cJSON *af_names_as_object(cJSON *j)
+{
+    if (!cJSON_IsArray(j))
+        return j;
+    cJSON *o = cJSON_CreateObject();
+    int i = 0;
+    cJSON *it;
+    cJSON_ArrayForEach(it, j)
+    {
+        char k[24];
+        snprintf(k, sizeof k, "%d", i++);
+        if (o)
+            cJSON_AddItemToObject(o, k, cJSON_Duplicate(it, 1));
+    }
+    cJSON_Delete(j);
+    return o;
+}
+
 static int ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
@@ -87,21 +106,7 @@ static af_status from_safetensors(af_safetensors *sf, const char *name, af_check
         ck->yaml = j;
     else
         cJSON_Delete(j);
-    j = md_json(md, "names");
-    if (cJSON_IsArray(j)) {
-        cJSON *o = cJSON_CreateObject();
-        int i = 0;
-        cJSON *it;
-        cJSON_ArrayForEach(it, j)
-        {
-            char k[24];
-            snprintf(k, sizeof k, "%d", i++);
-            if (o)
-                cJSON_AddItemToObject(o, k, cJSON_Duplicate(it, 1));
-        }
-        cJSON_Delete(j);
-        j = o;
-    }
+    j = af_names_as_object(md_json(md, "names"));
     if (cJSON_IsObject(j))
         ck->names = j;
     else

@@ -46,6 +46,10 @@ af_status af_checkpoint_save_safetensors(const af_checkpoint *ck, const char *pa
 
 void af_checkpoint_free(af_checkpoint *ck);
 
+/* Class names as ultralytics may store them, a list ['face'] or a dict {0: 'face'}, as the
+ * JSON object {"0": "face"}. Takes ownership of j (NULL stays NULL). */
+cJSON *af_names_as_object(cJSON *j);
+
 /* The eps of a BN module ("model.0.bn"): bn_eps entry, else 1e-3. */
 double af_checkpoint_bn_eps(const af_checkpoint *ck, const char *bn_prefix);
 
