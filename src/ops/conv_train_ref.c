@@ -4,39 +4,17 @@
  * weight gradient in blocks of input channels on the stack): no scratch
  * buffers are needed. */
 #include "ops/conv_train.h"
+#include "ops/ref.h"
 
 #define AF_REF_BLOCK 64 /* input channels per pass of the weight-gradient loop */
 
+/* The forward is the inference reference without an activation. */
 void af_conv_train_forward_ref(const af_conv_desc *d, int n, int h, int w, const float *x,
                                const float *w_oihw, const float *b, float *y)
 {
-    int oh, ow;
-    af_conv_out_hw(d, h, w, &oh, &ow);
-    const int k = d->k, cin = d->cin, cout = d->cout;
-    const size_t kk = (size_t)k * k;
-    for (int bi = 0; bi < n; bi++)
-        for (int oy = 0; oy < oh; oy++)
-            for (int ox = 0; ox < ow; ox++) {
-                float *o = y + (((size_t)bi * oh + oy) * ow + ox) * cout;
-                for (int co = 0; co < cout; co++) {
-                    double acc = b ? b[co] : 0.0;
-                    for (int ky = 0; ky < k; ky++) {
-                        int iy = oy * d->stride - d->pad + ky;
-                        if (iy < 0 || iy >= h)
-                            continue;
-                        for (int kx = 0; kx < k; kx++) {
-                            int ix = ox * d->stride - d->pad + kx;
-                            if (ix < 0 || ix >= w)
-                                continue;
-                            const float *px = x + (((size_t)bi * h + iy) * w + ix) * cin;
-                            const float *wt = w_oihw + (size_t)co * cin * kk + (size_t)ky * k + kx;
-                            for (int ci = 0; ci < cin; ci++)
-                                acc += (double)px[ci] * wt[(size_t)ci * kk];
-                        }
-                    }
-                    o[co] = (float)acc;
-                }
-            }
+    af_conv_desc plain = *d;
+    plain.act = AF_ACT_NONE;
+    af_conv_ref(&plain, w_oihw, b, n, h, w, x, y);
 }
 
 void af_conv_bwd_data_ref(const af_conv_desc *d, int n, int h, int w, const float *w_oihw,
