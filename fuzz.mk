@@ -55,6 +55,7 @@ valgrind:
 		--project $(VG_DIR) --name predict --exist-ok
 	$(VALGRIND) $(VALGRIND_FLAGS) $(VG_CLI) val --data $(VG_DIR)/data.yaml --imgsz 160 --threads 1 --batch 2 \
 		--project $(VG_DIR) --name val --exist-ok
-	@# HOOK (lead): a short `animeface train` run goes here, e.g.
-	@# $(VALGRIND) $(VALGRIND_FLAGS) $(VG_CLI) train $(VG_DIR)/data.yaml --epochs 1 --imgsz 64 ...
+	$(VALGRIND) $(VALGRIND_FLAGS) $(VG_CLI) train --data $(VG_DIR)/data.yaml \
+		--model $(AF_SHARED)/pretrained/yolov8n-coco.safetensors --epochs 1 --imgsz 64 --batch 2 \
+		--workers 1 --threads 1 --plots=False --project $(VG_DIR) --name train --exist-ok
 	@echo "valgrind: no errors"
