@@ -34,20 +34,10 @@ int af_draw_line_width(int w, int h, int line_width)
  * would put the cairo context in an error state). */
 static void utf8_sanitize(char *s)
 {
-    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
     unsigned char *p = (unsigned char *)s;
     while (*p) {
-        int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
-        int ok = len > 0;
-        uint32_t cp = len == 1 ? *p : len == 2 ? (*p & 0x1Fu) : len == 3 ? (*p & 0x0Fu) : (*p & 0x07u);
-        for (int k = 1; ok && k < len; k++) {
-            ok = (p[k] & 0xC0) == 0x80;
-            cp = (cp << 6) | (p[k] & 0x3Fu);
-        }
-        if (ok && len > 1)
-            ok = cp >= min_cp[len] && cp < 0x110000 && (cp & 0xFFFFF800u) != 0xD800 &&
-                 (cp < 0xFDD0 || cp > 0xFDEF) && (cp & 0xFFFE) != 0xFFFE;
-        if (!ok) {
+        int len = af_utf8_seq_len(p);
+        if (!len) {
             *p++ = '?';
             continue;
         }

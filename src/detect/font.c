@@ -3,6 +3,7 @@
 #include "detect/font.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,4 +66,21 @@ af_status af_font_load(const char *path, cairo_font_face_t **out, af_error *err)
     }
     *out = ff; /* the face is freed with the last reference to ff */
     return AF_OK;
+}
+
+int af_utf8_seq_len(const unsigned char *p)
+{
+    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+    if (len <= 1)
+        return len;
+    uint32_t cp = len == 2 ? (*p & 0x1Fu) : len == 3 ? (*p & 0x0Fu) : (*p & 0x07u);
+    for (int k = 1; k < len; k++) {
+        if ((p[k] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[k] & 0x3Fu);
+    }
+    int ok = cp >= min_cp[len] && cp < 0x110000 && (cp & 0xFFFFF800u) != 0xD800 &&
+             (cp < 0xFDD0 || cp > 0xFDEF) && (cp & 0xFFFE) != 0xFFFE;
+    return ok ? len : 0;
 }

@@ -86,22 +86,13 @@ af_status af_canvas_save(af_canvas *cv, const char *path, int jpeg_quality, af_e
 
 void af_plot_utf8(char *buf, size_t cap, const char *s)
 {
-    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
     if (cap == 0)
         return;
     size_t o = 0;
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     while (*p) {
-        int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+        int len = af_utf8_seq_len(p);
         int ok = len > 0;
-        uint32_t cp = len == 1 ? *p : len == 2 ? (*p & 0x1Fu) : len == 3 ? (*p & 0x0Fu) : (*p & 0x07u);
-        for (int k = 1; ok && k < len; k++) {
-            ok = (p[k] & 0xC0) == 0x80;
-            cp = (cp << 6) | (p[k] & 0x3Fu);
-        }
-        if (ok && len > 1)
-            ok = cp >= min_cp[len] && cp < 0x110000 && (cp & 0xFFFFF800u) != 0xD800 &&
-                 (cp < 0xFDD0 || cp > 0xFDEF) && (cp & 0xFFFE) != 0xFFFE;
         if (!ok)
             len = 1;
         if (o + (size_t)len >= cap)
