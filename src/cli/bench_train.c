@@ -66,16 +66,22 @@ int bench_train(const char *model_name, int imgsz, int batch, int runs, int warm
     af_loss_hyp hyp;
     af_loss_hyp_default(&hyp);
     af_loss_targets tgt = {nt, bi, cl, bx};
-    double t_total = 0;
+    double t_total = 0, t_phase[4] = {0}; /* forward, loss, backward, optimizer */
     int timed = 0;
     for (int it = 0; it < warmup + runs; it++) {
-        double t0 = now_s();
+        double t0 = now_s(), t1, t2, t3;
         af_loss_level lv[AF_MAX_LEVELS];
         af_loss_out lo;
-        if (af_tnet_forward(t, img, batch, imgsz, imgsz, lv, &err) ||
-            af_loss_compute(&hyp, batch, nc, imgsz, imgsz, lv, m->nlevels, &tgt, &lo,
-                            af_tnet_head_grads(t), NULL, &err) ||
-            af_tnet_backward(t, &err)) {
+        af_status st = af_tnet_forward(t, img, batch, imgsz, imgsz, lv, &err);
+        t1 = now_s();
+        if (!st)
+            st = af_loss_compute(&hyp, batch, nc, imgsz, imgsz, lv, m->nlevels, &tgt, &lo,
+                                 af_tnet_head_grads(t), NULL, &err);
+        t2 = now_s();
+        if (!st)
+            st = af_tnet_backward(t, &err);
+        t3 = now_s();
+        if (st) {
             fprintf(stderr, "animeface bench: %s\n", err.msg);
             free(img);
             free(tg);
@@ -85,7 +91,12 @@ int bench_train(const char *model_name, int imgsz, int batch, int runs, int warm
         af_optimizer_step(&o);
         af_tnet_zero_grad(t);
         if (it >= warmup) {
-            t_total += now_s() - t0;
+            double t4 = now_s();
+            t_total += t4 - t0;
+            t_phase[0] += t1 - t0;
+            t_phase[1] += t2 - t1;
+            t_phase[2] += t3 - t2;
+            t_phase[3] += t4 - t3;
             timed++;
         }
     }
@@ -96,6 +107,12 @@ int bench_train(const char *model_name, int imgsz, int batch, int runs, int warm
     printf("|---|---|---|---|---|---|---|\n");
     printf("| %s | %d | %d | %d | %.2f | %.2f | %.0f |\n", model_name ? model_name : "yolov8n.yaml",
            imgsz, batch, threads, per, batch / per, ru.ru_maxrss / 1024.0);
+    static const char *phase[4] = {"forward", "loss + assigner", "backward",
+                                   "clip + optimizer + zero"};
+    printf("\n| phase | s/batch | share |\n|---|---|---|\n");
+    for (int k = 0; k < 4; k++)
+        printf("| %s | %.3f | %.1f%% |\n", phase[k], t_phase[k] / timed,
+               100.0 * t_phase[k] / t_total);
     free(img);
     free(tg);
     rc = 0;

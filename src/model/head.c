@@ -1,16 +1,13 @@
 /* DFL decode of the Detect head. The generic loop follows ultralytics'
  * arithmetic; on AVX2 machines a vectorised path handles reg_max 16 (every
- * YOLOv8 model) with a polynomial exp accurate to about 2 ulp, so results agree
+ * YOLOv8 model) with the polynomial exp of ops/exp_avx2.h (about 2 ulp), so results agree
  * with the scalar path to ~1e-6 relative. */
 #include "model/head.h"
 
 #include <math.h>
 #include <stddef.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define AF_HEAD_AVX2 1
-#endif
+#include "ops/exp_avx2.h"
 
 static void write_box(float *out, size_t nanchors, size_t a, int x, int y, const float dist[4],
                       float stride)
@@ -56,29 +53,8 @@ static void decode_scalar(const float *box, const float *cls, int h, int w, int 
     }
 }
 
-#ifdef AF_HEAD_AVX2
-/* exp(x) for x <= 0 (softmax after subtracting the max): range reduction by
- * ln2 in two parts and a degree-6 polynomial (Cephes expf coefficients). */
-__attribute__((target("avx2,fma"))) static inline __m256 exp_le0(__m256 x)
-{
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
-                                  23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
-__attribute__((target("avx2,fma"))) static inline float hsum(__m256 v)
+#ifdef AF_HAVE_AVX2_KERNELS
+AF_AVX2 static inline float hsum(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -86,7 +62,7 @@ __attribute__((target("avx2,fma"))) static inline float hsum(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-__attribute__((target("avx2,fma"))) static inline float hmax(__m256 v)
+AF_AVX2 static inline float hmax(__m256 v)
 {
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));
@@ -94,7 +70,7 @@ __attribute__((target("avx2,fma"))) static inline float hmax(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-__attribute__((target("avx2,fma"))) static void decode_avx2_16(const float *box,
+AF_AVX2 static void decode_avx2_16(const float *box,
                                                                const float *cls, int h, int w,
                                                                int nc, const float *dfl,
                                                                float stride, float *out,
@@ -109,7 +85,7 @@ __attribute__((target("avx2,fma"))) static void decode_avx2_16(const float *box,
             for (int s = 0; s < 4; s++) {
                 __m256 v0 = _mm256_loadu_ps(b + 16 * s), v1 = _mm256_loadu_ps(b + 16 * s + 8);
                 __m256 mx = _mm256_set1_ps(hmax(_mm256_max_ps(v0, v1)));
-                __m256 p0 = exp_le0(_mm256_sub_ps(v0, mx)), p1 = exp_le0(_mm256_sub_ps(v1, mx));
+                __m256 p0 = exp8(_mm256_sub_ps(v0, mx)), p1 = exp8(_mm256_sub_ps(v1, mx));
                 float sum = hsum(_mm256_add_ps(p0, p1));
                 float num = hsum(_mm256_fmadd_ps(p0, d0, _mm256_mul_ps(p1, d1)));
                 dist[s] = num / sum;
@@ -127,8 +103,8 @@ __attribute__((target("avx2,fma"))) static void decode_avx2_16(const float *box,
 void af_head_decode(const float *box, const float *cls, int h, int w, int reg_max, int nc,
                     const float *dfl, float stride, float *out, int nanchors, int off)
 {
-#ifdef AF_HEAD_AVX2
-    if (reg_max == 16 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+#ifdef AF_HAVE_AVX2_KERNELS
+    if (reg_max == 16 && af_have_avx2()) {
         decode_avx2_16(box, cls, h, w, nc, dfl, stride, out, nanchors, off);
         return;
     }

@@ -48,6 +48,34 @@ static int bn_threads(size_t npix)
         }                                                                                        \
     } while (0)
 
+/* Two sums in one pass over the rows: acc1 of BODY1 and acc2 of BODY2. */
+#define BN_CHUNKED_SUM2(T, npix, nb, acc1, BODY1, acc2, BODY2)                                  \
+    do {                                                                                         \
+        double p1_[AF_BN_MAXT][AF_BN_BLOCK], p2_[AF_BN_MAXT][AF_BN_BLOCK];                       \
+        _Pragma("omp parallel num_threads(T)")                                                   \
+        {                                                                                        \
+            int t_ = omp_get_thread_num();                                                       \
+            size_t i0_ = (npix) * t_ / (T), i1_ = (npix) * (t_ + 1) / (T);                       \
+            double *a_ = p1_[t_], *b_ = p2_[t_];                                                 \
+            for (size_t j = 0; j < (nb); j++)                                                    \
+                a_[j] = b_[j] = 0;                                                               \
+            for (size_t i = i0_; i < i1_; i++)                                                   \
+                for (size_t j = 0; j < (nb); j++) {                                              \
+                    a_[j] += (BODY1);                                                            \
+                    b_[j] += (BODY2);                                                            \
+                }                                                                                \
+        }                                                                                        \
+        for (size_t j = 0; j < (nb); j++) {                                                      \
+            double s1_ = 0, s2_ = 0;                                                             \
+            for (int t_ = 0; t_ < (T); t_++) {                                                   \
+                s1_ += p1_[t_][j];                                                               \
+                s2_ += p2_[t_][j];                                                               \
+            }                                                                                    \
+            (acc1)[j] = s1_;                                                                     \
+            (acc2)[j] = s2_;                                                                     \
+        }                                                                                        \
+    } while (0)
+
 af_status af_bn_train_forward(size_t npix, int c, const float *x, const float *gamma,
                               const float *beta, float eps, float momentum, float *running_mean,
                               float *running_var, float *y, float *save_mean, float *save_invstd,
@@ -134,8 +162,8 @@ void af_bn_backward(size_t npix, int c, const float *x, const float *dy, const f
     for (size_t c0 = 0; c0 < cc; c0 += AF_BN_BLOCK) {
         const size_t nb = cc - c0 < AF_BN_BLOCK ? cc - c0 : AF_BN_BLOCK;
         const float *xb = x + c0, *gb = dy + c0, *mb = save_mean + c0;
-        BN_CHUNKED_SUM(T, npix, nb, sum, gb[i * cc + j]);
-        BN_CHUNKED_SUM(T, npix, nb, dotp, (xb[i * cc + j] - mb[j]) * gb[i * cc + j]);
+        BN_CHUNKED_SUM2(T, npix, nb, sum, gb[i * cc + j], dotp,
+                        (xb[i * cc + j] - mb[j]) * gb[i * cc + j]);
         for (size_t j = 0; j < nb; j++) {
             const size_t ch = c0 + j;
             float invstd = save_invstd[ch];
