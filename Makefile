@@ -74,6 +74,7 @@ check:
 	$(MAKE) test
 	$(MAKE) MODE=asan test
 	$(MAKE) MODE=asan fuzz-replay
+	$(MAKE) tsan
 
 demo: $(CLI)
 	$(CLI) predict samples --save --project runs/demo --name predict --exist-ok
@@ -96,3 +97,4 @@ clean:
 $(BUILD)/obj/src/cli/default_model.o: models/default.safetensors
 
 -include fuzz.mk
+-include tsan.mk

@@ -4,6 +4,7 @@
  * composed Conv+BN+SiLU block, BatchNorm statistics precision and running
  * stats, max pool tie-breaking, and two threads running separate training
  * convolutions at once. Sizes stay small so the ASan build stays fast. */
+#include <omp.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -644,6 +645,95 @@ static void test_bn_backward(void)
     free(k.x), free(k.g), free(k.b), free(k.r), free(k.y);
 }
 
+/* ---- fused BN + SiLU: against the unfused ops and finite differences ---- */
+
+static double bn_silu_loss(void *p)
+{
+    bn_ctx *k = p;
+    bn_train_d(k->npix, k->c, k->x, k->g, k->b, k->eps, k->y);
+    for (size_t i = 0; i < k->npix * (size_t)k->c; i++)
+        k->y[i] = k->y[i] / (1 + exp(-k->y[i]));
+    return dot_d(k->y, k->r, k->npix * k->c);
+}
+
+static void check_bn_silu(size_t npix, int c)
+{
+    const size_t nx = npix * c;
+    const float eps = 1e-3f;
+    float *x = rand_buf(nx, 2), *r = rand_buf(nx, 1), *g = rand_buf(c, 1), *b = rand_buf(c, 1);
+    float *y = malloc(nx * 4), *y2 = malloc(nx * 4), *dx = malloc(nx * 4), *dx2 = malloc(nx * 4);
+    float *sm = malloc(c * 4), *si = malloc(c * 4), *sm2 = malloc(c * 4), *si2 = malloc(c * 4);
+    float *rm = calloc(c, 4), *rv = calloc(c, 4), *rm2 = calloc(c, 4), *rv2 = calloc(c, 4);
+    float *dg = malloc(c * 4), *db = malloc(c * 4), *dg2 = malloc(c * 4), *db2 = malloc(c * 4);
+    for (size_t i = 0; i < nx; i++)
+        x[i] += (float)(i % c) * 0.25f;
+    /* unfused reference path */
+    REQUIRE(af_bn_train_forward(npix, c, x, g, b, eps, 0.03f, rm, rv, y, sm, si, NULL) == AF_OK);
+    float *u = malloc(nx * 4);
+    memcpy(u, y, nx * 4);
+    af_silu_inplace(y, nx);
+    memcpy(dx, r, nx * 4);
+    af_silu_backward(nx, u, dx, dx);
+    af_bn_backward(npix, c, x, dx, g, sm, si, dx, dg, db);
+    /* fused, dx in place over dy */
+    REQUIRE(af_bn_silu_train_forward(npix, c, x, g, b, eps, 0.03f, rm2, rv2, y2, sm2, si2, NULL) ==
+            AF_OK);
+    memcpy(dx2, r, nx * 4);
+    af_bn_silu_backward(npix, c, x, dx2, g, b, sm2, si2, dx2, dg2, db2);
+    CHECK(memcmp(sm, sm2, c * 4) == 0 && memcmp(si, si2, c * 4) == 0);
+    CHECK(memcmp(rm, rm2, c * 4) == 0 && memcmp(rv, rv2, c * 4) == 0);
+    double ey = scaled_err(y2, y, nx), ex = scaled_err(dx2, dx, nx), eg = scaled_err(dg2, dg, c),
+           eb = scaled_err(db2, db, c);
+    CHECK_MSG(ey < 1e-6 && ex < 1e-5 && eg < 1e-5 && eb < 1e-5,
+              "c=%d fused vs unfused: y %.2g dx %.2g dgamma %.2g dbeta %.2g", c, ey, ex, eg, eb);
+    /* finite differences of sum(silu(bn(x)) * r) in double */
+    bn_ctx k = {npix, c, eps, to_double(x, nx), to_double(g, c), to_double(b, c), to_double(r, nx),
+                calloc(nx, sizeof(double))};
+    double fx = fd_check(bn_silu_loss, &k, k.x, nx, dx2, 300);
+    double fg = fd_check(bn_silu_loss, &k, k.g, c, dg2, 300);
+    double fb = fd_check(bn_silu_loss, &k, k.b, c, db2, 300);
+    CHECK_MSG(fx < 1e-4 && fg < 1e-4 && fb < 1e-4, "c=%d fd: dx %.2g dgamma %.2g dbeta %.2g", c,
+              fx, fg, fb);
+    fprintf(stderr,
+            "  bn+silu fused c=%d: vs unfused y %.2g dx %.2g dg %.2g db %.2g; fd dx %.2g dg %.2g "
+            "db %.2g\n",
+            c, ey, ex, eg, eb, fx, fg, fb);
+    free(k.x), free(k.g), free(k.b), free(k.r), free(k.y);
+    free(x), free(r), free(g), free(b), free(y), free(y2), free(dx), free(dx2), free(u);
+    free(sm), free(si), free(sm2), free(si2), free(rm), free(rv), free(rm2), free(rv2);
+    free(dg), free(db), free(dg2), free(db2);
+}
+
+/* Inside another parallel region the inner team has 1 thread: every row chunk
+ * must still be summed, with the same result. */
+static void test_bn_nested_region(void)
+{
+    const size_t npix = 20000;
+    const int c = 16;
+    float *x = rand_buf(npix * c, 3), sm[16], si[16], sm2[16], si2[16];
+    REQUIRE(af_bn_train_stats(npix, c, x, 1e-3f, 0.03f, NULL, NULL, sm, si, NULL) == AF_OK);
+    int inner = 0;
+#pragma omp parallel num_threads(2)
+    {
+#pragma omp single
+        {
+            inner = omp_get_max_threads();
+            af_bn_train_stats(npix, c, x, 1e-3f, 0.03f, NULL, NULL, sm2, si2, NULL);
+        }
+    }
+    CHECK(memcmp(sm, sm2, sizeof sm) == 0 && memcmp(si, si2, sizeof si) == 0);
+    fprintf(stderr, "  bn stats inside a parallel region (inner max threads %d): %s\n", inner,
+            memcmp(sm, sm2, sizeof sm) ? "DIFFERENT" : "identical");
+    free(x);
+}
+
+static void test_bn_silu_fused(void)
+{
+    check_bn_silu(2 * 5 * 7, 5);   /* scalar tails only */
+    check_bn_silu(2 * 6 * 6, 24);  /* whole AVX2 vectors */
+    check_bn_silu(9000, 72);       /* two threads, a 64-channel block and a tail of 8 */
+}
+
 /* ---- SiLU / sigmoid ---- */
 
 static void test_act_backward(void)
@@ -946,6 +1036,8 @@ int main(void)
     RUN(test_conv_two_threads);
     RUN(test_bn_stats);
     RUN(test_bn_backward);
+    RUN(test_bn_silu_fused);
+    RUN(test_bn_nested_region);
     RUN(test_act_backward);
     RUN(test_maxpool_backward);
     RUN(test_upsample_backward);

@@ -5,81 +5,14 @@
 #include "ops/batchnorm.h"
 
 #include <math.h>
-#include <omp.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "ops/bn_chunked.h"
 
-#define AF_BN_BLOCK 64
-#define AF_BN_MAXT 16
-
-/* Threads for npix rows: contiguous row chunks, one per thread; partial sums
- * are combined in chunk order, so results depend only on the thread count. */
-static int bn_threads(size_t npix)
-{
-    int t = omp_get_max_threads();
-    if (t > AF_BN_MAXT)
-        t = AF_BN_MAXT;
-    if (npix < 8192)
-        t = 1;
-    return t < 1 ? 1 : t;
-}
-
-/* acc[j] = sum over rows of f(row i, channel j) for a block of nb channels. */
-#define BN_CHUNKED_SUM(T, npix, nb, acc, BODY)                                                   \
-    do {                                                                                         \
-        double part_[AF_BN_MAXT][AF_BN_BLOCK];                                                   \
-        _Pragma("omp parallel num_threads(T)")                                                   \
-        {                                                                                        \
-            int t_ = omp_get_thread_num();                                                       \
-            size_t i0_ = (npix) * t_ / (T), i1_ = (npix) * (t_ + 1) / (T);                       \
-            double *a_ = part_[t_];                                                              \
-            for (size_t j = 0; j < (nb); j++)                                                    \
-                a_[j] = 0;                                                                       \
-            for (size_t i = i0_; i < i1_; i++)                                                   \
-                for (size_t j = 0; j < (nb); j++)                                                \
-                    a_[j] += (BODY);                                                             \
-        }                                                                                        \
-        for (size_t j = 0; j < (nb); j++) {                                                      \
-            double s_ = 0;                                                                       \
-            for (int t_ = 0; t_ < (T); t_++)                                                     \
-                s_ += part_[t_][j];                                                              \
-            (acc)[j] = s_;                                                                       \
-        }                                                                                        \
-    } while (0)
-
-/* Two sums in one pass over the rows: acc1 of BODY1 and acc2 of BODY2. */
-#define BN_CHUNKED_SUM2(T, npix, nb, acc1, BODY1, acc2, BODY2)                                  \
-    do {                                                                                         \
-        double p1_[AF_BN_MAXT][AF_BN_BLOCK], p2_[AF_BN_MAXT][AF_BN_BLOCK];                       \
-        _Pragma("omp parallel num_threads(T)")                                                   \
-        {                                                                                        \
-            int t_ = omp_get_thread_num();                                                       \
-            size_t i0_ = (npix) * t_ / (T), i1_ = (npix) * (t_ + 1) / (T);                       \
-            double *a_ = p1_[t_], *b_ = p2_[t_];                                                 \
-            for (size_t j = 0; j < (nb); j++)                                                    \
-                a_[j] = b_[j] = 0;                                                               \
-            for (size_t i = i0_; i < i1_; i++)                                                   \
-                for (size_t j = 0; j < (nb); j++) {                                              \
-                    a_[j] += (BODY1);                                                            \
-                    b_[j] += (BODY2);                                                            \
-                }                                                                                \
-        }                                                                                        \
-        for (size_t j = 0; j < (nb); j++) {                                                      \
-            double s1_ = 0, s2_ = 0;                                                             \
-            for (int t_ = 0; t_ < (T); t_++) {                                                   \
-                s1_ += p1_[t_][j];                                                               \
-                s2_ += p2_[t_][j];                                                               \
-            }                                                                                    \
-            (acc1)[j] = s1_;                                                                     \
-            (acc2)[j] = s2_;                                                                     \
-        }                                                                                        \
-    } while (0)
-
-af_status af_bn_train_forward(size_t npix, int c, const float *x, const float *gamma,
-                              const float *beta, float eps, float momentum, float *running_mean,
-                              float *running_var, float *y, float *save_mean, float *save_invstd,
-                              af_error *err)
+af_status af_bn_train_stats(size_t npix, int c, const float *x, float eps, float momentum,
+                            float *running_mean, float *running_var, float *save_mean,
+                            float *save_invstd, af_error *err)
 {
     if (c < 1)
         return af_fail(err, AF_E_ARG, "batchnorm: %d channels", c);
@@ -92,7 +25,7 @@ af_status af_bn_train_forward(size_t npix, int c, const float *x, const float *g
     const size_t cc = (size_t)c;
     const int T = bn_threads(npix);
     double acc[AF_BN_BLOCK];
-    float mean[AF_BN_BLOCK], alpha[AF_BN_BLOCK], shift[AF_BN_BLOCK];
+    float mean[AF_BN_BLOCK];
     for (size_t c0 = 0; c0 < cc; c0 += AF_BN_BLOCK) {
         const size_t nb = cc - c0 < AF_BN_BLOCK ? cc - c0 : AF_BN_BLOCK;
         const float *xb = x + c0;
@@ -106,9 +39,8 @@ af_status af_bn_train_forward(size_t npix, int c, const float *x, const float *g
             const size_t ch = c0 + j;
             float var_sum = (float)acc[j];
             float var = var_sum / (float)npix;
-            float invstd = (float)(1.0 / sqrt((double)var + (double)eps));
             save_mean[ch] = mean[j];
-            save_invstd[ch] = invstd;
+            save_invstd[ch] = (float)(1.0 / sqrt((double)var + (double)eps));
             if (running_mean)
                 running_mean[ch] = (float)((double)momentum * mean[j] +
                                            (1.0 - (double)momentum) * running_mean[ch]);
@@ -117,9 +49,27 @@ af_status af_bn_train_forward(size_t npix, int c, const float *x, const float *g
                 running_var[ch] = (float)((double)momentum * unbiased +
                                           (1.0 - (double)momentum) * running_var[ch]);
             }
-            alpha[j] = invstd * (gamma ? gamma[ch] : 1.0f);
-            shift[j] = (beta ? beta[ch] : 0.0f) - mean[j] * alpha[j];
         }
+    }
+    return AF_OK;
+}
+
+af_status af_bn_train_forward(size_t npix, int c, const float *x, const float *gamma,
+                              const float *beta, float eps, float momentum, float *running_mean,
+                              float *running_var, float *y, float *save_mean, float *save_invstd,
+                              af_error *err)
+{
+    af_status st = af_bn_train_stats(npix, c, x, eps, momentum, running_mean, running_var,
+                                     save_mean, save_invstd, err);
+    if (st)
+        return st;
+    const size_t cc = (size_t)c;
+    const int T = bn_threads(npix);
+    float alpha[AF_BN_BLOCK], shift[AF_BN_BLOCK];
+    for (size_t c0 = 0; c0 < cc; c0 += AF_BN_BLOCK) {
+        const size_t nb = cc - c0 < AF_BN_BLOCK ? cc - c0 : AF_BN_BLOCK;
+        bn_affine(c0, nb, gamma, beta, save_mean, save_invstd, alpha, shift);
+        const float *xb = x + c0;
         float *yb = y + c0;
 #pragma omp parallel for num_threads(T) schedule(static)
         for (size_t i = 0; i < npix; i++)
@@ -158,32 +108,12 @@ void af_bn_backward(size_t npix, int c, const float *x, const float *dy, const f
     const size_t cc = (size_t)c;
     const int T = bn_threads(npix);
     double sum[AF_BN_BLOCK], dotp[AF_BN_BLOCK];
-    float k[AF_BN_BLOCK], gm[AF_BN_BLOCK], is[AF_BN_BLOCK], gw[AF_BN_BLOCK];
     for (size_t c0 = 0; c0 < cc; c0 += AF_BN_BLOCK) {
         const size_t nb = cc - c0 < AF_BN_BLOCK ? cc - c0 : AF_BN_BLOCK;
         const float *xb = x + c0, *gb = dy + c0, *mb = save_mean + c0;
         BN_CHUNKED_SUM2(T, npix, nb, sum, gb[i * cc + j], dotp,
                         (xb[i * cc + j] - mb[j]) * gb[i * cc + j]);
-        for (size_t j = 0; j < nb; j++) {
-            const size_t ch = c0 + j;
-            float invstd = save_invstd[ch];
-            k[j] = (float)dotp[j] * invstd * invstd / (float)npix;
-            gm[j] = (float)(sum[j] / (double)npix);
-            is[j] = invstd;
-            gw[j] = gamma ? gamma[ch] : 1.0f;
-            if (dgamma)
-                dgamma[ch] = (float)(dotp[j] * invstd);
-            if (dbeta)
-                dbeta[ch] = (float)sum[j];
-        }
-        if (!dx)
-            continue;
-        float *db = dx + c0;
-#pragma omp parallel for num_threads(T) schedule(static)
-        for (size_t i = 0; i < npix; i++)
-            for (size_t j = 0; j < nb; j++) {
-                float t = (xb[i * cc + j] - mb[j]) * k[j];
-                db[i * cc + j] = (gb[i * cc + j] - gm[j] - t) * is[j] * gw[j];
-            }
+        bn_backward_finish(npix, cc, c0, nb, T, x, dy, gamma, save_mean, save_invstd, sum, dotp,
+                           dx, dgamma, dbeta);
     }
 }

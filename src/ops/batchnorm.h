@@ -25,6 +25,12 @@
 
 #include "animeface.h"
 
+/* The statistics half of the training forward: save_mean / save_invstd (c
+ * floats each) and the running statistics, as described above. */
+af_status af_bn_train_stats(size_t npix, int c, const float *x, float eps, float momentum,
+                            float *running_mean, float *running_var, float *save_mean,
+                            float *save_invstd, af_error *err);
+
 /* save_mean, save_invstd: c floats each, for af_bn_backward. running_mean /
  * running_var may be NULL (not tracked). Needs npix >= 2 (torch: "Expected
  * more than 1 value per channel when training"). */
@@ -42,5 +48,20 @@ void af_bn_eval_forward(size_t npix, int c, const float *x, const float *gamma,
 void af_bn_backward(size_t npix, int c, const float *x, const float *dy, const float *gamma,
                     const float *save_mean, const float *save_invstd, float *dx, float *dgamma,
                     float *dbeta);
+
+/* BatchNorm (training) followed by SiLU, fused so that the BN output is never
+ * stored: forward y = silu(x * alpha + shift) with the statistics of
+ * af_bn_train_stats; backward recomputes u = x * alpha + shift, takes SiLU's
+ * gradient and both BN sums in one pass, then dx in a second. Results equal
+ * af_bn_train_forward + af_silu_inplace and af_silu_backward + af_bn_backward
+ * (same formulas, same summation order). beta is needed by the backward too;
+ * dx is required and may be dy. */
+af_status af_bn_silu_train_forward(size_t npix, int c, const float *x, const float *gamma,
+                                   const float *beta, float eps, float momentum,
+                                   float *running_mean, float *running_var, float *y,
+                                   float *save_mean, float *save_invstd, af_error *err);
+void af_bn_silu_backward(size_t npix, int c, const float *x, const float *dy,
+                         const float *gamma, const float *beta, const float *save_mean,
+                         const float *save_invstd, float *dx, float *dgamma, float *dbeta);
 
 #endif

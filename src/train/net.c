@@ -4,8 +4,9 @@
  * same size. A gradient buffer is "fresh" at the start of each backward: the
  * first contribution is written straight into it, later ones are added, so
  * nothing needs zeroing. Each convolution unit keeps what its backward needs:
- * its input (borrowed), the conv output z, the BN output u (pre-activation)
- * and the SiLU output y, plus the batch mean and inverse std. */
+ * its input (borrowed), the conv output z and the SiLU output y, plus the
+ * batch mean and inverse std (BN + SiLU run fused: the BN output is
+ * recomputed in the backward, never stored). */
 #include "train/net.h"
 
 #include <math.h>
@@ -37,7 +38,7 @@ typedef struct tunit {
     int exec_n[2], exec_h[2], exec_w[2];
     int last; /* exec slot used by the last forward */
     tact *x;  /* input of the last forward (borrowed) */
-    tact z, u_, y;
+    tact z, y;
     float *mean, *invstd;
 } tunit;
 
@@ -222,18 +223,15 @@ static af_status unit_forward(af_tnet *t, tunit *U, tact *x, af_error *err)
     }
     if (!u->has_bn)
         return AF_OK;
-    if ((st = tact_shape(&U->u_, x->n, oh, ow, u->desc.cout, err)) ||
-        (st = tact_shape(&U->y, x->n, oh, ow, u->desc.cout, err)))
+    if ((st = tact_shape(&U->y, x->n, oh, ow, u->desc.cout, err)))
         return st;
     size_t npix = (size_t)x->n * oh * ow;
-    if ((st = af_bn_train_forward(npix, u->desc.cout, z->d, u->bn_gamma, u->bn_bias, u->bn_eps,
-                                  t->momentum, u->bn_mean, u->bn_var, U->u_.d, U->mean,
-                                  U->invstd, err))) {
+    if ((st = af_bn_silu_train_forward(npix, u->desc.cout, z->d, u->bn_gamma, u->bn_bias,
+                                       u->bn_eps, t->momentum, u->bn_mean, u->bn_var, U->y.d,
+                                       U->mean, U->invstd, err))) {
         af_error_prefix(err, "%s", u->name);
         return st;
     }
-    memcpy(U->y.d, U->u_.d, tsize(&U->y) * sizeof(float));
-    af_silu_inplace(U->y.d, tsize(&U->y));
     return AF_OK;
 }
 
@@ -252,8 +250,8 @@ static af_status unit_backward(af_tnet *t, tunit *U, af_error *err)
         return AF_E_NOMEM;
     float *pw = t->pscratch, *pa = pw + wn, *pb = pa + c;
     if (u->has_bn) {
-        af_silu_backward(npix * c, U->u_.d, dz, dz);
-        af_bn_backward(npix, c, U->z.d, dz, u->bn_gamma, U->mean, U->invstd, dz, pa, pb);
+        af_bn_silu_backward(npix, c, U->z.d, dz, u->bn_gamma, u->bn_bias, U->mean, U->invstd,
+                            dz, pa, pb);
         for (int i = 0; i < c; i++) {
             U->ggamma[i] += pa[i];
             U->gbeta[i] += pb[i];
@@ -549,7 +547,7 @@ static void reset_grads(af_tnet *t)
     af_model *m = t->m;
     t->input.gvalid = 0;
     for (int i = 0; i < m->nconvs; i++) {
-        t->units[i].z.gvalid = t->units[i].u_.gvalid = t->units[i].y.gvalid = 0;
+        t->units[i].z.gvalid = t->units[i].y.gvalid = 0;
     }
     for (int i = 0; i < m->desc.nlayers; i++) {
         tlayer *TL = &t->layers[i];
@@ -747,7 +745,6 @@ void af_tnet_free(af_tnet *t)
         af_conv_train_free(U->exec[0]);
         af_conv_train_free(U->exec[1]);
         tact_free(&U->z);
-        tact_free(&U->u_);
         tact_free(&U->y);
         free(U->mean);
         free(U->invstd);
