@@ -75,6 +75,7 @@ check:
 	$(MAKE) MODE=asan test
 	$(MAKE) MODE=asan fuzz-replay
 	$(MAKE) tsan
+	$(MAKE) valgrind
 
 demo: $(CLI)
 	$(CLI) predict samples --save --project runs/demo --name predict --exist-ok

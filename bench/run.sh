@@ -2,8 +2,8 @@
 # animeface vs reference runtimes, on this machine, in one run. Prints markdown tables:
 #   1. yolov8n_face @640: animeface (fp32) vs PyTorch (TorchScript) vs ONNX Runtime, same model,
 #      2 threads each -> median/min ms, ratio to animeface, peak RSS
-#   2. animeface alone on bigger models with random weights (yolov8s@640, yolov8x6@1280)
-#      -> ms, GFLOP/s, % of this machine's measured fp32 FMA peak
+#   2. bigger models, random weights (yolov8s@640, yolov8x6@1280): animeface vs PyTorch eager
+#      (bench/ref_torch_arch.py) -> ms, ratio, GFLOP/s, % of the measured fp32 FMA peak, RSS
 #   3. end-to-end folder throughput: `animeface predict --save` vs a Python cv2+torch loop
 #
 # Usage: bench/run.sh [--quick] [--runs N] [--runs-x6 N] [--images N] [--threads T]
@@ -122,6 +122,17 @@ ref_row() {
     fi
 }
 
+# table 2 rows: reads "model<TAB>imgsz<TAB>runs<TAB>runtime<TAB>median<TAB>min<TAB>gflop<TAB>gflops
+# <TAB>rss<TAB>load1" lines, the animeface row of each model first; a reference row has gflops "-"
+# (computed here from the animeface row's GFLOP: same network) and median "-" when it failed.
+t2_rows() { # peak_gflops
+    awk -F'\t' -v p="$1" '$4 ~ /^animeface/ {a = $5; g = $7}
+        $5 == "-" {printf "| %s | %s | %s | %s | - | - | - | - | - | - | - | %s |\n", $1, $2, $4, $3, $10; next}
+        {gs = ($8 == "-") ? g * 1000 / $5 : $8
+         printf "| %s | %s | %s | %s | %.1f | %.1f | %.2fx | %.1f | %.1f | %.0f%% | %.0f | %s |\n",
+             $1, $2, $4, $3, $5, $6, $5 / a, g, gs, 100 * gs / p, $9, $10}'
+}
+
 # ---- table 1 -----------------------------------------------------------------------------
 say "run.sh: table 1 (yolov8n_face@640)"
 L=$(load1)
@@ -155,16 +166,28 @@ if [ $SKIP_BIG = 0 ]; then
         set -- $spec
         L=$(load1)
         R=$(af_bench "$1" "$2" "$3" "$4")
-        printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$R" "$L" >>"$TMP/t2.tsv"
+        printf '%s\t%s\t%s\tanimeface (fp32, oneDNN)\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" \
+            "$(echo "$R" | cut -f1)" "$(echo "$R" | cut -f2)" "$(echo "$R" | cut -f3)" \
+            "$(echo "$R" | cut -f4)" "$(echo "$R" | cut -f5)" "$L" >>"$TMP/t2.tsv"
+        if [ $SKIP_REFS = 0 ]; then
+            ref_row torch "$PY" bench/ref_torch_arch.py --model "$1" --imgsz "$2" --runs "$3" \
+                --warmup "$4" --threads "$THREADS" --nc 1 |
+                awk -F'\t' -v m="$1" -v s="$2" -v r="$3" \
+                    '{print m"\t"s"\t"r"\t"$1"\t"$2"\t"$3"\t-\t-\t"$4"\t"$5}' >>"$TMP/t2.tsv"
+        fi
     done
-    echo "## 2. animeface on bigger models (random weights, nc=1, $THREADS threads)"
+    echo "## 2. Bigger models: animeface vs PyTorch (random weights, nc=1, batch 1, fp32, $THREADS threads)"
     echo
-    echo "| model | imgsz | runs | median ms | min ms | GFLOP | GFLOP/s | % of FMA peak ($PEAK GFLOP/s) | peak RSS MiB | load1 before |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
-    awk -F'\t' -v p="$PEAK" '{printf "| %s | %s | %s | %.1f | %.1f | %.1f | %.1f | %.0f%% | %.0f | %s |\n", $1, $2, $3, $4, $5, $6, $7, 100*$7/p, $8, $9}' "$TMP/t2.tsv"
+    echo "| model | imgsz | runtime | runs | median ms | min ms | median / animeface | GFLOP | GFLOP/s | % of FMA peak ($PEAK GFLOP/s) | peak RSS MiB | load1 before |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    t2_rows "$PEAK" <"$TMP/t2.tsv"
     echo
-    echo "No ultralytics here, so no PyTorch figure for these two; for context, PyTorch/ultralytics"
-    echo "measured earlier on this machine: about 110 ms for yolov8s@640 and 3.4-4.1 s for yolov8x6@1280."
+    echo "PyTorch: bench/ref_torch_arch.py, the same network built in plain torch modules from"
+    echo "ultralytics' layer tables (parameter count checked against ultralytics'), BatchNorm folded"
+    echo "into the convs as ultralytics predict does, eager mode, inference_mode, Detect decode included."
+    echo "GFLOP is animeface's count for the network (the same for both); forward pass only."
+    echo "For context, ultralytics itself was measured earlier on this machine at about 110 ms for"
+    echo "yolov8s@640 and 3.4-4.1 s for yolov8x6@1280."
     echo
 fi
 
