@@ -6,7 +6,8 @@ PKGS="build-essential pkg-config
 libdnnl-dev
 libjpeg62-turbo-dev libpng-dev libwebp-dev libexif-dev
 libzip-dev libcjson-dev libyaml-dev
-libcairo2-dev libfreetype-dev fonts-dejavu-core"
+libcairo2-dev libfreetype-dev fonts-dejavu-core
+valgrind"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
