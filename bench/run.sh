@@ -5,11 +5,12 @@
 #   2. bigger models, random weights (yolov8s@640, yolov8x6@1280): animeface vs PyTorch eager
 #      (bench/ref_torch_arch.py) -> ms, ratio, GFLOP/s, % of the measured fp32 FMA peak, RSS
 #   3. end-to-end folder throughput: `animeface predict --save` vs a Python cv2+torch loop
+#   4. training step, yolov8n@640 batch 16: `animeface bench --train` vs bench/ref_torch_train.py
 #
 # Usage: bench/run.sh [--quick] [--runs N] [--runs-x6 N] [--images N] [--threads T]
-#                     [--skip-refs] [--skip-big] [--skip-folder]
-#   --quick      5 timed runs (1 for x6@1280), 30 images: a smoke test, not for the README
-#   defaults     15 timed runs (3 for x6@1280), 100 images, 2 threads
+#                     [--skip-refs] [--skip-big] [--skip-folder] [--skip-train]
+#   --quick      5 timed runs (1 for x6@1280, 1 training step), 30 images: a smoke test
+#   defaults     15 timed runs (3 for x6@1280, 3 training steps), 100 images, 2 threads
 # Environment: AF_SHARED (default ../shared, relative to the repository root), AF_BIN (a
 # prebuilt animeface binary instead of `make`ing build/release/animeface).
 # The reference runtimes come from bench/setup.sh (run automatically when they are missing).
@@ -19,10 +20,10 @@ cd "$ROOT"
 PY=/usr/bin/python3
 SHARED=${AF_SHARED:-../shared}
 RUNS=15 RUNS_X6=3 IMAGES=100 THREADS=2 WARMUP=3
-SKIP_REFS=0 SKIP_BIG=0 SKIP_FOLDER=0 MODE=full
+SKIP_REFS=0 SKIP_BIG=0 SKIP_FOLDER=0 SKIP_TRAIN=0 RUNS_TRAIN=3 MODE=full
 while [ $# -gt 0 ]; do
     case $1 in
-    --quick) RUNS=5 RUNS_X6=1 IMAGES=30 MODE=quick ;;
+    --quick) RUNS=5 RUNS_X6=1 IMAGES=30 RUNS_TRAIN=1 MODE=quick ;;
     --runs) RUNS=$2; shift ;;
     --runs-x6) RUNS_X6=$2; shift ;;
     --images) IMAGES=$2; shift ;;
@@ -30,7 +31,8 @@ while [ $# -gt 0 ]; do
     --skip-refs) SKIP_REFS=1 ;;
     --skip-big) SKIP_BIG=1 ;;
     --skip-folder) SKIP_FOLDER=1 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --skip-train) SKIP_TRAIN=1 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -239,6 +241,40 @@ if [ $SKIP_FOLDER = 0 ]; then
     echo "grid is a constant), so the Python loop must pad every image to the full 640x640 square"
     echo "(letterbox auto=False; ref_folder.py checks and says so), while animeface uses ultralytics'"
     echo "minimal rectangular padding: the 'mean input area' column shows the difference in work."
+    echo
+fi
+
+# ---- table 4 -----------------------------------------------------------------------------
+if [ $SKIP_TRAIN = 0 ]; then
+    say "run.sh: table 4 (training step, yolov8n@640, batch 16)"
+    L=$(load1)
+    "$AF" bench --train --runs "$RUNS_TRAIN" --warmup 1 --threads "$THREADS" >"$TMP/aft.md"
+    echo "## 4. Training: one step of yolov8n @ 640, batch 16 (fp32, $THREADS threads, random init)"
+    echo
+    echo "| runtime | s/batch | img/s | vs animeface (img/s) | peak RSS MiB | load1 before |"
+    echo "|---|---|---|---|---|---|"
+    AF_T=$(awk -F'|' 'NR==3 {gsub(/ /,"",$6); print $6}' "$TMP/aft.md")
+    awk -F'|' -v l="$L" 'NR==3 {printf "| animeface (`bench --train`) | %.2f | %.2f | 1.00x | %.0f | %s |\n", $6, $7, $8, l}' "$TMP/aft.md"
+    if [ $SKIP_REFS = 0 ]; then
+        L=$(load1)
+        if "$PY" bench/ref_torch_train.py --runs "$RUNS_TRAIN" --warmup 1 --threads "$THREADS" \
+            >"$TMP/tt.out" 2>"$TMP/tt.err"; then
+            awk -F'\t' -v a="$AF_T" -v l="$L" '$1=="RESULT" {
+                printf "| %s (eager, training mode) | %.2f | %.2f | %.2fx | %.0f | %s |\n", $2, $3, $4, a / $3, $5, l}' "$TMP/tt.out"
+        else
+            cat "$TMP/tt.err" >&2
+            echo "| torch: FAILED (see stderr) | - | - | - | - | $L |"
+        fi
+    fi
+    echo
+    echo "animeface: forward, v8DetectionLoss (assigner, CIoU, DFL, BCE) on fixed targets, backward,"
+    echo "gradient clipping, SGD step. Where the time goes (animeface):"
+    echo
+    awk 'f {print} /^$/ && NR > 3 {f = 1}' "$TMP/aft.md"
+    echo
+    echo "PyTorch: bench/ref_torch_train.py, YOLOv8n in plain torch modules (ultralytics' 3,011,043"
+    echo "parameters), training mode, a stand-in loss on the head outputs (the real loss is a few ms),"
+    echo "backward, clipping, SGD-nesterov step. 'vs animeface' > 1 means faster than animeface."
     echo
 fi
 
