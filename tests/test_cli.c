@@ -58,14 +58,24 @@ static char buf[1 << 16];
 
 static void test_predict_default_model_on_samples(void)
 {
-    int rc = sh(buf, sizeof buf, "%s predict samples --project %s/runs --name demo", cli(),
-                tmpdir);
+    /* the bundled model's training size, as `info` reports it */
+    int rc = sh(buf, sizeof buf, "%s info", cli());
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, buf);
+    const char *p = strstr(buf, "imgsz:");
+    int trained = 0;
+    REQUIRE(p && sscanf(p, "imgsz: %d (trained at)", &trained) == 1 && trained >= 32);
+    rc = sh(buf, sizeof buf, "%s predict samples --project %s/runs --name demo", cli(), tmpdir);
     CHECK_MSG(rc == 0, "rc %d: %s", rc, buf);
     CHECK(count_prefix(buf, "image ") == 4);
     CHECK(strstr(buf, "image 1/4 ") != NULL);
     CHECK(strstr(buf, "faces, ") != NULL);
-    /* default imgsz is the checkpoint's training size, 416 */
-    CHECK(strstr(buf, "at shape (1, 3, 416, 416)") != NULL || strstr(buf, "x416 ") != NULL);
+    /* default imgsz is the checkpoint's training size: the longest side of every letterboxed
+     * input equals it */
+    char shape[64], side[32];
+    snprintf(shape, sizeof shape, "at shape (1, 3, %d, %d)", trained, trained);
+    snprintf(side, sizeof side, "x%d ", trained);
+    CHECK_MSG(strstr(buf, shape) != NULL || strstr(buf, side) != NULL, "imgsz %d not used: %s",
+              trained, buf);
     CHECK(strstr(buf, "Speed: ") != NULL);
 }
 
