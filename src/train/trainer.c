@@ -866,6 +866,16 @@ af_status af_train(const af_train_args *args, af_train_cb cb, void *user, af_err
             }
         }
         append_csv(r, epoch + 1, tloss, have_rep ? &rep : NULL);
+        /* results.png after every epoch too, so a long run can be followed (ultralytics draws
+         * it once at the end, as below); a failure here only costs the picture */
+        if (r->a.plots) {
+            char csv[4400], png[4400];
+            af_error perr = {0};
+            snprintf(csv, sizeof csv, "%s/results.csv", r->a.save_dir);
+            snprintf(png, sizeof png, "%s/results.png", r->a.save_dir);
+            if (af_plot_results(csv, png, &perr))
+                emit(r, AF_TRAIN_INFO, epoch + 1, perr.msg);
+        }
         /* EarlyStopping */
         int stop = 0;
         if (have_rep) {
