@@ -10,9 +10,10 @@ interpreter and the torch import). Warm-up runs are excluded from the figures.
 import argparse
 import resource
 import statistics
-import time
 
 import torch
+
+from ref_torch_arch import time_forward
 
 
 def main():
@@ -29,14 +30,7 @@ def main():
     model = torch.jit.load(a.model, map_location="cpu").eval()
     g = torch.Generator().manual_seed(0)
     x = torch.rand(1, 3, a.imgsz, a.imgsz, generator=g)
-    times = []
-    with torch.inference_mode():
-        for i in range(a.warmup + a.runs):
-            t0 = time.perf_counter()
-            y = model(x)
-            dt = (time.perf_counter() - t0) * 1e3
-            if i >= a.warmup:
-                times.append(dt)
+    y, times = time_forward(model, x, a.warmup, a.runs)
     out = y[0] if isinstance(y, (tuple, list)) else y
     assert out.shape[0] == 1, out.shape
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux

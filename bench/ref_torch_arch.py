@@ -264,6 +264,19 @@ class Detect(nn.Module):
         return torch.cat((dbox, cls.sigmoid()), 1)
 
 
+def time_forward(model, x, warmup, runs):
+    """Forward passes under inference_mode -> (last output, ms of each run after the warm-up)."""
+    times = []
+    with torch.inference_mode():
+        for i in range(warmup + runs):
+            t0 = time.perf_counter()
+            y = model(x)
+            dt = (time.perf_counter() - t0) * 1e3
+            if i >= warmup:
+                times.append(dt)
+    return y, times
+
+
 def make_divisible(x, d):
     return math.ceil(x / d) * d
 
@@ -390,14 +403,7 @@ def main():
         model.fuse()
     g = torch.Generator().manual_seed(0)
     x = torch.rand(1, 3, h, w, generator=g)
-    times = []
-    with torch.inference_mode():
-        for i in range(a.warmup + a.runs):
-            t0 = time.perf_counter()
-            y = model(x)
-            dt = (time.perf_counter() - t0) * 1e3
-            if i >= a.warmup:
-                times.append(dt)
+    y, times = time_forward(model, x, a.warmup, a.runs)
     anchors = sum((h // s) * (w // s) for s in model.layers[-1].strides_per_level)
     assert tuple(y.shape) == (1, 4 + a.nc, anchors), tuple(y.shape)
     assert torch.isfinite(y).all()

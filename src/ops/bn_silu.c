@@ -22,9 +22,10 @@ static inline float silu_grad1(float u, float dy)
 }
 
 #ifdef AF_HAVE_AVX2_KERNELS
-/* One row of nb channels: y = silu(x * alpha + shift). */
-static AF_AVX2 void fwd_row_avx2(const float *x, size_t nb, const float *alpha,
-                                 const float *shift, float *y)
+/* y = silu(x * alpha + shift) for the whole 8-channel vectors of a row of nb
+ * channels; returns how many channels it did (the caller does the rest). */
+static AF_AVX2 size_t fwd_row_avx2(const float *x, size_t nb, const float *alpha,
+                                   const float *shift, float *y)
 {
     const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
     size_t j = 0;
@@ -34,8 +35,7 @@ static AF_AVX2 void fwd_row_avx2(const float *x, size_t nb, const float *alpha,
         __m256 d = _mm256_add_ps(one, exp8(_mm256_sub_ps(zero, u)));
         _mm256_storeu_ps(y + j, _mm256_div_ps(u, d));
     }
-    for (; j < nb; j++)
-        y[j] = silu1(x[j] * alpha[j] + shift[j]);
+    return j;
 }
 
 static AF_AVX2 inline void acc8(double *a, __m256 v)
@@ -46,9 +46,10 @@ static AF_AVX2 inline void acc8(double *a, __m256 v)
                                           _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))));
 }
 
-/* One row: g = dy * silu'(x * alpha + shift) stored in g (may be dy);
- * sum += g, dotp += (x - mean) * g, per channel. */
-static AF_AVX2 void bwd_row_avx2(const float *x, const float *dy, size_t nb, const float *alpha,
+/* One row's whole 8-channel vectors: g = dy * silu'(x * alpha + shift) stored
+ * in g (may be dy); sum += g, dotp += (x - mean) * g, per channel. Returns how
+ * many channels it did. */
+static AF_AVX2 size_t bwd_row_avx2(const float *x, const float *dy, size_t nb, const float *alpha,
                                  const float *shift, const float *mean, float *g, double *sum,
                                  double *dotp)
 {
@@ -65,40 +66,33 @@ static AF_AVX2 void bwd_row_avx2(const float *x, const float *dy, size_t nb, con
         acc8(sum + j, gv);
         acc8(dotp + j, _mm256_mul_ps(_mm256_sub_ps(xv, _mm256_loadu_ps(mean + j)), gv));
     }
-    for (; j < nb; j++) {
-        float gj = silu_grad1(x[j] * alpha[j] + shift[j], dy[j]);
-        g[j] = gj;
-        sum[j] += gj;
-        dotp[j] += (x[j] - mean[j]) * gj;
-    }
+    return j;
 }
 #endif
 
 static void fwd_row(int avx2, const float *x, size_t nb, const float *alpha, const float *shift,
                     float *y)
 {
+    size_t j = 0;
 #ifdef AF_HAVE_AVX2_KERNELS
-    if (avx2) {
-        fwd_row_avx2(x, nb, alpha, shift, y);
-        return;
-    }
+    if (avx2)
+        j = fwd_row_avx2(x, nb, alpha, shift, y);
 #endif
     (void)avx2;
-    for (size_t j = 0; j < nb; j++)
+    for (; j < nb; j++)
         y[j] = silu1(x[j] * alpha[j] + shift[j]);
 }
 
 static void bwd_row(int avx2, const float *x, const float *dy, size_t nb, const float *alpha,
                     const float *shift, const float *mean, float *g, double *sum, double *dotp)
 {
+    size_t j = 0;
 #ifdef AF_HAVE_AVX2_KERNELS
-    if (avx2) {
-        bwd_row_avx2(x, dy, nb, alpha, shift, mean, g, sum, dotp);
-        return;
-    }
+    if (avx2)
+        j = bwd_row_avx2(x, dy, nb, alpha, shift, mean, g, sum, dotp);
 #endif
     (void)avx2;
-    for (size_t j = 0; j < nb; j++) {
+    for (; j < nb; j++) {
         float gj = silu_grad1(x[j] * alpha[j] + shift[j], dy[j]);
         g[j] = gj;
         sum[j] += gj;

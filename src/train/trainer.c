@@ -514,6 +514,15 @@ static void append_csv(run *r, int epoch, const double tloss[3], const af_val_re
 
 /* ---- setup ---- */
 
+/* results.png from results.csv (ultralytics' plot_results layout). */
+static af_status draw_results(const run *r, af_error *err)
+{
+    char csv[4400], png[4400];
+    snprintf(csv, sizeof csv, "%s/results.csv", r->a.save_dir);
+    snprintf(png, sizeof png, "%s/results.png", r->a.save_dir);
+    return af_plot_results(csv, png, err);
+}
+
 static af_status setup_optimizer(run *r, af_error *err)
 {
     const af_train_args *a = &r->a;
@@ -869,11 +878,8 @@ af_status af_train(const af_train_args *args, af_train_cb cb, void *user, af_err
         /* results.png after every epoch too, so a long run can be followed (ultralytics draws
          * it once at the end, as below); a failure here only costs the picture */
         if (r->a.plots) {
-            char csv[4400], png[4400];
             af_error perr = {0};
-            snprintf(csv, sizeof csv, "%s/results.csv", r->a.save_dir);
-            snprintf(png, sizeof png, "%s/results.png", r->a.save_dir);
-            if (af_plot_results(csv, png, &perr))
+            if (draw_results(r, &perr))
                 emit(r, AF_TRAIN_INFO, epoch + 1, perr.msg);
         }
         /* EarlyStopping */
@@ -950,13 +956,8 @@ af_status af_train(const af_train_args *args, af_train_cb cb, void *user, af_err
         emit_val_table(r, epoch, &rep);
         af_val_report_free(&rep);
     }
-    if (r->a.plots) {
-        char csv[4400], png[4400];
-        snprintf(csv, sizeof csv, "%s/results.csv", r->a.save_dir);
-        snprintf(png, sizeof png, "%s/results.png", r->a.save_dir);
-        if ((st = af_plot_results(csv, png, err)))
-            goto done;
-    }
+    if (r->a.plots && (st = draw_results(r, err)))
+        goto done;
     emit(r, AF_TRAIN_DONE, epoch, NULL);
 done:
     teardown(r);
