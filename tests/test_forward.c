@@ -3,6 +3,7 @@
  * nc=80 COCO, RGB and RGBA images. Input is the golden predictor tensor, so
  * this isolates the network from the letterbox. */
 #include <math.h>
+#include <string.h>
 
 #include "io/safetensors.h"
 #include "model/checkpoint.h"
@@ -86,6 +87,19 @@ static void run_case(const golden_case *c, af_model *m)
     af_status st = af_forward_run(f, nhwc, 1, h, w, &out, &na, &err);
     CHECK_MSG(st == AF_OK, "%s", err.msg);
     if (!st) {
+        /* the second run of a shape takes its activations from the planned
+         * arena instead of mapping each: the same numbers, bit for bit */
+        size_t nout = (size_t)(4 + m->nc) * na;
+        float *first = malloc(nout * sizeof *first);
+        REQUIRE(first != NULL);
+        memcpy(first, out, nout * sizeof *first);
+        st = af_forward_run(f, nhwc, 1, h, w, &out, &na, &err);
+        CHECK_MSG(st == AF_OK, "%s", err.msg);
+        CHECK_MSG(!st && memcmp(first, out, nout * sizeof *first) == 0,
+                  "%s: the planned run differs from the first", c->golden);
+        free(first);
+    }
+    if (!st) {
         int no = (int)y->shape[1], n = (int)y->shape[2];
         CHECK(no == 4 + m->nc);
         CHECK(na == n);
@@ -163,6 +177,43 @@ static void raw_output_parity(int unfused)
     CHECK(ran == 10);
 }
 
+/* One forward context over several shapes (each recorded once, then run from
+ * the shared arena, which grows when a bigger shape comes): every run equals a
+ * fresh context's first run of that shape, bit for bit. */
+static void test_memory_plan_across_shapes(void)
+{
+    if (!t_file_exists(t_shared("fixtures/yolov8n_face.pt")))
+        SKIP("yolov8n_face.pt not found (set AF_SHARED)");
+    af_model *m = load_model("yolov8n_face.pt", 0);
+    REQUIRE(m != NULL);
+    static const int shapes[][3] = {{1, 320, 256}, {1, 640, 640}, {2, 320, 320},
+                                    {1, 320, 256}, {1, 640, 640}, {2, 320, 320}};
+    af_forward *shared = NULL;
+    af_error err = {0};
+    REQUIRE(af_forward_create(m, 0, &shared, &err) == AF_OK);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        int n = shapes[i][0], h = shapes[i][1], w = shapes[i][2];
+        size_t nin = (size_t)n * h * w * 3;
+        float *x = malloc(nin * sizeof *x);
+        REQUIRE(x != NULL);
+        for (size_t j = 0; j < nin; j++)
+            x[j] = (float)((j * 2654435761u >> 7) % 1000) / 999.0f;
+        af_forward *fresh = NULL;
+        REQUIRE(af_forward_create(m, 0, &fresh, &err) == AF_OK);
+        const float *a, *b;
+        int na, nb;
+        CHECK_MSG(af_forward_run(fresh, x, n, h, w, &a, &na, &err) == AF_OK, "%s", err.msg);
+        CHECK_MSG(af_forward_run(shared, x, n, h, w, &b, &nb, &err) == AF_OK, "%s", err.msg);
+        CHECK(na == nb);
+        CHECK_MSG(na == nb && memcmp(a, b, (size_t)n * (4 + m->nc) * na * sizeof *a) == 0,
+                  "run %zu (%dx%dx%d) differs", i, n, h, w);
+        af_forward_free(fresh);
+        free(x);
+    }
+    af_forward_free(shared);
+    af_model_free(m);
+}
+
 /* The product path: BatchNorm folded into the convolutions at load time. */
 static void test_raw_output_parity_fused(void)
 {
@@ -181,5 +232,6 @@ int main(void)
 {
     RUN(test_raw_output_parity_fused);
     RUN(test_raw_output_parity_unfused);
+    RUN(test_memory_plan_across_shapes);
     return t_summary();
 }

@@ -440,6 +440,10 @@ static af_status finish(builder *b, const cJSON *yaml, int nc, const cJSON *name
             af_error_prefix(err, "%s", u->name);
             return st;
         }
+        /* inference reads only the prepared copy: drop the OIHW one now, so that
+         * the two never coexist for the whole network */
+        free(u->weight);
+        u->weight = NULL;
     }
     return AF_OK;
 }

@@ -5,43 +5,75 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/checked.h"
 #include "core/error.h"
 #include "model/head.h"
+#include "model/mem_plan.h"
 #include "ops/concat.h"
 #include "ops/pool.h"
 #include "ops/upsample.h"
 #include "ops/act.h"
 
-#define POOL_MAX 96
 #define SHAPES_MAX 8
+
+#if defined(__SANITIZE_ADDRESS__)
+/* Under AddressSanitizer: own buffers come from malloc (with redzones), and the
+ * arena is poisoned except for the activations alive in it, so a read past an
+ * activation or after its release is caught as it would be with malloc. */
+#include <sanitizer/asan_interface.h>
+#define ARENA_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define ARENA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+static float *own_alloc(size_t bytes)
+{
+    return malloc(bytes);
+}
+static void own_free(float *p, size_t bytes)
+{
+    (void)bytes;
+    free(p);
+}
+#else
+#define ARENA_POISON(p, n) ((void)(p), (void)(n))
+#define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
+static float *own_alloc(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+static void own_free(float *p, size_t bytes)
+{
+    munmap(p, bytes);
+}
+#endif
 
 typedef struct act {
     float *data;
     int n, h, w, c;
-    int slot; /* pool slot, -1 if not owned */
+    int slot; /* block of the shape's memory plan, -1 if not owned */
+    size_t heap; /* bytes of a mapping of its own (the recording run, or off the plan); 0 if none */
 } act;
-
-typedef struct pool_slot {
-    float *p;
-    size_t cap;
-    int used;
-} pool_slot;
 
 typedef struct shape_entry {
     int n, h, w;
-    af_conv **convs; /* per model conv, created on first use */
+    af_conv **convs;  /* per model conv, created on first use */
+    af_mem_plan plan; /* activation offsets in f->arena, recorded on the first run */
+    int planned;      /* plan solved: activations come from the arena */
     unsigned long stamp;
 } shape_entry;
 
 struct af_forward {
     const af_model *m;
     int threads;
-    pool_slot pool[POOL_MAX];
     shape_entry shapes[SHAPES_MAX];
     unsigned long clock;
+    shape_entry *cur; /* shape of the run in progress */
+    int next_block;   /* planned runs: index of the next activation request */
+    int off_plan;     /* planned runs: a request differed from the recording */
+    unsigned char *arena; /* AF_MEM_PLAN_ALIGN-aligned, arena_cap bytes */
+    size_t arena_cap;
     int last_use[AF_MAX_LAYERS];
     act outs[AF_MAX_LAYERS];
     float *out;
@@ -92,6 +124,7 @@ static void shape_entry_clear(shape_entry *e, int nconvs)
             af_conv_free(e->convs[i]);
         free(e->convs);
     }
+    af_mem_plan_free(&e->plan);
     memset(e, 0, sizeof *e);
 }
 
@@ -99,8 +132,8 @@ void af_forward_free(af_forward *f)
 {
     if (!f)
         return;
-    for (int i = 0; i < POOL_MAX; i++)
-        free(f->pool[i].p);
+    ARENA_UNPOISON(f->arena, f->arena_cap);
+    free(f->arena);
     for (int i = 0; i < SHAPES_MAX; i++)
         shape_entry_clear(&f->shapes[i], f->m->nconvs);
     free(f->out);
@@ -141,45 +174,79 @@ double af_forward_last_flops(const af_forward *f)
     return f->flops;
 }
 
-/* ---- activation buffers ---- */
+/* ---- activation buffers ----
+ * The first run of a shape maps each activation on its own and records its
+ * size and lifetime; later runs of that shape take the same activations at
+ * planned offsets of one arena (model/mem_plan.h). A request that differs
+ * from the recording gets a mapping of its own and the shape is recorded
+ * again. Own mappings (not malloc) go back to the system when released, so
+ * the recording run's resident memory is its live bytes, not the heap's
+ * high-water mark. */
 
 static af_status act_alloc(af_forward *f, act *a, int n, int h, int w, int c, af_error *err)
 {
     size_t need;
     if (af_mul_size((size_t)n * h, (size_t)w * c, &need) || need > ((size_t)1 << 34))
         return af_fail(err, AF_E_LIMIT, "activation of %dx%dx%dx%d is too large", n, h, w, c);
-    int best = -1, spare = -1;
-    for (int i = 0; i < POOL_MAX; i++) {
-        pool_slot *s = &f->pool[i];
-        if (s->used)
-            continue;
-        if (s->p && s->cap >= need && (best < 0 || s->cap < f->pool[best].cap))
-            best = i;
-        if (spare < 0 || (!s->p && f->pool[spare].p))
-            spare = i;
+    size_t bytes = (need ? need : 1) * sizeof(float);
+    shape_entry *e = f->cur;
+    *a = (act){NULL, n, h, w, c, -1, 0};
+    if (e->planned) {
+        int k = f->next_block++;
+        if (k < e->plan.n && e->plan.blocks[k].bytes == bytes) {
+            a->data = (float *)(f->arena + e->plan.blocks[k].offset);
+            a->slot = k;
+            ARENA_UNPOISON(a->data, bytes);
+            return AF_OK;
+        }
+        f->off_plan = 1;
+    } else if ((a->slot = af_mem_plan_record_alloc(&e->plan, bytes)) < 0) {
+        return af_fail(err, AF_E_NOMEM, "out of memory");
     }
-    if (best < 0) {
-        if (spare < 0)
-            return af_fail(err, AF_E_INTERNAL, "activation pool exhausted");
-        pool_slot *s = &f->pool[spare];
-        free(s->p);
-        s->p = malloc((need ? need : 1) * sizeof(float));
-        s->cap = s->p ? need : 0;
-        if (!s->p)
-            return af_fail(err, AF_E_NOMEM, "out of memory for a %dx%dx%d activation", h, w, c);
-        best = spare;
+    a->data = own_alloc(bytes);
+    if (!a->data) {
+        if (!e->planned)
+            af_mem_plan_record_release(&e->plan, a->slot);
+        a->slot = -1;
+        return af_fail(err, AF_E_NOMEM, "out of memory for a %dx%dx%d activation", h, w, c);
     }
-    f->pool[best].used = 1;
-    *a = (act){f->pool[best].p, n, h, w, c, best};
+    a->heap = bytes;
     return AF_OK;
 }
 
 static void act_release(af_forward *f, act *a)
 {
-    if (a->slot >= 0 && a->data)
-        f->pool[a->slot].used = 0;
+    if (a->data && a->slot >= 0 && !f->cur->planned)
+        af_mem_plan_record_release(&f->cur->plan, a->slot);
+    if (a->heap)
+        own_free(a->data, a->heap);
+    else if (a->data && a->slot >= 0)
+        ARENA_POISON(a->data, f->cur->plan.blocks[a->slot].bytes);
     a->data = NULL;
     a->slot = -1;
+    a->heap = 0;
+}
+
+/* After a run: solve a fresh recording and size the arena for it. */
+static void plan_finish(af_forward *f, shape_entry *e, int ok)
+{
+    if (e->planned) {
+        if (f->off_plan)
+            e->planned = 0; /* record again next time */
+        return;
+    }
+    if (!ok)
+        return;
+    af_mem_plan_solve(&e->plan);
+    if (e->plan.arena > f->arena_cap) {
+        ARENA_UNPOISON(f->arena, f->arena_cap);
+        free(f->arena);
+        f->arena = aligned_alloc(AF_MEM_PLAN_ALIGN, e->plan.arena);
+        f->arena_cap = f->arena ? e->plan.arena : 0;
+        if (!f->arena)
+            return; /* stays unplanned: the next run mallocs again */
+    }
+    e->planned = 1;
 }
 
 /* ---- convolution with per-shape executables ---- */
@@ -483,7 +550,14 @@ af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
         if (!f->out)
             return af_fail(err, AF_E_NOMEM, "out of memory for the network output");
     }
-    act in = {(float *)input, n, h, w, 3, -1};
+    act in = {(float *)input, n, h, w, 3, -1, 0};
+    f->cur = e;
+    f->next_block = 0;
+    f->off_plan = 0;
+    if (!e->planned)
+        af_mem_plan_reset(&e->plan);
+    else
+        ARENA_POISON(f->arena, f->arena_cap);
     f->flops = 0;
     af_status st = AF_OK;
     int i;
@@ -495,6 +569,7 @@ af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
         act *y = &f->outs[i];
         y->data = NULL;
         y->slot = -1;
+        y->heap = 0;
         switch (S->type) {
         case AF_M_CONV:
             st = run_conv(f, e, L->cv1, x, y, err);
@@ -515,6 +590,7 @@ af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
             for (int j = 0; j < S->nfrom; j++) {
                 parts[j] = S->from[j] < 0 ? in : f->outs[S->from[j]];
                 parts[j].slot = -1; /* borrowed */
+                parts[j].heap = 0;
             }
             st = concat(f, parts, S->nfrom, y, err);
             break;
@@ -534,6 +610,7 @@ af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
     for (int j = 0; j < m->desc.nlayers; j++)
         if (f->outs[j].data)
             act_release(f, &f->outs[j]);
+    plan_finish(f, e, st == AF_OK);
     if (st)
         return st;
     *out = f->out;

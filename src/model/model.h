@@ -13,7 +13,7 @@
 typedef struct af_conv_unit {
     af_conv_desc desc;
     af_conv_weights *prepared; /* oneDNN layout */
-    float *weight;             /* OIHW, BN folded */
+    float *weight;             /* OIHW, BN folded; NULL once prepared (only raw models keep it) */
     float *bias;               /* [cout], BN folded (NULL in unfused mode) */
     float *bn_alpha, *bn_beta; /* unfused mode: y = silu(conv(x) * alpha + beta), as
                                 * PyTorch's eval BatchNorm computes it */
