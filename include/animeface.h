@@ -82,6 +82,19 @@ const char *af_model_class_name(const af_model *m, int cls); /* never NULL */
 int af_model_default_imgsz(const af_model *m);                /* train imgsz */
 int af_model_max_stride(const af_model *m);
 
+/* Arithmetic of the convolutions. */
+typedef enum af_precision {
+    AF_PRECISION_FP32 = 0, /* the default */
+    AF_PRECISION_BF16      /* bf16 inputs and weights, float32 accumulation and outputs */
+} af_precision;
+
+/* Switches the model's convolutions to bf16, where the CPU runs bf16 natively
+ * (avx512_bf16 or AMX, through oneDNN). Elsewhere returns AF_E_UNSUPPORTED with
+ * a message naming the CPU's instruction set, and the model stays fp32. Call
+ * before creating contexts; switching back needs a fresh load. */
+af_status af_model_set_precision(af_model *m, af_precision p, af_error *err);
+af_precision af_model_get_precision(const af_model *m);
+
 /* Per-thread state: activation buffers and compiled primitives. */
 af_status af_context_create(const af_model *m, int threads, af_context **out, af_error *err);
 void af_context_free(af_context *ctx);

@@ -174,6 +174,31 @@ static void test_sources_globs_lists_missing(void)
     CHECK(strstr(buf, "no_such_file.jpg: does not exist") != NULL);
 }
 
+/* --precision bf16: a notice and fp32 where the CPU has no bf16 (then the
+ * boxes are those of fp32, byte for byte); bf16 boxes where it has (then the
+ * same faces). A bad value is refused. */
+static void test_predict_precision(void)
+{
+    static char fp32[1 << 14], bf16[1 << 14];
+    const char *args = "tests/fixtures/images/test_priconne.png --imgsz 640 --json - --quiet";
+    int rc = sh(fp32, sizeof fp32, "%s predict %s", cli(), args);
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, fp32);
+    rc = sh(bf16, sizeof bf16, "%s predict %s --precision bf16", cli(), args);
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, bf16);
+    const char *notice = strstr(bf16, "notice: --precision bf16: this CPU has no bf16");
+    if (notice) {
+        CHECK(strstr(bf16, "running fp32") != NULL);
+        const char *nl = strchr(notice, '\n');
+        REQUIRE(nl != NULL);
+        CHECK_MSG(strcmp(nl + 1, fp32) == 0, "fp32 fallback differs:\n%s\nvs\n%s", nl + 1, fp32);
+    } else {
+        CHECK(count_lines(bf16, "\"name\": ") == count_lines(fp32, "\"name\": "));
+    }
+    rc = sh(buf, sizeof buf, "%s predict %s --precision fp16", cli(), args);
+    CHECK(rc == 1);
+    CHECK(strstr(buf, "--precision must be fp32 or bf16, not 'fp16'") != NULL);
+}
+
 static void test_bad_options(void)
 {
     int rc = sh(buf, sizeof buf, "%s predict samples --conf 1.5", cli());
@@ -204,6 +229,7 @@ int main(void)
     RUN(test_predict_outputs);
     RUN(test_batch_goes_on_past_bad_files);
     RUN(test_sources_globs_lists_missing);
+    RUN(test_predict_precision);
     RUN(test_bad_options);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

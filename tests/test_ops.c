@@ -6,7 +6,9 @@
 
 #include "testutil.h"
 
+#include "core/tensor.h"
 #include "ops/act.h"
+#include "ops/bf16.h"
 #include "ops/concat.h"
 #include "ops/conv.h"
 #include "ops/engine.h"
@@ -478,6 +480,123 @@ static void test_activations(void)
     free(x), free(a), free(r), free(y);
 }
 
+/* ---- bf16 ---- */
+
+/* Independent reference: of the two bf16 values around x (truncation and the
+ * next one away from zero), the nearer in double; on a tie the even one. */
+static uint16_t bf16_nearest_ref(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    uint16_t lo = (uint16_t)(u >> 16), hi = (uint16_t)(lo + 1);
+    double dlo = fabs((double)af_bf16_to_f32(lo) - x), dhi = fabs((double)af_bf16_to_f32(hi) - x);
+    if (dlo < dhi)
+        return lo;
+    if (dhi < dlo)
+        return hi;
+    return (lo & 1) ? hi : lo;
+}
+
+static void test_bf16_rounding(void)
+{
+    CHECK(af_bf16_from_f32(1.0f) == 0x3f80);
+    CHECK(af_bf16_from_f32(-2.0f) == 0xc000);
+    CHECK(af_bf16_from_f32(0.0f) == 0x0000);
+    CHECK(af_bf16_from_f32(-0.0f) == 0x8000);
+    CHECK(af_bf16_from_f32(1.0f + 1.0f / 256) == 0x3f80);       /* tie -> even (down) */
+    CHECK(af_bf16_from_f32(1.0f + 3.0f / 256) == 0x3f82);       /* tie -> even (up) */
+    CHECK(af_bf16_from_f32(1.0f + 1.0f / 256 + 1e-6f) == 0x3f81); /* past the tie */
+    CHECK(af_bf16_from_f32(INFINITY) == 0x7f80);
+    CHECK(af_bf16_from_f32(-INFINITY) == 0xff80);
+    CHECK(af_bf16_from_f32(3.4028235e38f) == 0x7f80); /* FLT_MAX rounds to inf, as torch */
+    uint16_t qn = af_bf16_from_f32(NAN);
+    CHECK((qn & 0x7f80) == 0x7f80 && (qn & 0x007f) != 0);
+    uint32_t snan_bits = 0x7f800001u; /* a NaN whose payload lies only in the low bits */
+    float snan;
+    memcpy(&snan, &snan_bits, sizeof snan);
+    uint16_t b = af_bf16_from_f32(snan);
+    CHECK((b & 0x7f80) == 0x7f80 && (b & 0x007f) != 0); /* still a NaN, not inf */
+    /* random finite floats of every magnitude against the reference */
+    uint32_t st = 99;
+    size_t n = 200000, bad = 0;
+    float *x = malloc(n * sizeof *x);
+    uint16_t *y = malloc(n * sizeof *y);
+    REQUIRE(x && y);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        do {
+            st = st * 1664525u + 1013904223u;
+            u = st ^ (st >> 13) * 2654435761u;
+        } while ((u & 0x7f800000u) == 0x7f800000u || (u & 0x7fffffffu) >= 0x7f7f8000u);
+        memcpy(&x[i], &u, sizeof u);
+    }
+    af_bf16_from_f32_array(x, y, n, 2);
+    for (size_t i = 0; i < n; i++)
+        bad += y[i] != bf16_nearest_ref(x[i]);
+    CHECK_MSG(bad == 0, "%zu of %zu conversions differ from the nearest-even reference", bad, n);
+    free(x);
+    free(y);
+}
+
+/* bf16 convolutions: where oneDNN has no bf16 kernel (CPUs without
+ * avx512_bf16/AMX, such as this project's CI machine) the switch is refused
+ * with AF_E_UNSUPPORTED and the weights keep working in fp32; where it has
+ * one, the bf16 conv equals the reference conv run on bf16-rounded inputs and
+ * weights (float32 accumulation) to accumulation-order tolerance. */
+static void test_conv_bf16(void)
+{
+    af_engine *e = NULL;
+    af_error err = {0};
+    REQUIRE(af_engine_create(&e, &err) == AF_OK);
+    const char *isa = NULL;
+    int has = af_engine_has_bf16(e, &isa);
+    CHECK(isa != NULL && *isa);
+    static const af_conv_desc ds[] = {{16, 32, 3, 1, 1, AF_ACT_SILU}, {32, 1, 1, 1, 0, AF_ACT_NONE},
+                                      {3, 16, 3, 2, 1, AF_ACT_SILU}};
+    for (size_t k = 0; k < sizeof ds / sizeof ds[0]; k++) {
+        const af_conv_desc *d = &ds[k];
+        size_t nw = (size_t)d->cout * d->cin * d->k * d->k;
+        float *wt = rand_buf(nw, 0.3f), *bias = rand_buf((size_t)d->cout, 0.5f);
+        af_conv_weights *cw = NULL;
+        REQUIRE(af_conv_weights_create(e, d, wt, bias, &cw, &err) == AF_OK);
+        af_status st = af_conv_weights_to_bf16(cw, &err);
+        if (!has) {
+            CHECK(st == AF_E_UNSUPPORTED);
+            CHECK(!af_conv_weights_is_bf16(cw));
+            run_conv_case(e, cw, wt, bias, d, 1, 13, 17, 2); /* still a working fp32 conv */
+        } else {
+            CHECK_MSG(st == AF_OK, "%s", err.msg);
+            CHECK(af_conv_weights_is_bf16(cw));
+            int h = 13, w = 17, oh, ow;
+            af_conv_out_hw(d, h, w, &oh, &ow);
+            size_t ni = (size_t)h * w * d->cin, no = (size_t)oh * ow * d->cout;
+            float *src = rand_buf(ni, 1.0f), *got = malloc(no * sizeof *got),
+                  *want = malloc(no * sizeof *want), *wr = malloc(nw * sizeof *wr);
+            REQUIRE(src && got && want && wr);
+            for (size_t i = 0; i < nw; i++)
+                wr[i] = af_bf16_to_f32(af_bf16_from_f32(wt[i]));
+            af_conv *c = NULL;
+            REQUIRE(af_conv_create(e, cw, 1, h, w, 2, &c, &err) == AF_OK);
+            CHECK(af_conv_forward(c, src, got, &err) == AF_OK);
+            for (size_t i = 0; i < ni; i++)
+                src[i] = af_bf16_to_f32(af_bf16_from_f32(src[i]));
+            af_conv_ref(d, wr, bias, 1, h, w, src, want);
+            double ma, mr;
+            size_t bad = compare(got, want, no, 1e-4, &ma, &mr);
+            printf("  bf16 conv %d->%d k%d: max abs %.2e (%s)\n", d->cin, d->cout, d->k, ma,
+                   af_conv_impl(c));
+            CHECK_MSG(bad == 0, "%zu outputs off (max abs %.3g)", bad, ma);
+            af_conv_free(c);
+            free(src), free(got), free(want), free(wr);
+        }
+        af_conv_weights_free(cw);
+        free(wt), free(bias);
+    }
+    if (!has)
+        printf("  bf16: not on this CPU (oneDNN ISA %s): refused, fp32 kept\n", isa);
+    af_engine_free(e);
+}
+
 int main(void)
 {
     RUN(test_conv_ref_hand);
@@ -491,5 +610,7 @@ int main(void)
     RUN(test_upsample);
     RUN(test_concat_and_slice);
     RUN(test_activations);
+    RUN(test_bf16_rounding);
+    RUN(test_conv_bf16);
     return t_summary();
 }

@@ -41,7 +41,7 @@ static int ends_with(const char *s, const char *suf)
 
 int cmd_bench(int argc, char **argv)
 {
-    const char *model_path = NULL;
+    const char *model_path = NULL, *precision = NULL;
     opt_intlist imgsz = {{0}, 0};
     int runs = 10, warmup = 2, threads = 0, layers = 0, help = 0, nc = 1, batch = 1, train = 0;
     opt_spec specs[] = {
@@ -56,6 +56,8 @@ int cmd_bench(int argc, char **argv)
          "T"},
         {"nc", NULL, OPT_INT, &nc, 1, 100000, "classes, for a .yaml description (default 1)",
          "N"},
+        {"precision", NULL, OPT_STRING, &precision, 1, 0,
+         "fp32 (default) or bf16 (CPUs with avx512_bf16/AMX; elsewhere a notice, then fp32)", "P"},
         {"layers", NULL, OPT_BOOL, &layers, 1, 0, "print the time of each layer", NULL},
         {"train", NULL, OPT_BOOL, &train, 1, 0,
          "training throughput instead (img/s; default yolov8n.yaml, 640, batch 16)", NULL},
@@ -86,6 +88,10 @@ int cmd_bench(int argc, char **argv)
         }
         cJSON_Delete(y);
     } else if (!(m = cli_load_model(model_path, &shown))) {
+        return 1;
+    }
+    if (cli_set_precision("bench", m, precision)) {
+        af_model_free(m);
         return 1;
     }
     int s = m->max_stride;
@@ -127,7 +133,8 @@ int cmd_bench(int argc, char **argv)
     double med = runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2;
     printf("| model | input | threads | median ms | min ms | GFLOP | GFLOP/s | peak RSS MiB |\n");
     printf("|---|---|---|---|---|---|---|---|\n");
-    printf("| %s | %dx%dx%dx3 | %d | %.2f | %.2f | %.2f | %.1f | %.1f |\n", shown, batch, h, w,
+    printf("| %s%s | %dx%dx%dx3 | %d | %.2f | %.2f | %.2f | %.1f | %.1f |\n", shown,
+           af_model_get_precision(m) == AF_PRECISION_BF16 ? " (bf16)" : "", batch, h, w,
            threads > 0 ? threads : 0, med, t[0], flops / 1e9, flops / 1e9 / (med / 1e3),
            peak_rss_kb() / 1024.0);
     if (layers) {

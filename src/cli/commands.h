@@ -16,5 +16,8 @@ int cmd_train(int argc, char **argv);
 /* Loads --model, or the bundled default when path is NULL or empty. Prints
  * the error line itself; returns NULL on failure. */
 af_model *cli_load_model(const char *path, const char **shown_name);
+/* --precision: fp32 (nothing to do) or bf16; where the CPU has no bf16, one
+ * notice line and fp32. Returns 0, or 1 after an error line. */
+int cli_set_precision(const char *cmd, af_model *m, const char *precision);
 
 #endif

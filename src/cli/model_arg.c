@@ -1,5 +1,6 @@
 /* --model: a checkpoint path, or the bundled default. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
@@ -25,4 +26,26 @@ af_model *cli_load_model(const char *path, const char **shown_name)
         return NULL;
     }
     return m;
+}
+
+int cli_set_precision(const char *cmd, af_model *m, const char *precision)
+{
+    if (!precision || !strcmp(precision, "fp32") || !strcmp(precision, "f32"))
+        return 0;
+    if (strcmp(precision, "bf16")) {
+        fprintf(stderr, "animeface %s: --precision must be fp32 or bf16, not '%s'\n", cmd,
+                precision);
+        return 1;
+    }
+    af_error err = {0};
+    af_status st = af_model_set_precision(m, AF_PRECISION_BF16, &err);
+    if (st == AF_E_UNSUPPORTED) {
+        fprintf(stderr, "animeface %s: notice: --precision bf16: %s; running fp32\n", cmd, err.msg);
+        return 0;
+    }
+    if (st) {
+        fprintf(stderr, "animeface %s: --precision bf16: %s\n", cmd, err.msg);
+        return 1;
+    }
+    return 0;
 }

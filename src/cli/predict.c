@@ -18,7 +18,7 @@
 #include "io/image.h"
 
 typedef struct predict_args {
-    const char *model, *json, *project, *name, *device;
+    const char *model, *json, *project, *name, *device, *precision;
     double conf, iou;
     opt_intlist imgsz, classes;
     int max_det, agnostic, save, save_txt, save_conf, save_crop, exist_ok, line_width;
@@ -284,6 +284,8 @@ int cmd_predict(int argc, char **argv)
         {"show-conf", NULL, OPT_BOOL, &a.show_conf, 1, 0, "(ultralytics) = !hide-conf", NULL},
         {"threads", NULL, OPT_INT, &a.threads, 0, 1024, "compute threads (default: all cores)",
          "N"},
+        {"precision", NULL, OPT_STRING, &a.precision, 1, 0,
+         "fp32 (default) or bf16 (CPUs with avx512_bf16/AMX; elsewhere a notice, then fp32)", "P"},
         {"workers", NULL, OPT_INT, &a.workers, 0, MAX_WORKERS,
          "images processed at once (default: one per core)", "N"},
         {"recursive", NULL, OPT_BOOL, &a.recursive, 1, 0, "descend into subdirectories", NULL},
@@ -333,7 +335,8 @@ int cmd_predict(int argc, char **argv)
 
     const char *shown;
     af_model *m = cli_load_model(a.model, &shown);
-    if (!m) {
+    if (!m || cli_set_precision("predict", m, a.precision)) {
+        af_model_free(m);
         sources_free(&src);
         return 1;
     }

@@ -32,7 +32,7 @@ static void on_progress(void *user, int done, int total)
 int cmd_val(int argc, char **argv)
 {
     const char *model = NULL, *data = NULL, *split = "val", *project = "runs/detect",
-               *name = "val", *device = NULL;
+               *name = "val", *device = NULL, *precision = NULL;
     int imgsz = 0, batch = 16, max_det = 300, plots = 1, save_json = 0, json = 0, exist_ok = 0;
     int threads = 0, quiet = 0, help = 0, verbose = 1;
     double conf = 0.001, iou = 0.7;
@@ -56,6 +56,8 @@ int cmd_val(int argc, char **argv)
         {"name", NULL, OPT_STRING, &name, 1, 0, "run name (val, val2, ...)", "NAME"},
         {"exist-ok", NULL, OPT_BOOL, &exist_ok, 1, 0, "reuse project/name", NULL},
         {"threads", NULL, OPT_INT, &threads, 0, 1024, "compute threads (all cores)", "N"},
+        {"precision", NULL, OPT_STRING, &precision, 1, 0,
+         "fp32 (default) or bf16 (CPUs with avx512_bf16/AMX; elsewhere a notice, then fp32)", "P"},
         {"quiet", NULL, OPT_BOOL, &quiet, 1, 0, "print only the table", NULL},
         {"verbose", NULL, OPT_BOOL, &verbose, 1, 0, "(ultralytics) = !quiet", NULL},
         {"device", NULL, OPT_STRING, &device, 1, 0, "(ultralytics) only 'cpu'", "D"},
@@ -115,6 +117,10 @@ int cmd_val(int argc, char **argv)
     int rc = 1;
     if (!m)
         goto out_ds;
+    if (cli_set_precision("val", m, precision)) {
+        af_model_free(m);
+        goto out_ds;
+    }
     if (m->nc != cfg.nc)
         fprintf(stderr,
                 "animeface val: warning: the model has %d classes, %s has %d; class ids are "

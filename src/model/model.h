@@ -48,6 +48,7 @@ struct af_model {
     af_engine *engine;
     int unfused; /* BN kept apart from the conv (reference mode, slower) */
     int raw;     /* raw parameters for training: nothing folded, no oneDNN weights */
+    af_precision precision; /* of the prepared convolution weights */
     cJSON *yaml; /* the description dict it was built from (nc as built) */
 };
 

@@ -20,6 +20,7 @@
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "ops/bf16.h"
 #include "ops/ref.h"
 
 #define AF_CONV_MAX_CH 65536
@@ -33,6 +34,7 @@ struct af_conv_weights {
     dnnl_memory_desc_t wmd; /* format of wbuf */
     void *wbuf;             /* 64-byte aligned, dnnl_memory_desc_get_size(&wmd) bytes */
     float *bias;            /* cout floats or NULL */
+    int bf16;               /* wbuf holds bf16 weights: convs take bf16 input, give f32 */
 };
 
 struct af_conv {
@@ -46,6 +48,8 @@ struct af_conv {
     dnnl_memory_t msrc, mwei, mbias, mdst, mscratch;
     void *own_w;   /* private weights (DNNL_PRIVATE: blocked, REF: OIHW) */
     void *scratch; /* user scratchpad */
+    uint16_t *src16; /* bf16 weights: the input converted to bf16 before each run */
+    size_t src_elems;
 };
 
 static af_status dnnl_err(af_error *err, const char *what, dnnl_status_t st)
@@ -80,9 +84,10 @@ static void *alloc_aligned(size_t bytes)
     return aligned_alloc(64, n ? n : 64);
 }
 
-/* Creates the primitive descriptor for one shape; wmd NULL means format `any`. */
+/* Creates the primitive descriptor for one shape; wmd NULL means format `any`.
+ * bf16: input and weights in bf16, bias and output in f32. */
 static dnnl_status_t make_pd(dnnl_engine_t eng, const af_conv_desc *d, int has_bias, int n,
-                             int h, int w, const dnnl_memory_desc_t *wmd,
+                             int h, int w, const dnnl_memory_desc_t *wmd, int bf16,
                              dnnl_primitive_desc_t *pd)
 {
     int oh, ow;
@@ -93,9 +98,10 @@ static dnnl_status_t make_pd(dnnl_engine_t eng, const af_conv_desc *d, int has_b
     dnnl_dims_t strides = {d->stride, d->stride}, pads = {d->pad, d->pad};
     dnnl_status_t st;
     *pd = NULL;
-    if ((st = dnnl_memory_desc_init_by_tag(&src_md, 4, sdims, dnnl_f32, dnnl_nhwc)) ||
+    dnnl_data_type_t in_dt = bf16 ? dnnl_bf16 : dnnl_f32;
+    if ((st = dnnl_memory_desc_init_by_tag(&src_md, 4, sdims, in_dt, dnnl_nhwc)) ||
         (st = dnnl_memory_desc_init_by_tag(&dst_md, 4, ddims, dnnl_f32, dnnl_nhwc)) ||
-        (st = dnnl_memory_desc_init_by_tag(&any_wmd, 4, wdims, dnnl_f32, dnnl_format_tag_any)) ||
+        (st = dnnl_memory_desc_init_by_tag(&any_wmd, 4, wdims, in_dt, dnnl_format_tag_any)) ||
         (st = dnnl_memory_desc_init_by_tag(&bias_md, 1, bdims, dnnl_f32, dnnl_a)))
         return st;
     dnnl_convolution_desc_t cd;
@@ -131,6 +137,11 @@ static const char *pd_impl(const_dnnl_primitive_desc_t pd)
     if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) != dnnl_success || !s)
         return "?";
     return s;
+}
+
+static int impl_is_ref(const char *impl)
+{
+    return strncmp(impl, "ref", 3) == 0;
 }
 
 /* Reorders `from` (in format fmd) into `to` (format tmd), synchronously. */
@@ -200,7 +211,7 @@ af_status af_conv_weights_create(af_engine *e, const af_conv_desc *d, const floa
     if (hw < d->k)
         hw = d->k;
     dnnl_primitive_desc_t pd = NULL;
-    st = make_pd(eng, d, bias != NULL, 1, hw, hw, NULL, &pd);
+    st = make_pd(eng, d, bias != NULL, 1, hw, hw, NULL, 0, &pd);
     if (st == dnnl_success) {
         const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
         if (q)
@@ -243,6 +254,51 @@ fail:
     return rc;
 }
 
+af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err)
+{
+    if (w->bf16)
+        return AF_OK;
+    dnnl_engine_t eng = af_engine_dnnl(w->e);
+    int hw = AF_CONV_NOMINAL_HW < w->d.k ? w->d.k : AF_CONV_NOMINAL_HW;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t st = make_pd(eng, &w->d, w->bias != NULL, 1, hw, hw, NULL, 1, &pd);
+    if (st == dnnl_success && impl_is_ref(pd_impl(pd))) {
+        dnnl_primitive_desc_destroy(pd);
+        st = dnnl_unimplemented;
+    }
+    if (st == dnnl_unimplemented)
+        return af_fail(err, AF_E_UNSUPPORTED, "conv: oneDNN has no bf16 kernel on this CPU");
+    if (st)
+        return dnnl_err(err, "creating a bf16 convolution", st);
+    const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    dnnl_memory_desc_t tmd;
+    if (q)
+        tmd = *q;
+    dnnl_primitive_desc_destroy(pd);
+    if (!q)
+        return af_fail(err, AF_E_INTERNAL, "oneDNN: convolution has no weights descriptor");
+    size_t bytes = dnnl_memory_desc_get_size(&tmd);
+    void *buf = alloc_aligned(bytes);
+    if (!buf)
+        return af_fail(err, AF_E_NOMEM, "conv: out of memory for %zu bytes of weights", bytes);
+    memset(buf, 0, bytes);
+    af_status rc = reorder(eng, &w->wmd, w->wbuf, &tmd, buf, err);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    free(w->wbuf);
+    w->wbuf = buf;
+    w->wmd = tmd;
+    w->bf16 = 1;
+    return AF_OK;
+}
+
+int af_conv_weights_is_bf16(const af_conv_weights *w)
+{
+    return w->bf16;
+}
+
 void af_conv_weights_free(af_conv_weights *w)
 {
     if (!w)
@@ -255,11 +311,6 @@ void af_conv_weights_free(af_conv_weights *w)
 const af_conv_desc *af_conv_weights_desc(const af_conv_weights *w)
 {
     return &w->d;
-}
-
-static int impl_is_ref(const char *impl)
-{
-    return strncmp(impl, "ref", 3) == 0;
 }
 
 static af_status shape_check(const af_conv_desc *d, int n, int h, int w, int oh, int ow,
@@ -309,7 +360,7 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     if (threads <= 0)
         c->threads = af_engine_max_threads(e);
     st = naive ? dnnl_unimplemented
-               : make_pd(eng, d, w->bias != NULL, n, h, width, &w->wmd, &pd);
+               : make_pd(eng, d, w->bias != NULL, n, h, width, &w->wmd, w->bf16, &pd);
     if (st == dnnl_success && impl_is_ref(pd_impl(pd))) {
         dnnl_primitive_desc_destroy(pd); /* the blocked format forced a slow kernel */
         pd = NULL;
@@ -318,7 +369,8 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     if (st == dnnl_success) {
         c->path = AF_CONV_DNNL_SHARED;
     } else if (st == dnnl_unimplemented) {
-        st = naive ? dnnl_unimplemented : make_pd(eng, d, w->bias != NULL, n, h, width, NULL, &pd);
+        st = naive ? dnnl_unimplemented
+                   : make_pd(eng, d, w->bias != NULL, n, h, width, NULL, w->bf16, &pd);
         if (st == dnnl_success) {
             c->path = AF_CONV_DNNL_PRIVATE;
         } else if (st == dnnl_unimplemented) {
@@ -369,6 +421,13 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         return AF_OK;
     }
     snprintf(c->impl, sizeof c->impl, "%s", pd_impl(pd));
+    if (w->bf16) {
+        c->src_elems = (size_t)n * h * width * d->cin; /* bounded by shape_check */
+        if (!(c->src16 = alloc_aligned(c->src_elems * sizeof *c->src16))) {
+            rc = af_fail(err, AF_E_NOMEM, "conv: out of memory for the bf16 input");
+            goto fail;
+        }
+    }
 
     const char *what = "creating the convolution primitive";
     if ((st = dnnl_primitive_create(&c->prim, pd)))
@@ -445,7 +504,9 @@ af_status af_conv_forward(af_conv *c, const float *src, float *dst, af_error *er
         return AF_OK;
     }
     dnnl_status_t st;
-    if ((st = dnnl_memory_set_data_handle(c->msrc, (void *)src)) ||
+    if (c->src16)
+        af_bf16_from_f32_array(src, c->src16, c->src_elems, c->threads);
+    if ((st = dnnl_memory_set_data_handle(c->msrc, c->src16 ? (void *)c->src16 : (void *)src)) ||
         (st = dnnl_memory_set_data_handle(c->mdst, dst)))
         return dnnl_err(err, "setting the convolution buffers", st);
     dnnl_exec_arg_t args[5];
@@ -487,6 +548,7 @@ void af_conv_free(af_conv *c)
         dnnl_primitive_destroy(c->prim);
     free(c->own_w);
     free(c->scratch);
+    free(c->src16);
     free(c);
 }
 

@@ -26,6 +26,14 @@ typedef struct af_conv_weights af_conv_weights;
 af_status af_conv_weights_create(af_engine *e, const af_conv_desc *d, const float *weight,
                                  const float *bias, af_conv_weights **out, af_error *err);
 void af_conv_weights_free(af_conv_weights *w);
+
+/* Turns prepared weights into bf16 ones: convolutions created from them
+ * afterwards convert their input to bf16, multiply in bf16 and accumulate and
+ * write float32 (bias and SiLU in float32). AF_E_UNSUPPORTED where oneDNN has
+ * no bf16 kernel on this CPU (the weights then stay float32). Not while an
+ * af_conv made from w exists. */
+af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err);
+int af_conv_weights_is_bf16(const af_conv_weights *w);
 const af_conv_desc *af_conv_weights_desc(const af_conv_weights *w);
 
 /* Per-thread executable for one input shape (n, h, width); cheap to keep

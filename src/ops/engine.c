@@ -85,3 +85,30 @@ const char *af_dnnl_status_name(int status)
 {
     return dnnl_status2str((dnnl_status_t)status);
 }
+
+int af_engine_has_bf16(const af_engine *e, const char **isa)
+{
+    (void)e;
+    unsigned v = (unsigned)dnnl_get_effective_cpu_isa();
+    const char *name = "unknown";
+    static const struct {
+        unsigned bits;
+        const char *name;
+    } tab[] = {{dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"},
+               {dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"},
+               {dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"},
+               {dnnl_cpu_isa_avx512_core, "avx512_core"},
+               {dnnl_cpu_isa_avx2_vnni, "avx2_vnni"},
+               {dnnl_cpu_isa_avx2, "avx2"},
+               {dnnl_cpu_isa_avx, "avx"},
+               {dnnl_cpu_isa_sse41, "sse41"}};
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+        if ((v & tab[i].bits) == tab[i].bits) {
+            name = tab[i].name;
+            break;
+        }
+    if (isa)
+        *isa = name;
+    unsigned bf16 = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+    return (v & bf16) == bf16;
+}

@@ -25,6 +25,11 @@ void af_engine_restore_threads(const af_engine *e, int prev);
 /* omp_get_max_threads() of the calling thread, or 1 if OpenMP is not reachable. */
 int af_engine_max_threads(const af_engine *e);
 
+/* Whether oneDNN runs bf16 natively on this CPU (avx512_bf16 or AMX; oneDNN
+ * emulates bf16 on plain AVX-512, which is slower than fp32). *isa names the
+ * instruction set oneDNN uses here ("avx2", "avx512_core_bf16", ...). */
+int af_engine_has_bf16(const af_engine *e, const char **isa);
+
 /* Name of a oneDNN status code ("out_of_memory", "unimplemented", ...). */
 const char *af_dnnl_status_name(int status);
 
