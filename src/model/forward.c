@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/checked.h"
@@ -20,40 +19,22 @@
 #define SHAPES_MAX 8
 
 #if defined(__SANITIZE_ADDRESS__)
-/* Under AddressSanitizer: own buffers come from malloc (with redzones), and the
- * arena is poisoned except for the activations alive in it, so a read past an
- * activation or after its release is caught as it would be with malloc. */
+/* Under AddressSanitizer the arena is poisoned except for the activations
+ * alive in it, so a read past an activation or after its release is caught
+ * as it would be with malloc. */
 #include <sanitizer/asan_interface.h>
 #define ARENA_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
 #define ARENA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-static float *own_alloc(size_t bytes)
-{
-    return malloc(bytes);
-}
-static void own_free(float *p, size_t bytes)
-{
-    (void)bytes;
-    free(p);
-}
 #else
 #define ARENA_POISON(p, n) ((void)(p), (void)(n))
 #define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
-static float *own_alloc(size_t bytes)
-{
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-static void own_free(float *p, size_t bytes)
-{
-    munmap(p, bytes);
-}
 #endif
 
 typedef struct act {
     float *data;
     int n, h, w, c;
     int slot; /* block of the shape's memory plan, -1 if not owned */
-    size_t heap; /* bytes of a mapping of its own (the recording run, or off the plan); 0 if none */
+    int heap; /* a malloc of its own (a request off the plan) */
 } act;
 
 typedef struct shape_entry {
@@ -70,8 +51,10 @@ struct af_forward {
     shape_entry shapes[SHAPES_MAX];
     unsigned long clock;
     shape_entry *cur; /* shape of the run in progress */
-    int next_block;   /* planned runs: index of the next activation request */
-    int off_plan;     /* planned runs: a request differed from the recording */
+    int dry;          /* planning pass: shapes and lifetimes only, no arithmetic */
+    float dry_token;  /* what activations point at during the planning pass */
+    int next_block;   /* index of the next activation request */
+    int off_plan;     /* a request differed from the plan */
     unsigned char *arena; /* AF_MEM_PLAN_ALIGN-aligned, arena_cap bytes */
     size_t arena_cap;
     int last_use[AF_MAX_LAYERS];
@@ -175,13 +158,12 @@ double af_forward_last_flops(const af_forward *f)
 }
 
 /* ---- activation buffers ----
- * The first run of a shape maps each activation on its own and records its
- * size and lifetime; later runs of that shape take the same activations at
- * planned offsets of one arena (model/mem_plan.h). A request that differs
- * from the recording gets a mapping of its own and the shape is recorded
- * again. Own mappings (not malloc) go back to the system when released, so
- * the recording run's resident memory is its live bytes, not the heap's
- * high-water mark. */
+ * The first run of a shape starts with a planning pass: the layers run
+ * without arithmetic, recording each activation's size and lifetime, and
+ * model/mem_plan.h packs them into one arena. Every run then takes its
+ * activations at the planned offsets. A request that differs from the plan
+ * (it cannot, the passes take the same branches; but if) gets a malloc of its
+ * own and the shape is planned again next time. */
 
 static af_status act_alloc(af_forward *f, act *a, int n, int h, int w, int c, af_error *err)
 {
@@ -191,35 +173,32 @@ static af_status act_alloc(af_forward *f, act *a, int n, int h, int w, int c, af
     size_t bytes = (need ? need : 1) * sizeof(float);
     shape_entry *e = f->cur;
     *a = (act){NULL, n, h, w, c, -1, 0};
-    if (e->planned) {
-        int k = f->next_block++;
-        if (k < e->plan.n && e->plan.blocks[k].bytes == bytes) {
-            a->data = (float *)(f->arena + e->plan.blocks[k].offset);
-            a->slot = k;
-            ARENA_UNPOISON(a->data, bytes);
-            return AF_OK;
-        }
-        f->off_plan = 1;
-    } else if ((a->slot = af_mem_plan_record_alloc(&e->plan, bytes)) < 0) {
-        return af_fail(err, AF_E_NOMEM, "out of memory");
+    if (f->dry) {
+        if ((a->slot = af_mem_plan_record_alloc(&e->plan, bytes)) < 0)
+            return af_fail(err, AF_E_NOMEM, "out of memory");
+        a->data = &f->dry_token;
+        return AF_OK;
     }
-    a->data = own_alloc(bytes);
-    if (!a->data) {
-        if (!e->planned)
-            af_mem_plan_record_release(&e->plan, a->slot);
-        a->slot = -1;
+    int k = f->next_block++;
+    if (k < e->plan.n && e->plan.blocks[k].bytes == bytes) {
+        a->data = (float *)(f->arena + e->plan.blocks[k].offset);
+        a->slot = k;
+        ARENA_UNPOISON(a->data, bytes);
+        return AF_OK;
+    }
+    f->off_plan = 1;
+    if (!(a->data = malloc(bytes)))
         return af_fail(err, AF_E_NOMEM, "out of memory for a %dx%dx%d activation", h, w, c);
-    }
-    a->heap = bytes;
+    a->heap = 1;
     return AF_OK;
 }
 
 static void act_release(af_forward *f, act *a)
 {
-    if (a->data && a->slot >= 0 && !f->cur->planned)
-        af_mem_plan_record_release(&f->cur->plan, a->slot);
     if (a->heap)
-        own_free(a->data, a->heap);
+        free(a->data);
+    else if (a->data && a->slot >= 0 && f->dry)
+        af_mem_plan_record_release(&f->cur->plan, a->slot);
     else if (a->data && a->slot >= 0)
         ARENA_POISON(a->data, f->cur->plan.blocks[a->slot].bytes);
     a->data = NULL;
@@ -227,16 +206,9 @@ static void act_release(af_forward *f, act *a)
     a->heap = 0;
 }
 
-/* After a run: solve a fresh recording and size the arena for it. */
-static void plan_finish(af_forward *f, shape_entry *e, int ok)
+/* After the planning pass: offsets, and an arena big enough for them. */
+static af_status plan_solve(af_forward *f, shape_entry *e, af_error *err)
 {
-    if (e->planned) {
-        if (f->off_plan)
-            e->planned = 0; /* record again next time */
-        return;
-    }
-    if (!ok)
-        return;
     af_mem_plan_solve(&e->plan);
     if (e->plan.arena > f->arena_cap) {
         ARENA_UNPOISON(f->arena, f->arena_cap);
@@ -244,9 +216,11 @@ static void plan_finish(af_forward *f, shape_entry *e, int ok)
         f->arena = aligned_alloc(AF_MEM_PLAN_ALIGN, e->plan.arena);
         f->arena_cap = f->arena ? e->plan.arena : 0;
         if (!f->arena)
-            return; /* stays unplanned: the next run mallocs again */
+            return af_fail(err, AF_E_NOMEM, "out of memory for %zu MiB of activations",
+                           e->plan.arena >> 20);
     }
     e->planned = 1;
+    return AF_OK;
 }
 
 /* ---- convolution with per-shape executables ---- */
@@ -273,6 +247,8 @@ static af_status run_conv(af_forward *f, shape_entry *e, int ci, const act *in, 
     if ((st = act_alloc(f, out, in->n, oh, ow, u->desc.cout, err)))
         return st;
     f->flops += 2.0 * in->n * oh * ow * (double)u->desc.cout * u->desc.cin * u->desc.k * u->desc.k;
+    if (f->dry)
+        return AF_OK;
     if ((st = af_conv_forward(e->convs[ci], in->data, out->data, err))) {
         act_release(f, out);
         af_error_prefix(err, "%s", u->name);
@@ -303,7 +279,7 @@ static af_status bottleneck(af_forward *f, shape_entry *e, int cv1, int cv2, int
     act_release(f, &a);
     if (st)
         return st;
-    if (shortcut)
+    if (shortcut && !f->dry)
         af_add_inplace(y->data, x->data, (size_t)y->n * y->h * y->w * y->c);
     return AF_OK;
 }
@@ -327,7 +303,7 @@ static af_status concat(af_forward *f, const act *parts, int n, act *y, af_error
             return af_fail(err, AF_E_ARG, "concatenated maps differ in size");
     }
     af_status st = act_alloc(f, y, parts[0].n, parts[0].h, parts[0].w, c, err);
-    if (!st)
+    if (!st && !f->dry)
         af_concat_channels((size_t)y->n * y->h * y->w, n, srcs, cs, y->data);
     return st;
 }
@@ -336,7 +312,7 @@ static af_status concat(af_forward *f, const act *parts, int n, act *y, af_error
 static af_status slice(af_forward *f, const act *x, int c0, int cn, act *y, af_error *err)
 {
     af_status st = act_alloc(f, y, x->n, x->h, x->w, cn, err);
-    if (!st)
+    if (!st && !f->dry)
         af_copy_channels((size_t)x->n * x->h * x->w, x->c, c0, cn, x->data, y->data);
     return st;
 }
@@ -414,7 +390,8 @@ static af_status run_sppf(af_forward *f, shape_entry *e, const af_layer *L, cons
         if ((st = act_alloc(f, &parts[j], p->n, p->h, p->w, p->c, err)))
             break;
         np++;
-        st = af_maxpool(p->n, p->h, p->w, p->c, k, 1, k / 2, p->data, parts[j].data, err);
+        if (!f->dry)
+            st = af_maxpool(p->n, p->h, p->w, p->c, k, 1, k / 2, p->data, parts[j].data, err);
     }
     if (!st) {
         act cat;
@@ -462,6 +439,11 @@ static af_status run_detect(af_forward *f, shape_entry *e, const af_layer *L, in
         if (st) {
             act_release(f, &box);
             return st;
+        }
+        if (f->dry) {
+            act_release(f, &box);
+            act_release(f, &cls);
+            continue;
         }
         if (f->keep_raw) { /* (n, h, w, 4*reg_max + nc): box | cls, as the loss takes it */
             size_t np = (size_t)x->n * x->h * x->w, need = np * (box.c + cls.c);
@@ -527,6 +509,9 @@ static shape_entry *get_shape(af_forward *f, int n, int h, int w, af_error *err)
     return e;
 }
 
+static af_status run_layers(af_forward *f, shape_entry *e, const act *input, int na,
+                            af_error *err);
+
 af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
                          const float **out, int *nanchors, af_error *err)
 {
@@ -552,12 +537,36 @@ af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
     }
     act in = {(float *)input, n, h, w, 3, -1, 0};
     f->cur = e;
+    af_status st;
+    if (!e->planned) {
+        af_mem_plan_reset(&e->plan);
+        f->dry = 1;
+        st = run_layers(f, e, &in, na, err);
+        f->dry = 0;
+        if (!st)
+            st = plan_solve(f, e, err);
+        if (st)
+            return st;
+    }
     f->next_block = 0;
     f->off_plan = 0;
-    if (!e->planned)
-        af_mem_plan_reset(&e->plan);
-    else
-        ARENA_POISON(f->arena, f->arena_cap);
+    ARENA_POISON(f->arena, f->arena_cap);
+    st = run_layers(f, e, &in, na, err);
+    if (f->off_plan)
+        e->planned = 0; /* plan again next time */
+    if (st)
+        return st;
+    *out = f->out;
+    *nanchors = na;
+    return AF_OK;
+}
+
+/* One pass over the layers (the planning pass when f->dry). */
+static af_status run_layers(af_forward *f, shape_entry *e, const act *input, int na,
+                            af_error *err)
+{
+    const af_model *m = f->m;
+    const act in = *input;
     f->flops = 0;
     af_status st = AF_OK;
     int i;
@@ -582,7 +591,7 @@ af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
             st = run_sppf(f, e, L, x, y, err);
             break;
         case AF_M_UPSAMPLE:
-            if (!(st = act_alloc(f, y, x->n, x->h * 2, x->w * 2, x->c, err)))
+            if (!(st = act_alloc(f, y, x->n, x->h * 2, x->w * 2, x->c, err)) && !f->dry)
                 af_upsample_nearest2x(x->n, x->h, x->w, x->c, x->data, y->data);
             break;
         case AF_M_CONCAT: {
@@ -610,10 +619,5 @@ af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
     for (int j = 0; j < m->desc.nlayers; j++)
         if (f->outs[j].data)
             act_release(f, &f->outs[j]);
-    plan_finish(f, e, st == AF_OK);
-    if (st)
-        return st;
-    *out = f->out;
-    *nanchors = na;
-    return AF_OK;
+    return st;
 }
