@@ -9,6 +9,7 @@
 #include "core/tensor.h"
 #include "ops/act.h"
 #include "ops/bf16.h"
+#include "ops/blocked.h"
 #include "ops/concat.h"
 #include "ops/conv.h"
 #include "ops/engine.h"
@@ -597,6 +598,182 @@ static void test_conv_bf16(void)
     af_engine_free(e);
 }
 
+/* ---- the blocked (nChw8c) layout ---- */
+
+/* The documented element position, written out independently of ops/blocked.c. */
+static size_t blk_at(int c_total, int h, int w, int b, int c, int y, int x)
+{
+    size_t cp = (size_t)(c_total + 7) / 8 * 8;
+    return (size_t)b * cp * h * w + (size_t)(c / 8) * h * w * 8 + ((size_t)y * w + x) * 8 + c % 8;
+}
+
+/* NHWC value (b, c, y, x) of a tensor with C channels. */
+static size_t nhwc_at(int c_total, int h, int w, int b, int c, int y, int x)
+{
+    return (((size_t)b * h + y) * w + x) * c_total + c;
+}
+
+static void test_blocked_layout(void)
+{
+    static const int shapes[][4] = {{1, 3, 5, 8}, {2, 4, 3, 13}, {1, 1, 1, 1}, {3, 2, 7, 24}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        int n = shapes[t][0], h = shapes[t][1], w = shapes[t][2], c = shapes[t][3];
+        size_t ne = (size_t)n * h * w * c, nb = af_blk_elems(n, h, w, c);
+        float *x = rand_buf(ne, 1.0f), *blk = malloc(nb * sizeof *blk),
+              *back = malloc(ne * sizeof *back), *pl = malloc(ne * sizeof *pl);
+        REQUIRE(x && blk && back && pl);
+        for (size_t i = 0; i < nb; i++)
+            blk[i] = NAN; /* padding must be written */
+        af_nhwc_to_blk(n, h, w, c, x, blk);
+        size_t bad = 0;
+        for (int b = 0; b < n; b++)
+            for (int ch = 0; ch < af_blk_pad(c); ch++)
+                for (int yy = 0; yy < h; yy++)
+                    for (int xx = 0; xx < w; xx++) {
+                        float want = ch < c ? x[nhwc_at(c, h, w, b, ch, yy, xx)] : 0.0f;
+                        bad += blk[blk_at(c, h, w, b, ch, yy, xx)] != want;
+                    }
+        CHECK_MSG(bad == 0, "nhwc->blocked: %zu values misplaced (c=%d)", bad, c);
+        af_blk_to_nhwc(n, h, w, c, blk, back);
+        CHECK(memcmp(back, x, ne * sizeof *x) == 0);
+        af_nhwc_to_nchw(n, h, w, c, x, pl);
+        bad = 0;
+        for (int b = 0; b < n; b++)
+            for (int ch = 0; ch < c; ch++)
+                for (int p = 0; p < h * w; p++)
+                    bad += pl[((size_t)b * c + ch) * h * w + p] != x[((size_t)b * h * w + p) * c + ch];
+        CHECK(bad == 0);
+        af_nchw_to_nhwc(n, h, w, c, pl, back);
+        CHECK(memcmp(back, x, ne * sizeof *x) == 0);
+        free(x), free(blk), free(back), free(pl);
+    }
+}
+
+/* Concat and slice on the blocked layout equal the NHWC ones (checked
+ * against the naive NHWC references), aligned parts and ragged ones. */
+static void test_blocked_concat_and_slice(void)
+{
+    static const int parts[][3] = {{16, 8, 24}, {5, 11, 8}, {8, 3, 0}, {1, 1, 1}};
+    int n = 2, h = 3, w = 5;
+    for (size_t t = 0; t < sizeof parts / sizeof parts[0]; t++) {
+        int cs[3], np = 0, ctot = 0;
+        for (int i = 0; i < 3; i++)
+            if (parts[t][i]) {
+                cs[np++] = parts[t][i];
+                ctot += parts[t][i];
+            }
+        size_t npix = (size_t)n * h * w;
+        float *nh[3], *bk[3];
+        for (int i = 0; i < np; i++) {
+            nh[i] = rand_buf(npix * cs[i], 1.0f);
+            bk[i] = malloc(af_blk_elems(n, h, w, cs[i]) * sizeof(float));
+            REQUIRE(nh[i] && bk[i]);
+            af_nhwc_to_blk(n, h, w, cs[i], nh[i], bk[i]);
+        }
+        float *want = malloc(npix * ctot * sizeof *want), *got = malloc(npix * ctot * sizeof *got);
+        float *cat = malloc(af_blk_elems(n, h, w, ctot) * sizeof *cat);
+        REQUIRE(want && got && cat);
+        for (size_t i = 0; i < af_blk_elems(n, h, w, ctot); i++)
+            cat[i] = NAN;
+        af_concat_channels_ref(npix, np, (const float *const *)nh, cs, want);
+        af_blk_concat(n, h, w, np, (const float *const *)bk, cs, cat);
+        af_blk_to_nhwc(n, h, w, ctot, cat, got);
+        CHECK_MSG(memcmp(got, want, npix * ctot * sizeof *got) == 0, "concat case %zu", t);
+        size_t zeros = 0;
+        for (int b = 0; b < n; b++)
+            for (int ch = ctot; ch < af_blk_pad(ctot); ch++)
+                for (int p = 0; p < h * w; p++)
+                    zeros += cat[blk_at(ctot, h, w, b, ch, p / w, p % w)] == 0.0f;
+        CHECK(zeros == (size_t)n * (af_blk_pad(ctot) - ctot) * h * w);
+        /* slices: every offset and length of the concatenation */
+        for (int off = 0; off < ctot; off += 3)
+            for (int len = 1; off + len <= ctot; len += 5) {
+                float *sb = malloc(af_blk_elems(n, h, w, len) * sizeof *sb);
+                float *sn = malloc(npix * len * sizeof *sn), *sr = malloc(npix * len * sizeof *sr);
+                REQUIRE(sb && sn && sr);
+                af_blk_copy_channels(n, h, w, ctot, off, len, cat, sb);
+                af_blk_to_nhwc(n, h, w, len, sb, sn);
+                af_copy_channels_ref(npix, ctot, off, len, want, sr);
+                CHECK_MSG(memcmp(sn, sr, npix * len * sizeof *sn) == 0, "slice %d+%d of %d", off,
+                          len, ctot);
+                free(sb), free(sn), free(sr);
+            }
+        for (int i = 0; i < np; i++)
+            free(nh[i]), free(bk[i]);
+        free(want), free(got), free(cat);
+    }
+}
+
+/* Convolutions between the layouts the forward pass uses (planar input ->
+ * blocked, blocked -> blocked), fast kernel and the naive fallback, against
+ * the NHWC reference. */
+static void test_conv_blocked_layouts(void)
+{
+    static const struct {
+        af_conv_desc d;
+        af_layout src;
+    } cases[] = {{{3, 16, 3, 2, 1, AF_ACT_SILU}, AF_LAYOUT_NCHW},
+                 {{16, 32, 3, 2, 1, AF_ACT_SILU}, AF_LAYOUT_BLK8},
+                 {{32, 24, 1, 1, 0, AF_ACT_SILU}, AF_LAYOUT_BLK8},
+                 {{24, 5, 1, 1, 0, AF_ACT_NONE}, AF_LAYOUT_BLK8}, /* padded output (nc) */
+                 {{13, 16, 3, 1, 1, AF_ACT_SILU}, AF_LAYOUT_BLK8}, /* padded input */
+                 {{64, 64, 3, 1, 1, AF_ACT_SILU}, AF_LAYOUT_BLK8}};
+    af_engine *e = NULL;
+    af_error err = {0};
+    REQUIRE(af_engine_create(&e, &err) == AF_OK);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const af_conv_desc *d = &cases[i].d;
+        int n = 2, h = 11, w = 9, oh, ow;
+        af_conv_out_hw(d, h, w, &oh, &ow);
+        size_t nw = (size_t)d->cout * d->cin * d->k * d->k;
+        float *wt = rand_buf(nw, 0.3f), *bias = rand_buf((size_t)d->cout, 0.5f);
+        size_t ni = (size_t)n * h * w * d->cin, no = (size_t)n * oh * ow * d->cout;
+        float *x = rand_buf(ni, 1.0f), *want = malloc(no * sizeof *want);
+        float *xin = malloc(af_blk_elems(n, h, w, d->cin) * sizeof *xin);
+        float *y = malloc(af_blk_elems(n, oh, ow, d->cout) * sizeof *y), *got = malloc(no * sizeof *got);
+        REQUIRE(wt && bias && x && want && xin && y && got);
+        af_conv_ref(d, wt, bias, n, h, w, x, want);
+        if (cases[i].src == AF_LAYOUT_NCHW)
+            af_nhwc_to_nchw(n, h, w, d->cin, x, xin);
+        else
+            af_nhwc_to_blk(n, h, w, d->cin, x, xin);
+        af_conv_weights *cw = NULL;
+        REQUIRE(af_conv_weights_create_for(e, d, wt, bias, cases[i].src, AF_LAYOUT_BLK8, &cw,
+                                           &err) == AF_OK);
+        for (int naive = 0; naive < 2; naive++) {
+            af_conv *c = NULL;
+            af_status st = naive ? af_conv_create_naive_for(e, cw, n, h, w, cases[i].src,
+                                                            AF_LAYOUT_BLK8, &c, &err)
+                                 : af_conv_create_for(e, cw, n, h, w, 2, cases[i].src,
+                                                      AF_LAYOUT_BLK8, &c, &err);
+            CHECK_MSG(st == AF_OK, "%s", err.msg);
+            if (st)
+                continue;
+            CHECK(af_conv_forward(c, xin, y, &err) == AF_OK);
+            af_blk_to_nhwc(n, oh, ow, d->cout, y, got);
+            double ma, mr;
+            size_t bad = compare(got, want, no, 1e-4, &ma, &mr);
+            printf("  conv %2d->%2d k%d s%d %s->blocked %s: max abs %.2e  %s\n", d->cin, d->cout,
+                   d->k, d->stride, cases[i].src == AF_LAYOUT_NCHW ? "planar" : "blocked",
+                   naive ? "naive" : "oneDNN", ma, af_conv_impl(c));
+            CHECK_MSG(bad == 0, "%zu outputs off (max abs %.3g)", bad, ma);
+            if (!naive)
+                CHECK_MSG(strncmp(af_conv_impl(c), "ref", 3) != 0, "slow kernel %s",
+                          af_conv_impl(c));
+            size_t pad_bad = 0; /* padding lanes of the output stay zero */
+            for (int b = 0; b < n; b++)
+                for (int ch = d->cout; ch < af_blk_pad(d->cout); ch++)
+                    for (int p = 0; p < oh * ow; p++)
+                        pad_bad += y[blk_at(d->cout, oh, ow, b, ch, p / ow, p % ow)] != 0.0f;
+            CHECK(pad_bad == 0);
+            af_conv_free(c);
+        }
+        af_conv_weights_free(cw);
+        free(wt), free(bias), free(x), free(want), free(xin), free(y), free(got);
+    }
+    af_engine_free(e);
+}
+
 int main(void)
 {
     RUN(test_conv_ref_hand);
@@ -610,6 +787,9 @@ int main(void)
     RUN(test_upsample);
     RUN(test_concat_and_slice);
     RUN(test_activations);
+    RUN(test_blocked_layout);
+    RUN(test_blocked_concat_and_slice);
+    RUN(test_conv_blocked_layouts);
     RUN(test_bf16_rounding);
     RUN(test_conv_bf16);
     return t_summary();

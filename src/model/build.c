@@ -433,10 +433,19 @@ static af_status finish(builder *b, const cJSON *yaml, int nc, const cJSON *name
         return st;
     if (b->raw)
         return AF_OK;
+    /* weights laid out for the forward pass's activations (model/forward.c):
+     * blocked, except the planar network input that the first conv reads */
+    int first = -1;
+    for (int i = 0; i < m->desc.nlayers; i++)
+        if (m->desc.layers[i].from[0] < 0 && m->desc.layers[i].type != AF_M_DETECT) {
+            first = m->layers[i].cv1;
+            break;
+        }
     for (int i = 0; i < m->nconvs; i++) {
         af_conv_unit *u = &m->convs[i];
-        if ((st = af_conv_weights_create(m->engine, &u->desc, u->weight, u->bias, &u->prepared,
-                                          err))) {
+        af_layout src = i == first ? AF_LAYOUT_NCHW : AF_LAYOUT_BLK8;
+        if ((st = af_conv_weights_create_for(m->engine, &u->desc, u->weight, u->bias, src,
+                                              AF_LAYOUT_BLK8, &u->prepared, err))) {
             af_error_prefix(err, "%s", u->name);
             return st;
         }

@@ -1,4 +1,7 @@
-/* The forward pass of a YOLOv8 detect network on NHWC float32 activations. */
+/* The forward pass of a YOLOv8 detect network. Activations are float32 in the
+ * blocked nChw8c layout (ops/blocked.h), where oneDNN's AVX2 convolutions are
+ * fastest; the NHWC network input is made planar (NCHW) for the first conv, and
+ * the head's outputs go back to NHWC for the decode. */
 #include "model/forward.h"
 
 #include <math.h>
@@ -15,6 +18,7 @@
 #include "ops/pool.h"
 #include "ops/upsample.h"
 #include "ops/act.h"
+#include "ops/blocked.h"
 
 #define SHAPES_MAX 8
 
@@ -35,6 +39,7 @@ typedef struct act {
     int n, h, w, c;
     int slot; /* block of the shape's memory plan, -1 if not owned */
     int heap; /* a malloc of its own (a request off the plan) */
+    af_layout lay; /* AF_LAYOUT_BLK8, except the network input (NCHW) and the head's NHWC outputs */
 } act;
 
 typedef struct shape_entry {
@@ -58,6 +63,7 @@ struct af_forward {
     unsigned char *arena; /* AF_MEM_PLAN_ALIGN-aligned, arena_cap bytes */
     size_t arena_cap;
     int last_use[AF_MAX_LAYERS];
+    int input_last_use; /* last layer that reads the network input */
     act outs[AF_MAX_LAYERS];
     float *out;
     size_t out_cap;
@@ -92,9 +98,12 @@ af_status af_forward_create(const af_model *m, int threads, af_forward **out, af
         f->last_use[i] = i;
     for (int i = 0; i < m->desc.nlayers; i++) {
         const af_layer_spec *S = &m->desc.layers[i];
-        for (int j = 0; j < S->nfrom; j++)
+        for (int j = 0; j < S->nfrom; j++) {
             if (S->from[j] >= 0 && f->last_use[S->from[j]] < i)
                 f->last_use[S->from[j]] = i;
+            if (S->from[j] < 0)
+                f->input_last_use = i;
+        }
     }
     *out = f;
     return AF_OK;
@@ -165,14 +174,16 @@ double af_forward_last_flops(const af_forward *f)
  * (it cannot, the passes take the same branches; but if) gets a malloc of its
  * own and the shape is planned again next time. */
 
-static af_status act_alloc(af_forward *f, act *a, int n, int h, int w, int c, af_error *err)
+static af_status act_alloc_as(af_forward *f, act *a, int n, int h, int w, int c, af_layout lay,
+                              af_error *err)
 {
     size_t need;
-    if (af_mul_size((size_t)n * h, (size_t)w * c, &need) || need > ((size_t)1 << 34))
+    int cs = lay == AF_LAYOUT_BLK8 ? af_blk_pad(c) : c;
+    if (af_mul_size((size_t)n * h, (size_t)w * cs, &need) || need > ((size_t)1 << 34))
         return af_fail(err, AF_E_LIMIT, "activation of %dx%dx%dx%d is too large", n, h, w, c);
     size_t bytes = (need ? need : 1) * sizeof(float);
     shape_entry *e = f->cur;
-    *a = (act){NULL, n, h, w, c, -1, 0};
+    *a = (act){NULL, n, h, w, c, -1, 0, lay};
     if (f->dry) {
         if ((a->slot = af_mem_plan_record_alloc(&e->plan, bytes)) < 0)
             return af_fail(err, AF_E_NOMEM, "out of memory");
@@ -191,6 +202,12 @@ static af_status act_alloc(af_forward *f, act *a, int n, int h, int w, int c, af
         return af_fail(err, AF_E_NOMEM, "out of memory for a %dx%dx%d activation", h, w, c);
     a->heap = 1;
     return AF_OK;
+}
+
+/* A blocked activation (all but the input and the head's outputs). */
+static af_status act_alloc(af_forward *f, act *a, int n, int h, int w, int c, af_error *err)
+{
+    return act_alloc_as(f, a, n, h, w, c, AF_LAYOUT_BLK8, err);
 }
 
 static void act_release(af_forward *f, act *a)
@@ -238,8 +255,8 @@ static af_status run_conv(af_forward *f, shape_entry *e, int ci, const act *in, 
         return af_fail(err, AF_E_ARG, "%s: input %dx%d is too small", u->name, in->h, in->w);
     af_status st;
     if (!e->convs[ci]) {
-        if ((st = af_conv_create(f->m->engine, u->prepared, in->n, in->h, in->w, f->threads,
-                                 &e->convs[ci], err))) {
+        if ((st = af_conv_create_for(f->m->engine, u->prepared, in->n, in->h, in->w, f->threads,
+                                     in->lay, AF_LAYOUT_BLK8, &e->convs[ci], err))) {
             af_error_prefix(err, "%s", u->name);
             return st;
         }
@@ -254,17 +271,8 @@ static af_status run_conv(af_forward *f, shape_entry *e, int ci, const act *in, 
         af_error_prefix(err, "%s", u->name);
         return st;
     }
-    if (u->bn_alpha) { /* unfused reference mode: BN then SiLU, as PyTorch */
-        size_t npix = (size_t)out->n * oh * ow;
-        int c = u->desc.cout;
-        for (size_t p = 0; p < npix; p++) {
-            float *v = out->data + p * c;
-            for (int j = 0; j < c; j++) {
-                float x = v[j] * u->bn_alpha[j] + u->bn_beta[j];
-                v[j] = x / (1.0f + expf(-x));
-            }
-        }
-    }
+    if (u->bn_alpha) /* unfused reference mode: BN then SiLU, as PyTorch */
+        af_blk_affine_silu(out->n, oh, ow, u->desc.cout, u->bn_alpha, u->bn_beta, out->data);
     return AF_OK;
 }
 
@@ -280,7 +288,7 @@ static af_status bottleneck(af_forward *f, shape_entry *e, int cv1, int cv2, int
     if (st)
         return st;
     if (shortcut && !f->dry)
-        af_add_inplace(y->data, x->data, (size_t)y->n * y->h * y->w * y->c);
+        af_add_inplace(y->data, x->data, af_blk_elems(y->n, y->h, y->w, y->c));
     return AF_OK;
 }
 
@@ -304,7 +312,7 @@ static af_status concat(af_forward *f, const act *parts, int n, act *y, af_error
     }
     af_status st = act_alloc(f, y, parts[0].n, parts[0].h, parts[0].w, c, err);
     if (!st && !f->dry)
-        af_concat_channels((size_t)y->n * y->h * y->w, n, srcs, cs, y->data);
+        af_blk_concat(y->n, y->h, y->w, n, srcs, cs, y->data);
     return st;
 }
 
@@ -313,7 +321,7 @@ static af_status slice(af_forward *f, const act *x, int c0, int cn, act *y, af_e
 {
     af_status st = act_alloc(f, y, x->n, x->h, x->w, cn, err);
     if (!st && !f->dry)
-        af_copy_channels((size_t)x->n * x->h * x->w, x->c, c0, cn, x->data, y->data);
+        af_blk_copy_channels(x->n, x->h, x->w, x->c, c0, cn, x->data, y->data);
     return st;
 }
 
@@ -391,7 +399,8 @@ static af_status run_sppf(af_forward *f, shape_entry *e, const af_layer *L, cons
             break;
         np++;
         if (!f->dry)
-            st = af_maxpool(p->n, p->h, p->w, p->c, k, 1, k / 2, p->data, parts[j].data, err);
+            st = af_maxpool(p->n * af_blk_pad(p->c) / AF_BLK, p->h, p->w, AF_BLK, k, 1, k / 2,
+                            p->data, parts[j].data, err); /* each block plane on its own */
     }
     if (!st) {
         act cat;
@@ -440,6 +449,24 @@ static af_status run_detect(af_forward *f, shape_entry *e, const af_layer *L, in
             act_release(f, &box);
             return st;
         }
+        /* the decode reads NHWC: (n, h, w, 4*reg_max) and (n, h, w, nc) */
+        act bn, cn;
+        if ((st = act_alloc_as(f, &bn, box.n, box.h, box.w, box.c, AF_LAYOUT_NHWC, err)) ||
+            (st = act_alloc_as(f, &cn, cls.n, cls.h, cls.w, cls.c, AF_LAYOUT_NHWC, err))) {
+            if (bn.data)
+                act_release(f, &bn);
+            act_release(f, &box);
+            act_release(f, &cls);
+            return st;
+        }
+        if (!f->dry) {
+            af_blk_to_nhwc(box.n, box.h, box.w, box.c, box.data, bn.data);
+            af_blk_to_nhwc(cls.n, cls.h, cls.w, cls.c, cls.data, cn.data);
+        }
+        act_release(f, &box);
+        act_release(f, &cls);
+        box = bn;
+        cls = cn;
         if (f->dry) {
             act_release(f, &box);
             act_release(f, &cls);
@@ -509,8 +536,8 @@ static shape_entry *get_shape(af_forward *f, int n, int h, int w, af_error *err)
     return e;
 }
 
-static af_status run_layers(af_forward *f, shape_entry *e, const act *input, int na,
-                            af_error *err);
+static af_status run_layers(af_forward *f, shape_entry *e, const float *input, int n, int h,
+                            int w, int na, af_error *err);
 
 af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
                          const float **out, int *nanchors, af_error *err)
@@ -535,13 +562,12 @@ af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
         if (!f->out)
             return af_fail(err, AF_E_NOMEM, "out of memory for the network output");
     }
-    act in = {(float *)input, n, h, w, 3, -1, 0};
     f->cur = e;
     af_status st;
     if (!e->planned) {
         af_mem_plan_reset(&e->plan);
         f->dry = 1;
-        st = run_layers(f, e, &in, na, err);
+        st = run_layers(f, e, input, n, h, w, na, err);
         f->dry = 0;
         if (!st)
             st = plan_solve(f, e, err);
@@ -551,7 +577,7 @@ af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
     f->next_block = 0;
     f->off_plan = 0;
     ARENA_POISON(f->arena, f->arena_cap);
-    st = run_layers(f, e, &in, na, err);
+    st = run_layers(f, e, input, n, h, w, na, err);
     if (f->off_plan)
         e->planned = 0; /* plan again next time */
     if (st)
@@ -561,20 +587,35 @@ af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
     return AF_OK;
 }
 
-/* One pass over the layers (the planning pass when f->dry). */
-static af_status run_layers(af_forward *f, shape_entry *e, const act *input, int na,
-                            af_error *err)
+/* One pass over the layers (the planning pass when f->dry). input: NHWC. */
+static af_status run_layers(af_forward *f, shape_entry *e, const float *input, int n, int h,
+                            int w, int na, af_error *err)
 {
     const af_model *m = f->m;
-    const act in = *input;
+    act in;
+    af_status st = act_alloc_as(f, &in, n, h, w, 3, AF_LAYOUT_NCHW, err);
+    if (st)
+        return st;
+    if (!f->dry)
+        af_nhwc_to_nchw(n, h, w, 3, input, in.data);
     f->flops = 0;
-    af_status st = AF_OK;
     int i;
     for (i = 0; i < m->desc.nlayers && !st; i++) {
         double t0 = now_ms(), fl0 = f->flops;
         const af_layer *L = &m->layers[i];
         const af_layer_spec *S = &L->spec;
         const act *x = S->from[0] < 0 ? &in : &f->outs[S->from[0]];
+        for (int j = 0; j < S->nfrom; j++)
+            if (S->from[j] < 0 && S->type != AF_M_CONV && S->type != AF_M_C2F &&
+                S->type != AF_M_C2 && S->type != AF_M_SPPF) {
+                st = af_fail(err, AF_E_UNSUPPORTED,
+                             "layer %d (%s) reads the network input; only Conv, C2f, C2 and "
+                             "SPPF may",
+                             i, af_module_name(S->type));
+                break;
+            }
+        if (st)
+            break;
         act *y = &f->outs[i];
         y->data = NULL;
         y->slot = -1;
@@ -592,7 +633,8 @@ static af_status run_layers(af_forward *f, shape_entry *e, const act *input, int
             break;
         case AF_M_UPSAMPLE:
             if (!(st = act_alloc(f, y, x->n, x->h * 2, x->w * 2, x->c, err)) && !f->dry)
-                af_upsample_nearest2x(x->n, x->h, x->w, x->c, x->data, y->data);
+                af_upsample_nearest2x(x->n * af_blk_pad(x->c) / AF_BLK, x->h, x->w, AF_BLK,
+                                      x->data, y->data);
             break;
         case AF_M_CONCAT: {
             act parts[AF_MAX_FROM];
@@ -612,6 +654,8 @@ static af_status run_layers(af_forward *f, shape_entry *e, const act *input, int
         for (int j = 0; j < S->nfrom; j++)
             if (S->from[j] >= 0 && f->last_use[S->from[j]] == i)
                 act_release(f, &f->outs[S->from[j]]);
+        if (i == f->input_last_use)
+            act_release(f, &in);
         f->layer_ms[i] = now_ms() - t0;
         f->layer_flops[i] = f->flops - fl0;
     }
@@ -619,5 +663,7 @@ static af_status run_layers(af_forward *f, shape_entry *e, const act *input, int
     for (int j = 0; j < m->desc.nlayers; j++)
         if (f->outs[j].data)
             act_release(f, &f->outs[j]);
+    if (in.data)
+        act_release(f, &in);
     return st;
 }

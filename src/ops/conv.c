@@ -21,6 +21,7 @@
 #include "core/checked.h"
 #include "core/error.h"
 #include "ops/bf16.h"
+#include "ops/blocked.h"
 #include "ops/ref.h"
 
 #define AF_CONV_MAX_CH 65536
@@ -35,6 +36,7 @@ struct af_conv_weights {
     void *wbuf;             /* 64-byte aligned, dnnl_memory_desc_get_size(&wmd) bytes */
     float *bias;            /* cout floats or NULL */
     int bf16;               /* wbuf holds bf16 weights: convs take bf16 input, give f32 */
+    af_layout src_layout, dst_layout; /* the activations wmd was chosen for */
 };
 
 struct af_conv {
@@ -49,7 +51,9 @@ struct af_conv {
     void *own_w;   /* private weights (DNNL_PRIVATE: blocked, REF: OIHW) */
     void *scratch; /* user scratchpad */
     uint16_t *src16; /* bf16 weights: the input converted to bf16 before each run */
-    size_t src_elems;
+    size_t src_elems;  /* floats of the input in its layout */
+    af_layout src_layout, dst_layout;
+    float *ref_src, *ref_dst; /* REF path on other layouts: NHWC copies for the naive loops */
 };
 
 static af_status dnnl_err(af_error *err, const char *what, dnnl_status_t st)
@@ -84,10 +88,16 @@ static void *alloc_aligned(size_t bytes)
     return aligned_alloc(64, n ? n : 64);
 }
 
+static dnnl_format_tag_t layout_tag(af_layout l)
+{
+    return l == AF_LAYOUT_BLK8 ? dnnl_nChw8c : l == AF_LAYOUT_NCHW ? dnnl_nchw : dnnl_nhwc;
+}
+
 /* Creates the primitive descriptor for one shape; wmd NULL means format `any`.
  * bf16: input and weights in bf16, bias and output in f32. */
 static dnnl_status_t make_pd(dnnl_engine_t eng, const af_conv_desc *d, int has_bias, int n,
                              int h, int w, const dnnl_memory_desc_t *wmd, int bf16,
+                             af_layout src_layout, af_layout dst_layout,
                              dnnl_primitive_desc_t *pd)
 {
     int oh, ow;
@@ -99,8 +109,8 @@ static dnnl_status_t make_pd(dnnl_engine_t eng, const af_conv_desc *d, int has_b
     dnnl_status_t st;
     *pd = NULL;
     dnnl_data_type_t in_dt = bf16 ? dnnl_bf16 : dnnl_f32;
-    if ((st = dnnl_memory_desc_init_by_tag(&src_md, 4, sdims, in_dt, dnnl_nhwc)) ||
-        (st = dnnl_memory_desc_init_by_tag(&dst_md, 4, ddims, dnnl_f32, dnnl_nhwc)) ||
+    if ((st = dnnl_memory_desc_init_by_tag(&src_md, 4, sdims, in_dt, layout_tag(src_layout))) ||
+        (st = dnnl_memory_desc_init_by_tag(&dst_md, 4, ddims, dnnl_f32, layout_tag(dst_layout))) ||
         (st = dnnl_memory_desc_init_by_tag(&any_wmd, 4, wdims, in_dt, dnnl_format_tag_any)) ||
         (st = dnnl_memory_desc_init_by_tag(&bias_md, 1, bdims, dnnl_f32, dnnl_a)))
         return st;
@@ -187,6 +197,14 @@ static dnnl_status_t oihw_md(const af_conv_desc *d, dnnl_memory_desc_t *md)
 af_status af_conv_weights_create(af_engine *e, const af_conv_desc *d, const float *weight,
                                  const float *bias, af_conv_weights **out, af_error *err)
 {
+    return af_conv_weights_create_for(e, d, weight, bias, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, out,
+                                      err);
+}
+
+af_status af_conv_weights_create_for(af_engine *e, const af_conv_desc *d, const float *weight,
+                                     const float *bias, af_layout src_layout,
+                                     af_layout dst_layout, af_conv_weights **out, af_error *err)
+{
     *out = NULL;
     af_status rc = af_conv_desc_check(d, err);
     if (rc)
@@ -198,6 +216,8 @@ af_status af_conv_weights_create(af_engine *e, const af_conv_desc *d, const floa
         return af_fail(err, AF_E_NOMEM, "conv: out of memory");
     w->e = e;
     w->d = *d;
+    w->src_layout = src_layout;
+    w->dst_layout = dst_layout;
     dnnl_engine_t eng = af_engine_dnnl(e);
     dnnl_memory_desc_t umd;
     dnnl_status_t st = oihw_md(d, &umd);
@@ -211,7 +231,7 @@ af_status af_conv_weights_create(af_engine *e, const af_conv_desc *d, const floa
     if (hw < d->k)
         hw = d->k;
     dnnl_primitive_desc_t pd = NULL;
-    st = make_pd(eng, d, bias != NULL, 1, hw, hw, NULL, 0, &pd);
+    st = make_pd(eng, d, bias != NULL, 1, hw, hw, NULL, 0, src_layout, dst_layout, &pd);
     if (st == dnnl_success) {
         const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
         if (q)
@@ -261,7 +281,8 @@ af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err)
     dnnl_engine_t eng = af_engine_dnnl(w->e);
     int hw = AF_CONV_NOMINAL_HW < w->d.k ? w->d.k : AF_CONV_NOMINAL_HW;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t st = make_pd(eng, &w->d, w->bias != NULL, 1, hw, hw, NULL, 1, &pd);
+    dnnl_status_t st =
+        make_pd(eng, &w->d, w->bias != NULL, 1, hw, hw, NULL, 1, w->src_layout, w->dst_layout, &pd);
     if (st == dnnl_success && impl_is_ref(pd_impl(pd))) {
         dnnl_primitive_desc_destroy(pd);
         st = dnnl_unimplemented;
@@ -320,15 +341,24 @@ static af_status shape_check(const af_conv_desc *d, int n, int h, int w, int oh,
     if (n < 1 || h < 1 || w < 1 || oh < 1 || ow < 1)
         return af_fail(err, AF_E_ARG, "conv: input %dx%dx%d (k %d, pad %d) gives no output", n,
                        h, w, d->k, d->pad);
-    if (af_mul3_size((size_t)n, (size_t)h, (size_t)w, &a) || af_mul_size(a, (size_t)d->cin, &a) ||
-        af_mul3_size((size_t)n, (size_t)oh, (size_t)ow, &b) ||
-        af_mul_size(b, (size_t)d->cout, &b) || a > AF_CONV_MAX_ELEMS || b > AF_CONV_MAX_ELEMS)
+    /* channels as stored in the blocked layout (rounded up to 8) */
+    size_t cin = (size_t)af_blk_pad(d->cin), cout = (size_t)af_blk_pad(d->cout);
+    if (af_mul3_size((size_t)n, (size_t)h, (size_t)w, &a) || af_mul_size(a, cin, &a) ||
+        af_mul3_size((size_t)n, (size_t)oh, (size_t)ow, &b) || af_mul_size(b, cout, &b) ||
+        a > AF_CONV_MAX_ELEMS || b > AF_CONV_MAX_ELEMS)
         return af_fail(err, AF_E_LIMIT, "conv: tensor %dx%dx%dx%d too large", n, h, w, d->cin);
     return AF_OK;
 }
 
+/* Floats of an n x h x w x c tensor stored in layout l. */
+static size_t layout_elems(af_layout l, int n, int h, int w, int c)
+{
+    return l == AF_LAYOUT_BLK8 ? af_blk_elems(n, h, w, c) : (size_t)n * h * w * c;
+}
+
 static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int h, int width,
-                             int threads, int naive, af_conv **out, af_error *err)
+                             int threads, int naive, af_layout src_layout, af_layout dst_layout,
+                             af_conv **out, af_error *err)
 {
     *out = NULL;
     const af_conv_desc *d = &w->d;
@@ -348,6 +378,8 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     c->oh = oh;
     c->ow = ow;
     c->threads = threads;
+    c->src_layout = src_layout;
+    c->dst_layout = dst_layout;
     dnnl_engine_t eng = af_engine_dnnl(e);
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t st;
@@ -360,7 +392,8 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     if (threads <= 0)
         c->threads = af_engine_max_threads(e);
     st = naive ? dnnl_unimplemented
-               : make_pd(eng, d, w->bias != NULL, n, h, width, &w->wmd, w->bf16, &pd);
+               : make_pd(eng, d, w->bias != NULL, n, h, width, &w->wmd, w->bf16, c->src_layout,
+                         c->dst_layout, &pd);
     if (st == dnnl_success && impl_is_ref(pd_impl(pd))) {
         dnnl_primitive_desc_destroy(pd); /* the blocked format forced a slow kernel */
         pd = NULL;
@@ -370,7 +403,8 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         c->path = AF_CONV_DNNL_SHARED;
     } else if (st == dnnl_unimplemented) {
         st = naive ? dnnl_unimplemented
-                   : make_pd(eng, d, w->bias != NULL, n, h, width, NULL, w->bf16, &pd);
+                   : make_pd(eng, d, w->bias != NULL, n, h, width, NULL, w->bf16, c->src_layout,
+                             c->dst_layout, &pd);
         if (st == dnnl_success) {
             c->path = AF_CONV_DNNL_PRIVATE;
         } else if (st == dnnl_unimplemented) {
@@ -416,13 +450,21 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     }
     if (c->path == AF_CONV_REF) {
         snprintf(c->impl, sizeof c->impl, "ref:naive");
+        if (src_layout != AF_LAYOUT_NHWC || dst_layout != AF_LAYOUT_NHWC) {
+            c->ref_src = malloc((size_t)n * h * width * d->cin * sizeof(float));
+            c->ref_dst = malloc((size_t)n * oh * ow * d->cout * sizeof(float));
+            if (!c->ref_src || !c->ref_dst) {
+                rc = af_fail(err, AF_E_NOMEM, "conv: out of memory");
+                goto fail;
+            }
+        }
         af_engine_restore_threads(e, prev);
         *out = c;
         return AF_OK;
     }
     snprintf(c->impl, sizeof c->impl, "%s", pd_impl(pd));
     if (w->bf16) {
-        c->src_elems = (size_t)n * h * width * d->cin; /* bounded by shape_check */
+        c->src_elems = layout_elems(src_layout, n, h, width, d->cin); /* bounded by shape_check */
         if (!(c->src16 = alloc_aligned(c->src_elems * sizeof *c->src16))) {
             rc = af_fail(err, AF_E_NOMEM, "conv: out of memory for the bf16 input");
             goto fail;
@@ -485,13 +527,39 @@ fail:
 af_status af_conv_create(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                          int threads, af_conv **out, af_error *err)
 {
-    return conv_create(e, w, n, h, width, threads, 0, out, err);
+    return conv_create(e, w, n, h, width, threads, 0, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, out, err);
+}
+
+af_status af_conv_create_for(af_engine *e, const af_conv_weights *w, int n, int h, int width,
+                             int threads, af_layout src_layout, af_layout dst_layout,
+                             af_conv **out, af_error *err)
+{
+    return conv_create(e, w, n, h, width, threads, 0, src_layout, dst_layout, out, err);
 }
 
 af_status af_conv_create_naive(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                                af_conv **out, af_error *err)
 {
-    return conv_create(e, w, n, h, width, 1, 1, out, err);
+    return conv_create(e, w, n, h, width, 1, 1, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, out, err);
+}
+
+af_status af_conv_create_naive_for(af_engine *e, const af_conv_weights *w, int n, int h,
+                                   int width, af_layout src_layout, af_layout dst_layout,
+                                   af_conv **out, af_error *err)
+{
+    return conv_create(e, w, n, h, width, 1, 1, src_layout, dst_layout, out, err);
+}
+
+/* Layout conversions around the naive loops: layout l to NHWC (to_nhwc) or back. */
+static void convert_nhwc(af_layout l, int to_nhwc, int n, int h, int w, int c, const float *src,
+                         float *dst)
+{
+    if (l == AF_LAYOUT_BLK8)
+        (to_nhwc ? af_blk_to_nhwc : af_nhwc_to_blk)(n, h, w, c, src, dst);
+    else if (l == AF_LAYOUT_NCHW)
+        (to_nhwc ? af_nchw_to_nhwc : af_nhwc_to_nchw)(n, h, w, c, src, dst);
+    else
+        memcpy(dst, src, (size_t)n * h * w * c * sizeof *dst);
 }
 
 af_status af_conv_forward(af_conv *c, const float *src, float *dst, af_error *err)
@@ -500,7 +568,14 @@ af_status af_conv_forward(af_conv *c, const float *src, float *dst, af_error *er
         return af_fail(err, AF_E_ARG, "conv: NULL tensor");
     if (c->path == AF_CONV_REF) {
         const float *wt = c->own_w ? (const float *)c->own_w : (const float *)c->w->wbuf;
-        af_conv_ref(&c->w->d, wt, c->w->bias, c->n, c->h, c->wd, src, dst);
+        const af_conv_desc *d = &c->w->d;
+        if (!c->ref_src) {
+            af_conv_ref(d, wt, c->w->bias, c->n, c->h, c->wd, src, dst);
+            return AF_OK;
+        }
+        convert_nhwc(c->src_layout, 1, c->n, c->h, c->wd, d->cin, src, c->ref_src);
+        af_conv_ref(d, wt, c->w->bias, c->n, c->h, c->wd, c->ref_src, c->ref_dst);
+        convert_nhwc(c->dst_layout, 0, c->n, c->oh, c->ow, d->cout, c->ref_dst, dst);
         return AF_OK;
     }
     dnnl_status_t st;
@@ -549,6 +624,8 @@ void af_conv_free(af_conv *c)
     free(c->own_w);
     free(c->scratch);
     free(c->src16);
+    free(c->ref_src);
+    free(c->ref_dst);
     free(c);
 }
 

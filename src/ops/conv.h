@@ -9,6 +9,10 @@
 
 typedef enum af_act { AF_ACT_NONE = 0, AF_ACT_SILU } af_act;
 
+/* Activation layouts: NHWC (the default), planar NCHW (for the network input,
+ * where oneDNN's fast first-layer kernel wants it) and nChw8c (ops/blocked.h). */
+typedef enum af_layout { AF_LAYOUT_NHWC = 0, AF_LAYOUT_NCHW, AF_LAYOUT_BLK8 } af_layout;
+
 typedef struct af_conv_desc {
     int cin, cout, k, stride, pad;
     af_act act;
@@ -25,6 +29,12 @@ af_status af_conv_desc_check(const af_conv_desc *d, af_error *err);
 typedef struct af_conv_weights af_conv_weights;
 af_status af_conv_weights_create(af_engine *e, const af_conv_desc *d, const float *weight,
                                  const float *bias, af_conv_weights **out, af_error *err);
+/* The same, with the weights laid out for convolutions between the given
+ * activation layouts (af_conv_weights_create: NHWC to NHWC). Convolutions on
+ * other layouts still work, with a private copy of the weights. */
+af_status af_conv_weights_create_for(af_engine *e, const af_conv_desc *d, const float *weight,
+                                     const float *bias, af_layout src_layout,
+                                     af_layout dst_layout, af_conv_weights **out, af_error *err);
 void af_conv_weights_free(af_conv_weights *w);
 
 /* Turns prepared weights into bf16 ones: convolutions created from them
@@ -46,7 +56,15 @@ af_status af_conv_create(af_engine *e, const af_conv_weights *w, int n, int h, i
  * shape): for checking a network against the references. */
 af_status af_conv_create_naive(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                                af_conv **out, af_error *err);
-/* src NHWC (n, h, w, cin), dst NHWC (n, oh, ow, cout); must not overlap.
+/* The same between other layouts (src, dst as af_conv_forward then takes them). */
+af_status af_conv_create_for(af_engine *e, const af_conv_weights *w, int n, int h, int width,
+                             int threads, af_layout src_layout, af_layout dst_layout,
+                             af_conv **out, af_error *err);
+af_status af_conv_create_naive_for(af_engine *e, const af_conv_weights *w, int n, int h,
+                                   int width, af_layout src_layout, af_layout dst_layout,
+                                   af_conv **out, af_error *err);
+/* src NHWC (n, h, w, cin), dst NHWC (n, oh, ow, cout) (or the layouts the conv
+ * was created for); must not overlap.
  * Not reentrant for one af_conv; distinct af_conv objects may run at once. */
 af_status af_conv_forward(af_conv *c, const float *src, float *dst, af_error *err);
 void af_conv_free(af_conv *c);
