@@ -173,6 +173,8 @@ static const shape conv_shapes[] = {
     {8, 16, 3, 1, 2, 7, 9, 0},  {16, 8, 3, 2, 2, 8, 8, 0},  {7, 5, 1, 2, 2, 9, 9, 1},
     {32, 64, 3, 2, 2, 10, 10, 0}, {64, 32, 1, 1, 2, 6, 6, 1}, {24, 24, 3, 1, 2, 5, 7, 0},
     {16, 65, 1, 1, 2, 3, 3, 1},
+    /* 3x3 from 32 input channels: forward and backward-data on blocked copies too */
+    {40, 24, 3, 1, 2, 6, 5, 1}, {48, 13, 3, 2, 3, 9, 7, 0}, {32, 32, 3, 1, 1, 8, 8, 1},
 };
 
 static void fill_desc(const shape *s, af_conv_desc *d)
