@@ -214,6 +214,47 @@ static void test_memory_plan_across_shapes(void)
     af_model_free(m);
 }
 
+/* A batch of two equals the two images run one by one: batch 1 builds the
+ * C2f and SPPF concatenations in place, batch 2 copies the parts. */
+static void test_batch_equals_single_images(void)
+{
+    if (!t_file_exists(t_shared("fixtures/yolov8n_face.pt")))
+        SKIP("yolov8n_face.pt not found (set AF_SHARED)");
+    af_model *m = load_model("yolov8n_face.pt", 0);
+    REQUIRE(m != NULL);
+    int h = 320, w = 256;
+    size_t per = (size_t)h * w * 3;
+    float *x = malloc(2 * per * sizeof *x);
+    REQUIRE(x != NULL);
+    for (size_t j = 0; j < 2 * per; j++)
+        x[j] = (float)((j * 2246822519u >> 9) % 1000) / 999.0f;
+    af_forward *f = NULL;
+    af_error err = {0};
+    REQUIRE(af_forward_create(m, 0, &f, &err) == AF_OK);
+    const float *out;
+    int na, na1;
+    REQUIRE(af_forward_run(f, x, 2, h, w, &out, &na, &err) == AF_OK);
+    size_t no = (size_t)(4 + m->nc) * na;
+    float *both = malloc(2 * no * sizeof *both);
+    REQUIRE(both != NULL);
+    memcpy(both, out, 2 * no * sizeof *both);
+    double worst = 0;
+    for (int b = 0; b < 2; b++) {
+        REQUIRE(af_forward_run(f, x + b * per, 1, h, w, &out, &na1, &err) == AF_OK);
+        REQUIRE(na1 == na);
+        for (size_t i = 0; i < no; i++) {
+            double d = fabs((double)out[i] - both[b * no + i]) / fmax(1.0, fabs(both[b * no + i]));
+            worst = d > worst || d != d ? d : worst;
+        }
+    }
+    printf("   batch 2 vs one by one: max rel diff %.2e\n", worst);
+    CHECK_MSG(worst <= 1e-5, "batch and single runs differ by %.3g", worst);
+    free(both);
+    free(x);
+    af_forward_free(f);
+    af_model_free(m);
+}
+
 /* The product path: BatchNorm folded into the convolutions at load time. */
 static void test_raw_output_parity_fused(void)
 {
@@ -233,5 +274,6 @@ int main(void)
     RUN(test_raw_output_parity_fused);
     RUN(test_raw_output_parity_unfused);
     RUN(test_memory_plan_across_shapes);
+    RUN(test_batch_equals_single_images);
     return t_summary();
 }

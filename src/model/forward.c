@@ -242,8 +242,10 @@ static af_status plan_solve(af_forward *f, shape_entry *e, af_error *err)
 
 /* ---- convolution with per-shape executables ---- */
 
-static af_status run_conv(af_forward *f, shape_entry *e, int ci, const act *in, act *out,
-                          af_error *err)
+/* Runs conv ci on in, into out: a new activation (alloc) or, with alloc 0, the
+ * view out already describes (its shape is checked). */
+static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, act *out,
+                         int alloc, af_error *err)
 {
     const af_conv_unit *u = &f->m->convs[ci];
     if (in->c != u->desc.cin)
@@ -261,13 +263,16 @@ static af_status run_conv(af_forward *f, shape_entry *e, int ci, const act *in, 
             return st;
         }
     }
-    if ((st = act_alloc(f, out, in->n, oh, ow, u->desc.cout, err)))
+    if (!alloc && (out->n != in->n || out->h != oh || out->w != ow || out->c != u->desc.cout))
+        return af_fail(err, AF_E_INTERNAL, "%s: output view of the wrong shape", u->name);
+    if (alloc && (st = act_alloc(f, out, in->n, oh, ow, u->desc.cout, err)))
         return st;
     f->flops += 2.0 * in->n * oh * ow * (double)u->desc.cout * u->desc.cin * u->desc.k * u->desc.k;
     if (f->dry)
         return AF_OK;
     if ((st = af_conv_forward(e->convs[ci], in->data, out->data, err))) {
-        act_release(f, out);
+        if (alloc)
+            act_release(f, out);
         af_error_prefix(err, "%s", u->name);
         return st;
     }
@@ -276,20 +281,45 @@ static af_status run_conv(af_forward *f, shape_entry *e, int ci, const act *in, 
     return AF_OK;
 }
 
+static af_status run_conv(af_forward *f, shape_entry *e, int ci, const act *in, act *out,
+                          af_error *err)
+{
+    return conv_to(f, e, ci, in, out, 1, err);
+}
+
+/* Channels [c0, c0 + cn) of a one-image blocked activation, in place: one run
+ * of whole 8-channel planes (c0 and cn multiples of 8). Not owned. */
+static act view_channels(const act *x, int c0, int cn)
+{
+    act v = *x;
+    v.data = x->data + (size_t)(c0 / AF_BLK) * x->h * x->w * AF_BLK;
+    v.c = cn;
+    v.slot = -1;
+    v.heap = 0;
+    return v;
+}
+
+/* Whether C2f/SPPF can build their concatenation in place: one image, and
+ * every part a whole number of 8-channel planes. */
+static int in_place_ok(const act *x, int c)
+{
+    return x->n == 1 && c % AF_BLK == 0;
+}
+
+/* Bottleneck: y = cv2(cv1(x)) (+ x); y a new activation (alloc) or the view y
+ * already describes (alloc 0). */
 static af_status bottleneck(af_forward *f, shape_entry *e, int cv1, int cv2, int shortcut,
-                            const act *x, act *y, af_error *err)
+                            const act *x, act *y, int alloc, af_error *err)
 {
     act a;
     af_status st = run_conv(f, e, cv1, x, &a, err);
     if (st)
         return st;
-    st = run_conv(f, e, cv2, &a, y, err);
+    st = conv_to(f, e, cv2, &a, y, alloc, err);
     act_release(f, &a);
-    if (st)
-        return st;
-    if (shortcut && !f->dry)
+    if (!st && shortcut && !f->dry)
         af_add_inplace(y->data, x->data, af_blk_elems(y->n, y->h, y->w, y->c));
-    return AF_OK;
+    return st;
 }
 
 static void release_all(af_forward *f, act *a, int n)
@@ -325,12 +355,39 @@ static af_status slice(af_forward *f, const act *x, int c0, int cn, act *y, af_e
     return st;
 }
 
+/* C2f with its concatenation built in place (in_place_ok): cv1 writes the
+ * first 2c channels of cat, each bottleneck the next c, reading the previous c. */
+static af_status run_c2f_in_place(af_forward *f, shape_entry *e, const af_layer *L, const act *x,
+                                  act *y, af_error *err)
+{
+    const af_layer_spec *S = &L->spec;
+    int c = L->hidden, n = S->n, oh, ow;
+    af_conv_out_hw(&f->m->convs[L->cv1].desc, x->h, x->w, &oh, &ow);
+    act cat;
+    af_status st = act_alloc(f, &cat, 1, oh, ow, (2 + n) * c, err);
+    if (st)
+        return st;
+    act t = view_channels(&cat, 0, 2 * c);
+    st = conv_to(f, e, L->cv1, x, &t, 0, err);
+    for (int j = 0; j < n && !st; j++) {
+        act prev = view_channels(&cat, (1 + j) * c, c), out = view_channels(&cat, (2 + j) * c, c);
+        st = bottleneck(f, e, L->mbase + 2 * j, L->mbase + 2 * j + 1, S->shortcut, &prev, &out,
+                        0, err);
+    }
+    if (!st)
+        st = run_conv(f, e, L->cv2, &cat, y, err);
+    act_release(f, &cat);
+    return st;
+}
+
 /* C2f: cat(y0, y1, m1(y1), m2(m1(y1)), ...) -> cv2.  C2: cat(m(a), b) -> cv2. */
 static af_status run_c2x(af_forward *f, shape_entry *e, const af_layer *L, const act *x, act *y,
                          af_error *err)
 {
     const af_layer_spec *S = &L->spec;
     int c = L->hidden, n = S->n;
+    if (S->type == AF_M_C2F && in_place_ok(x, c))
+        return run_c2f_in_place(f, e, L, x, y, err);
     act parts[66]; /* C2f: t, then each bottleneck output; C2: m(a), b */
     int np = 0;
     act t, cur, nxt;
@@ -345,7 +402,7 @@ static af_status run_c2x(af_forward *f, shape_entry *e, const af_layer *L, const
         prev = &cur;
         for (int j = 0; j < n; j++) {
             if ((st = bottleneck(f, e, L->mbase + 2 * j, L->mbase + 2 * j + 1, S->shortcut, prev,
-                                 &parts[np], err)))
+                                 &parts[np], 1, err)))
                 break;
             prev = &parts[np++];
         }
@@ -355,7 +412,7 @@ static af_status run_c2x(af_forward *f, shape_entry *e, const af_layer *L, const
             goto out_t;
         for (int j = 0; j < n && !st; j++) {
             st = bottleneck(f, e, L->mbase + 2 * j, L->mbase + 2 * j + 1, S->shortcut, &cur,
-                            &nxt, err);
+                            &nxt, 1, err);
             act_release(f, &cur);
             if (!st)
                 cur = nxt;
@@ -389,6 +446,25 @@ static af_status run_sppf(af_forward *f, shape_entry *e, const af_layer *L, cons
 {
     act parts[4];
     int np = 0, k = L->spec.k;
+    int c = f->m->convs[L->cv1].desc.cout;
+    if (in_place_ok(x, c)) { /* cat built in place: cv1, then each pool, into its planes */
+        int oh, ow;
+        af_conv_out_hw(&f->m->convs[L->cv1].desc, x->h, x->w, &oh, &ow);
+        act cat;
+        af_status st = act_alloc(f, &cat, 1, oh, ow, 4 * c, err);
+        if (st)
+            return st;
+        act p0 = view_channels(&cat, 0, c);
+        st = conv_to(f, e, L->cv1, x, &p0, 0, err);
+        for (int j = 1; j < 4 && !st && !f->dry; j++)
+            st = af_maxpool(c / AF_BLK, oh, ow, AF_BLK, k, 1, k / 2,
+                            cat.data + (size_t)(j - 1) * c * oh * ow,
+                            cat.data + (size_t)j * c * oh * ow, err);
+        if (!st)
+            st = run_conv(f, e, L->cv2, &cat, y, err);
+        act_release(f, &cat);
+        return st;
+    }
     af_status st = run_conv(f, e, L->cv1, x, &parts[0], err);
     if (st)
         return st;
