@@ -194,6 +194,51 @@ static dnnl_status_t oihw_md(const af_conv_desc *d, dnnl_memory_desc_t *md)
     return dnnl_memory_desc_init_by_tag(md, 4, wdims, dnnl_f32, dnnl_oihw);
 }
 
+/* *out = a new 64-byte aligned buffer holding `from` (format fmd) in format
+ * tmd (padding zeroed). */
+static af_status alloc_reordered(dnnl_engine_t eng, const dnnl_memory_desc_t *fmd,
+                                 const void *from, const dnnl_memory_desc_t *tmd, void **out,
+                                 af_error *err)
+{
+    size_t bytes = dnnl_memory_desc_get_size(tmd);
+    void *buf = alloc_aligned(bytes);
+    if (!buf)
+        return af_fail(err, AF_E_NOMEM, "conv: out of memory for %zu bytes of weights", bytes);
+    memset(buf, 0, bytes);
+    af_status rc = AF_OK;
+    if (dnnl_memory_desc_equal(fmd, tmd))
+        memcpy(buf, from, bytes);
+    else
+        rc = reorder(eng, fmd, from, tmd, buf, err);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    return AF_OK;
+}
+
+/* The weights format oneDNN's kernel picks for w's convolution at a nominal
+ * input shape, big enough for every kernel and stride (the format depends on
+ * the channel counts and kernel, hardly on the spatial size). *is_ref: the
+ * kernel found is oneDNN's slow reference. */
+static dnnl_status_t nominal_wmd(dnnl_engine_t eng, const af_conv_weights *w, int bf16,
+                                 dnnl_memory_desc_t *wmd, int *is_ref)
+{
+    int hw = AF_CONV_NOMINAL_HW < w->d.k ? w->d.k : AF_CONV_NOMINAL_HW;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t st = make_pd(eng, &w->d, w->bias != NULL, 1, hw, hw, NULL, bf16,
+                               w->src_layout, w->dst_layout, &pd);
+    if (st)
+        return st;
+    *is_ref = impl_is_ref(pd_impl(pd));
+    const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    if (q)
+        *wmd = *q;
+    dnnl_primitive_desc_destroy(pd);
+    return q ? dnnl_success : dnnl_runtime_error;
+}
+
 af_status af_conv_weights_create(af_engine *e, const af_conv_desc *d, const float *weight,
                                  const float *bias, af_conv_weights **out, af_error *err)
 {
@@ -225,41 +270,7 @@ af_status af_conv_weights_create_for(af_engine *e, const af_conv_desc *d, const 
         rc = dnnl_err(err, "describing the OIHW weights", st);
         goto fail;
     }
-    /* Nominal shape: big enough for every kernel/stride; the format depends
-     * on the channel counts and kernel, hardly on the spatial size. */
-    int hw = AF_CONV_NOMINAL_HW;
-    if (hw < d->k)
-        hw = d->k;
-    dnnl_primitive_desc_t pd = NULL;
-    st = make_pd(eng, d, bias != NULL, 1, hw, hw, NULL, 0, src_layout, dst_layout, &pd);
-    if (st == dnnl_success) {
-        const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-        if (q)
-            w->wmd = *q;
-        dnnl_primitive_desc_destroy(pd);
-        if (!q) {
-            rc = af_fail(err, AF_E_INTERNAL, "oneDNN: convolution has no weights descriptor");
-            goto fail;
-        }
-    } else if (st == dnnl_unimplemented) {
-        w->wmd = umd; /* keep OIHW; af_conv_create retries per shape */
-    } else {
-        rc = dnnl_err(err, "creating a convolution", st);
-        goto fail;
-    }
-    size_t bytes = dnnl_memory_desc_get_size(&w->wmd);
-    w->wbuf = alloc_aligned(bytes);
-    if (!w->wbuf) {
-        rc = af_fail(err, AF_E_NOMEM, "conv: out of memory for %zu bytes of weights", bytes);
-        goto fail;
-    }
-    memset(w->wbuf, 0, bytes);
-    if (dnnl_memory_desc_equal(&w->wmd, &umd)) {
-        memcpy(w->wbuf, weight, bytes);
-    } else if ((rc = reorder(eng, &umd, weight, &w->wmd, w->wbuf, err))) {
-        goto fail;
-    }
-    if (bias) {
+    if (bias) { /* before the format query: the nominal conv has a bias exactly when w has */
         w->bias = alloc_aligned((size_t)d->cout * sizeof(float));
         if (!w->bias) {
             rc = af_fail(err, AF_E_NOMEM, "conv: out of memory");
@@ -267,6 +278,16 @@ af_status af_conv_weights_create_for(af_engine *e, const af_conv_desc *d, const 
         }
         memcpy(w->bias, bias, (size_t)d->cout * sizeof(float));
     }
+    int is_ref;
+    st = nominal_wmd(eng, w, 0, &w->wmd, &is_ref);
+    if (st == dnnl_unimplemented) {
+        w->wmd = umd; /* keep OIHW; af_conv_create retries per shape */
+    } else if (st) {
+        rc = dnnl_err(err, "querying the convolution's weights format", st);
+        goto fail;
+    }
+    if ((rc = alloc_reordered(eng, &umd, weight, &w->wmd, &w->wbuf, err)))
+        goto fail;
     *out = w;
     return AF_OK;
 fail:
@@ -279,35 +300,17 @@ af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err)
     if (w->bf16)
         return AF_OK;
     dnnl_engine_t eng = af_engine_dnnl(w->e);
-    int hw = AF_CONV_NOMINAL_HW < w->d.k ? w->d.k : AF_CONV_NOMINAL_HW;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t st =
-        make_pd(eng, &w->d, w->bias != NULL, 1, hw, hw, NULL, 1, w->src_layout, w->dst_layout, &pd);
-    if (st == dnnl_success && impl_is_ref(pd_impl(pd))) {
-        dnnl_primitive_desc_destroy(pd);
-        st = dnnl_unimplemented;
-    }
-    if (st == dnnl_unimplemented)
+    dnnl_memory_desc_t tmd;
+    int is_ref = 0;
+    dnnl_status_t st = nominal_wmd(eng, w, 1, &tmd, &is_ref);
+    if (st == dnnl_unimplemented || (st == dnnl_success && is_ref))
         return af_fail(err, AF_E_UNSUPPORTED, "conv: oneDNN has no bf16 kernel on this CPU");
     if (st)
-        return dnnl_err(err, "creating a bf16 convolution", st);
-    const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    dnnl_memory_desc_t tmd;
-    if (q)
-        tmd = *q;
-    dnnl_primitive_desc_destroy(pd);
-    if (!q)
-        return af_fail(err, AF_E_INTERNAL, "oneDNN: convolution has no weights descriptor");
-    size_t bytes = dnnl_memory_desc_get_size(&tmd);
-    void *buf = alloc_aligned(bytes);
-    if (!buf)
-        return af_fail(err, AF_E_NOMEM, "conv: out of memory for %zu bytes of weights", bytes);
-    memset(buf, 0, bytes);
-    af_status rc = reorder(eng, &w->wmd, w->wbuf, &tmd, buf, err);
-    if (rc) {
-        free(buf);
+        return dnnl_err(err, "querying the bf16 convolution's weights format", st);
+    void *buf;
+    af_status rc = alloc_reordered(eng, &w->wmd, w->wbuf, &tmd, &buf, err);
+    if (rc)
         return rc;
-    }
     free(w->wbuf);
     w->wbuf = buf;
     w->wmd = tmd;
@@ -435,15 +438,7 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
             if (c->path == AF_CONV_DNNL_PRIVATE)
                 c->path = AF_CONV_DNNL_SHARED;
         } else {
-            size_t bytes = dnnl_memory_desc_get_size(&tmd);
-            c->own_w = alloc_aligned(bytes);
-            if (!c->own_w) {
-                rc = af_fail(err, AF_E_NOMEM, "conv: out of memory for %zu bytes of weights",
-                             bytes);
-                goto fail;
-            }
-            memset(c->own_w, 0, bytes);
-            if ((rc = reorder(eng, &w->wmd, w->wbuf, &tmd, c->own_w, err)))
+            if ((rc = alloc_reordered(eng, &w->wmd, w->wbuf, &tmd, &c->own_w, err)))
                 goto fail;
             wptr = c->own_w;
         }
