@@ -440,6 +440,23 @@ static dnnl_status_t reorder(af_conv_train *c, int which, dnnl_memory_t from, dn
     return run(c, which, 2, a);
 }
 
+/* The tensor a primitive reads or writes in place of the user's mu: mu itself
+ * when there is no blocked copy (mb NULL), else mb pointed at workspace offset
+ * off and, for an input (fill >= 0), filled from mu by that reorder first. */
+static dnnl_status_t staged(af_conv_train *c, dnnl_memory_t mu, dnnl_memory_t mb, size_t off,
+                            int fill, dnnl_memory_t *use)
+{
+    *use = mu;
+    if (!mb)
+        return dnnl_success;
+    dnnl_status_t st = dnnl_memory_set_data_handle(mb, (char *)c->ws + off);
+    if (!st && fill >= 0)
+        st = reorder(c, fill, mu, mb);
+    if (!st)
+        *use = mb;
+    return st;
+}
+
 af_status af_conv_train_forward(af_conv_train *c, const float *x, const float *w_oihw,
                                 const float *b, float *y, af_error *err)
 {
@@ -465,18 +482,10 @@ af_status af_conv_train_forward(af_conv_train *c, const float *x, const float *w
         st = dnnl_memory_set_data_handle(c->m_wf, (void *)w_oihw);
     if (st)
         goto done;
-    dnnl_memory_t msrc = c->m_x, mdst = c->m_y;
-    if (c->m_xf) {
-        if ((st = dnnl_memory_set_data_handle(c->m_xf, (char *)c->ws + c->xb_off)) ||
-            (st = reorder(c, R_XF, c->m_x, c->m_xf)))
-            goto done;
-        msrc = c->m_xf;
-    }
-    if (c->m_yf) {
-        if ((st = dnnl_memory_set_data_handle(c->m_yf, (char *)c->ws + c->yb_off)))
-            goto done;
-        mdst = c->m_yf;
-    }
+    dnnl_memory_t msrc, mdst;
+    if ((st = staged(c, c->m_x, c->m_xf, c->xb_off, R_XF, &msrc)) ||
+        (st = staged(c, c->m_y, c->m_yf, c->yb_off, -1, &mdst)))
+        goto done;
     dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, msrc}, {DNNL_ARG_WEIGHTS, c->m_wf},
                             {DNNL_ARG_DST, mdst}};
     int na = 3;
@@ -533,18 +542,10 @@ af_status af_conv_train_backward(af_conv_train *c, const float *x, const float *
             st = dnnl_memory_set_data_handle(c->m_wd, (void *)w_oihw);
         if (st)
             goto done;
-        dnnl_memory_t mdd = c->m_dy, mds = c->m_dx;
-        if (c->m_dyd) {
-            if ((st = dnnl_memory_set_data_handle(c->m_dyd, (char *)c->ws + c->yb_off)) ||
-                (st = reorder(c, R_DYD, c->m_dy, c->m_dyd)))
-                goto done;
-            mdd = c->m_dyd;
-        }
-        if (c->m_dxd) {
-            if ((st = dnnl_memory_set_data_handle(c->m_dxd, (char *)c->ws + c->dxb_off)))
-                goto done;
-            mds = c->m_dxd;
-        }
+        dnnl_memory_t mdd, mds;
+        if ((st = staged(c, c->m_dy, c->m_dyd, c->yb_off, R_DYD, &mdd)) ||
+            (st = staged(c, c->m_dx, c->m_dxd, c->dxb_off, -1, &mds)))
+            goto done;
         dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, mdd}, {DNNL_ARG_WEIGHTS, c->m_wd},
                                 {DNNL_ARG_DIFF_SRC, mds}};
         if ((st = run(c, P_BWDD, 3, a)))
@@ -560,19 +561,10 @@ af_status af_conv_train_backward(af_conv_train *c, const float *x, const float *
             (st = dnnl_memory_set_data_handle(c->m_dw, dwh)) ||
             (c->m_db && (st = dnnl_memory_set_data_handle(c->m_db, db ? db : c->db_buf))))
             goto done;
-        dnnl_memory_t msrc = c->m_x, mdd = c->m_dy;
-        if (c->m_xb) { /* blocked copies of x and dy */
-            if ((st = dnnl_memory_set_data_handle(c->m_xb, (char *)c->ws + c->xb_off)) ||
-                (st = reorder(c, R_X, c->m_x, c->m_xb)))
-                goto done;
-            msrc = c->m_xb;
-        }
-        if (c->m_dyb) {
-            if ((st = dnnl_memory_set_data_handle(c->m_dyb, (char *)c->ws + c->dyb_off)) ||
-                (st = reorder(c, R_DY, c->m_dy, c->m_dyb)))
-                goto done;
-            mdd = c->m_dyb;
-        }
+        dnnl_memory_t msrc, mdd; /* blocked copies of x and dy where they exist */
+        if ((st = staged(c, c->m_x, c->m_xb, c->xb_off, R_X, &msrc)) ||
+            (st = staged(c, c->m_dy, c->m_dyb, c->dyb_off, R_DY, &mdd)))
+            goto done;
         dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, msrc}, {DNNL_ARG_DIFF_DST, mdd},
                                 {DNNL_ARG_DIFF_WEIGHTS, c->m_dw}};
         int na = 3;
