@@ -456,10 +456,10 @@ static af_status run_sppf(af_forward *f, shape_entry *e, const af_layer *L, cons
             return st;
         act p0 = view_channels(&cat, 0, c);
         st = conv_to(f, e, L->cv1, x, &p0, 0, err);
-        for (int j = 1; j < 4 && !st && !f->dry; j++)
+        for (int j = 1; j < 4 && !st && !f->dry; j++) /* each 8-channel plane on its own */
             st = af_maxpool(c / AF_BLK, oh, ow, AF_BLK, k, 1, k / 2,
-                            cat.data + (size_t)(j - 1) * c * oh * ow,
-                            cat.data + (size_t)j * c * oh * ow, err);
+                            view_channels(&cat, (j - 1) * c, c).data,
+                            view_channels(&cat, j * c, c).data, err);
         if (!st)
             st = run_conv(f, e, L->cv2, &cat, y, err);
         act_release(f, &cat);

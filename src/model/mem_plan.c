@@ -59,21 +59,18 @@ static size_t round_up(size_t v)
     return (v + AF_MEM_PLAN_ALIGN - 1) / AF_MEM_PLAN_ALIGN * AF_MEM_PLAN_ALIGN;
 }
 
-static int by_size_desc(const void *x, const void *y, void *ctx)
+/* Block order for placing: larger first, then earlier first. */
+static int placed_after(const af_mem_block *b, int i, int j)
 {
-    const af_mem_block *b = ctx;
-    int i = *(const int *)x, j = *(const int *)y;
-    if (b[i].bytes != b[j].bytes)
-        return b[i].bytes < b[j].bytes ? 1 : -1;
-    return i - j; /* stable: earlier first */
+    return b[i].bytes != b[j].bytes ? b[i].bytes < b[j].bytes : i > j;
 }
 
-/* Insertion sort with a context (qsort_r is not C11); n is a few hundred. */
+/* Insertion sort of block indices (qsort has no context); n is a few hundred. */
 static void sort_idx(int *idx, int n, const af_mem_block *b)
 {
     for (int i = 1; i < n; i++) {
         int v = idx[i], j = i - 1;
-        while (j >= 0 && by_size_desc(&idx[j], &v, (void *)b) > 0) {
+        while (j >= 0 && placed_after(b, idx[j], v)) {
             idx[j + 1] = idx[j];
             j--;
         }
@@ -106,7 +103,7 @@ void af_mem_plan_solve(af_mem_plan *p)
     size_t arena = 0;
     for (int t = 0; t < p->n; t++) {
         af_mem_block *b = &p->blocks[idx[t]];
-        size_t need = round_up(b->bytes), off = 0;
+        size_t need = round_up(b->bytes);
         /* lowest offset clear of every placed block that lives at the same
          * time: try 0 and the end of each such block, keep the smallest fit */
         size_t best = SIZE_MAX;
@@ -130,11 +127,10 @@ void af_mem_plan_solve(af_mem_plan *p)
             if (ok)
                 best = cand;
         }
-        off = best;
-        b->offset = off;
+        b->offset = best;
         placed[np++] = idx[t];
-        if (off + need > arena)
-            arena = off + need;
+        if (best + need > arena)
+            arena = best + need;
     }
     p->arena = arena ? arena : AF_MEM_PLAN_ALIGN;
     free(idx);
