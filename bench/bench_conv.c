@@ -15,6 +15,8 @@
 #include "ops/ref.h"
 #include "ops/upsample.h"
 
+#include "bench_util.h"
+
 typedef struct layer {
     char name[32];
     int cin, cout, k, s, hw; /* hw: input height = width at imgsz 640 */
@@ -79,50 +81,6 @@ static void build(int imgsz, int nc)
         snprintf(b, sizeof b, "22.cv3.%d.1", i), add(b, c3, c3, 3, 1, hw[i], 1);
         snprintf(b, sizeof b, "22.cv3.%d.2", i), add(b, c3, nc, 1, 1, hw[i], 0);
     }
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static float *rnd(size_t n, unsigned *seed, float scale)
-{
-    float *p = malloc(n * sizeof *p);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < n; i++) {
-        *seed = *seed * 1664525u + 1013904223u;
-        p[i] = ((float)(*seed >> 8) / 16777216.0f * 2.0f - 1.0f) * scale;
-    }
-    return p;
-}
-
-/* Best time of several runs after a warm-up (at least 5 runs or 150 ms). */
-static double time_conv(af_conv *c, const float *src, float *dst)
-{
-    af_error err;
-    double best = 1e30, total = 0;
-    for (int i = 0; i < 2; i++)
-        if (af_conv_forward(c, src, dst, &err)) {
-            fprintf(stderr, "forward: %s\n", err.msg);
-            exit(1);
-        }
-    for (int i = 0; i < 5 || total < 150; i++) {
-        double t0 = now_ms();
-        af_conv_forward(c, src, dst, &err);
-        double t = now_ms() - t0;
-        total += t;
-        if (t < best)
-            best = t;
-        if (i > 1000)
-            break;
-    }
-    return best;
 }
 
 /* The non-conv ops at their yolov8n sizes (single-threaded), best of 20. */

@@ -199,6 +199,23 @@ static void test_predict_precision(void)
     CHECK(strstr(buf, "--precision must be fp32 or bf16, not 'fp16'") != NULL);
 }
 
+/* --conv direct: oneDNN's kernels for every conv; the same faces as the default
+ * (Winograd on AVX2 CPUs). A bad value is refused. */
+static void test_predict_conv_algo(void)
+{
+    static char autob[1 << 14], direct[1 << 14];
+    const char *args = "tests/fixtures/images/test_priconne.png --imgsz 640 --json - --quiet";
+    int rc = sh(autob, sizeof autob, "%s predict %s", cli(), args);
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, autob);
+    rc = sh(direct, sizeof direct, "%s predict %s --conv direct", cli(), args);
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, direct);
+    CHECK(count_lines(autob, "\"name\": ") > 0);
+    CHECK(count_lines(direct, "\"name\": ") == count_lines(autob, "\"name\": "));
+    rc = sh(buf, sizeof buf, "%s predict %s --conv fft", cli(), args);
+    CHECK(rc == 1);
+    CHECK(strstr(buf, "--conv must be auto or direct, not 'fft'") != NULL);
+}
+
 static void test_bad_options(void)
 {
     int rc = sh(buf, sizeof buf, "%s predict samples --conf 1.5", cli());
@@ -230,6 +247,7 @@ int main(void)
     RUN(test_batch_goes_on_past_bad_files);
     RUN(test_sources_globs_lists_missing);
     RUN(test_predict_precision);
+    RUN(test_predict_conv_algo);
     RUN(test_bad_options);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

@@ -152,7 +152,7 @@ done:
     af_safetensors_free(&in);
 }
 
-static void raw_output_parity(int unfused)
+static void raw_output_parity(int unfused, af_conv_algo algo)
 {
     const char *loaded = NULL;
     af_model *m = NULL;
@@ -169,6 +169,8 @@ static void raw_output_parity(int unfused)
             CHECK_MSG(m != NULL, "cannot load %s", cases[i].model);
             if (!m)
                 return;
+            af_error err = {0};
+            CHECK_MSG(af_model_set_conv_algo(m, algo, &err) == AF_OK, "%s", err.msg);
         }
         run_case(&cases[i], m);
         ran++;
@@ -255,23 +257,32 @@ static void test_batch_equals_single_images(void)
     af_model_free(m);
 }
 
-/* The product path: BatchNorm folded into the convolutions at load time. */
+/* The product path: BatchNorm folded into the convolutions at load time
+ * (3x3 stride-1 convolutions by Winograd F(2x2,3x3) on AVX2 CPUs). */
 static void test_raw_output_parity_fused(void)
 {
     printf("   fused (BN folded, the default):\n");
-    raw_output_parity(0);
+    raw_output_parity(0, AF_CONV_ALGO_AUTO);
+}
+
+/* The same with oneDNN's direct kernels for every convolution. */
+static void test_raw_output_parity_fused_direct(void)
+{
+    printf("   fused, direct convolutions only (--conv direct):\n");
+    raw_output_parity(0, AF_CONV_ALGO_DIRECT);
 }
 
 /* Reference mode: BatchNorm applied after the conv exactly as PyTorch's eval BN. */
 static void test_raw_output_parity_unfused(void)
 {
     printf("   unfused (BN as PyTorch computes it):\n");
-    raw_output_parity(1);
+    raw_output_parity(1, AF_CONV_ALGO_AUTO);
 }
 
 int main(void)
 {
     RUN(test_raw_output_parity_fused);
+    RUN(test_raw_output_parity_fused_direct);
     RUN(test_raw_output_parity_unfused);
     RUN(test_memory_plan_across_shapes);
     RUN(test_batch_equals_single_images);

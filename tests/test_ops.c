@@ -1,6 +1,6 @@
 /* Layer kernels against the naive references (and the references against
  * hand-computed values): oneDNN convolution, max pool, upsample, concat,
- * channel slice, SiLU/sigmoid/add. */
+ * channel slice, SiLU/sigmoid/add, Winograd F(2x2,3x3). */
 #include <pthread.h>
 #include <stdint.h>
 
@@ -16,6 +16,7 @@
 #include "ops/pool.h"
 #include "ops/ref.h"
 #include "ops/upsample.h"
+#include "ops/winograd.h"
 
 /* Fixed-seed LCG, uniform in [-scale, scale). */
 static uint32_t lcg_state = 20240229u;
@@ -774,6 +775,113 @@ static void test_conv_blocked_layouts(void)
     af_engine_free(e);
 }
 
+/* Winograd F(2x2,3x3) (ops/winograd.h) against the naive NHWC reference: odd
+ * and tiny images (partial tiles, every border), channels that are not
+ * multiples of 8 or 16 (padded lanes), batches, with and without bias and
+ * SiLU, 1 and 2 threads; the weights turned back into oneDNN's and again
+ * into Winograd ones, and run on NHWC through the private-weights path. */
+static void test_conv_winograd(void)
+{
+    if (!af_wino_supported())
+        SKIP("this CPU lacks AVX2/FMA: no Winograd kernels");
+    static const struct {
+        int cin, cout, n, h, w, bias, act;
+    } cases[] = {{32, 32, 1, 8, 8, 1, 1},   {37, 33, 2, 11, 9, 1, 1}, {64, 48, 1, 1, 1, 1, 1},
+                 {40, 72, 3, 2, 3, 0, 0},   {96, 32, 1, 5, 16, 1, 0}, {33, 129, 1, 7, 7, 1, 1},
+                 {256, 64, 1, 20, 20, 1, 1}};
+    af_engine *e = NULL;
+    af_error err = {0};
+    REQUIRE(af_engine_create(&e, &err) == AF_OK);
+    if (!af_engine_winograd(e)) {
+        af_engine_free(e);
+        SKIP("oneDNN has AVX-512 kernels here: the Winograd path is not used");
+    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        af_conv_desc d = {cases[i].cin, cases[i].cout, 3, 1, 1,
+                          cases[i].act ? AF_ACT_SILU : AF_ACT_NONE};
+        const int n = cases[i].n, h = cases[i].h, w = cases[i].w;
+        size_t nw = (size_t)d.cout * d.cin * 9, ni = (size_t)n * h * w * d.cin,
+               no = (size_t)n * h * w * d.cout;
+        float *wt = rand_buf(nw, 0.2f), *bias = cases[i].bias ? rand_buf((size_t)d.cout, 0.5f) : NULL;
+        float *x = rand_buf(ni, 1.0f), *want = malloc(no * sizeof *want),
+              *got = malloc(no * sizeof *got), *back = malloc(nw * sizeof *back);
+        float *xb = malloc(af_blk_elems(n, h, w, d.cin) * sizeof *xb),
+              *yb = malloc(af_blk_elems(n, h, w, d.cout) * sizeof *yb);
+        REQUIRE(wt && (bias || !cases[i].bias) && x && want && got && back && xb && yb);
+        af_conv_ref(&d, wt, bias, n, h, w, x, want);
+        af_nhwc_to_blk(n, h, w, d.cin, x, xb);
+        af_conv_weights *cw = NULL;
+        REQUIRE(af_conv_weights_create_for(e, &d, wt, bias, AF_LAYOUT_BLK8, AF_LAYOUT_BLK8, &cw,
+                                           &err) == AF_OK);
+        CHECK(af_conv_weights_is_winograd(cw));
+        /* 0, 1: Winograd on 1 and 2 threads; 2: after a round trip through
+         * oneDNN's weights (direct); 3: Winograd again; 4: NHWC -> NHWC from
+         * the Winograd weights (oneDNN, private copy) */
+        for (int run = 0; run < 5; run++) {
+            if (run == 2)
+                CHECK(af_conv_weights_set_winograd(cw, 0, &err) == AF_OK &&
+                      !af_conv_weights_is_winograd(cw));
+            if (run == 3)
+                CHECK(af_conv_weights_set_winograd(cw, 1, &err) == AF_OK &&
+                      af_conv_weights_is_winograd(cw));
+            af_layout l = run == 4 ? AF_LAYOUT_NHWC : AF_LAYOUT_BLK8;
+            af_conv *c = NULL;
+            af_status st = af_conv_create_for(e, cw, n, h, w, run == 0 ? 1 : 2, l, l, &c, &err);
+            CHECK_MSG(st == AF_OK, "%s", err.msg);
+            if (st)
+                continue;
+            int wino = af_conv_get_path(c) == AF_CONV_WINOGRAD;
+            CHECK(wino == (run != 2 && run != 4));
+            for (size_t k = 0; k < af_blk_elems(n, h, w, d.cout); k++)
+                yb[k] = NAN;
+            CHECK(af_conv_forward(c, run == 4 ? x : xb, run == 4 ? got : yb, &err) == AF_OK);
+            if (run != 4)
+                af_blk_to_nhwc(n, h, w, d.cout, yb, got);
+            double ma, mr;
+            size_t bad = compare(got, want, no, 2e-5, &ma, &mr);
+            printf("  winograd %3d->%3d n%d %2dx%-2d %s%s run %d: max abs %.2e rel %.2e  %s\n",
+                   d.cin, d.cout, n, h, w, d.act ? "silu" : "none", bias ? "+b" : "  ", run, ma,
+                   mr, af_conv_impl(c));
+            CHECK_MSG(bad == 0, "%zu of %zu outputs off (max abs %.3g)", bad, no, ma);
+            if (run != 4) {
+                size_t pad_bad = 0; /* padding lanes of the output stay zero */
+                for (int b = 0; b < n; b++)
+                    for (int ch = d.cout; ch < af_blk_pad(d.cout); ch++)
+                        for (int p = 0; p < h * w; p++)
+                            pad_bad += yb[blk_at(d.cout, h, w, b, ch, p / w, p % w)] != 0.0f;
+                CHECK(pad_bad == 0);
+            }
+            af_conv_free(c);
+        }
+        /* the transformed weights give the OIHW ones back */
+        af_wino_weights *ww = NULL;
+        REQUIRE(af_wino_weights_create(d.cin, d.cout, wt, bias, &ww, &err) == AF_OK);
+        af_wino_weights_oihw(ww, back);
+        double ma, mr;
+        CHECK_MSG(compare(back, wt, nw, 1e-6, &ma, &mr) == 0, "OIHW round trip off by %.3g", ma);
+        af_wino_weights_free(ww);
+        af_conv_weights_free(cw);
+        free(wt), free(bias), free(x), free(want), free(got), free(back), free(xb), free(yb);
+    }
+    /* not for strided, 1x1, 16-channel or NHWC convolutions */
+    static const af_conv_desc no[] = {{64, 64, 3, 2, 1, AF_ACT_SILU}, {64, 64, 1, 1, 0, AF_ACT_SILU},
+                                      {16, 16, 3, 1, 1, AF_ACT_SILU}};
+    for (size_t i = 0; i < 4; i++) {
+        const af_conv_desc *d = &no[i < 3 ? i : 0];
+        af_conv_desc d3 = {64, 64, 3, 1, 1, AF_ACT_SILU};
+        float *wt = rand_buf((size_t)64 * 64 * 9, 0.2f);
+        af_conv_weights *cw = NULL;
+        af_layout l = i == 3 ? AF_LAYOUT_NHWC : AF_LAYOUT_BLK8;
+        REQUIRE(wt && af_conv_weights_create_for(e, i == 3 ? &d3 : d, wt, NULL, l, l, &cw, &err) ==
+                          AF_OK);
+        CHECK(!af_conv_weights_is_winograd(cw));
+        CHECK(af_conv_weights_set_winograd(cw, 1, &err) == AF_OK && !af_conv_weights_is_winograd(cw));
+        af_conv_weights_free(cw);
+        free(wt);
+    }
+    af_engine_free(e);
+}
+
 int main(void)
 {
     RUN(test_conv_ref_hand);
@@ -790,6 +898,7 @@ int main(void)
     RUN(test_blocked_layout);
     RUN(test_blocked_concat_and_slice);
     RUN(test_conv_blocked_layouts);
+    RUN(test_conv_winograd);
     RUN(test_bf16_rounding);
     RUN(test_conv_bf16);
     return t_summary();

@@ -41,7 +41,7 @@ static int ends_with(const char *s, const char *suf)
 
 int cmd_bench(int argc, char **argv)
 {
-    const char *model_path = NULL, *precision = NULL;
+    const char *model_path = NULL, *precision = NULL, *conv = NULL;
     opt_intlist imgsz = {{0}, 0};
     int runs = 10, warmup = 2, threads = 0, layers = 0, help = 0, nc = 1, batch = 1, train = 0;
     opt_spec specs[] = {
@@ -58,6 +58,8 @@ int cmd_bench(int argc, char **argv)
          "N"},
         {"precision", NULL, OPT_STRING, &precision, 1, 0,
          "fp32 (default) or bf16 (CPUs with avx512_bf16/AMX; elsewhere a notice, then fp32)", "P"},
+        {"conv", NULL, OPT_STRING, &conv, 1, 0,
+         "convolution algorithm: auto (Winograd F(2x2,3x3) for 3x3 stride-1 convs on AVX2 CPUs, the default) or direct (oneDNN only)", "A"},
         {"layers", NULL, OPT_BOOL, &layers, 1, 0, "print the time of each layer", NULL},
         {"train", NULL, OPT_BOOL, &train, 1, 0,
          "training throughput instead (img/s; default yolov8n.yaml, 640, batch 16)", NULL},
@@ -90,7 +92,7 @@ int cmd_bench(int argc, char **argv)
     } else if (!(m = cli_load_model(model_path, &shown))) {
         return 1;
     }
-    if (cli_set_precision("bench", m, precision)) {
+    if (cli_set_precision("bench", m, precision) || cli_set_conv_algo("bench", m, conv)) {
         af_model_free(m);
         return 1;
     }

@@ -49,3 +49,22 @@ int cli_set_precision(const char *cmd, af_model *m, const char *precision)
     }
     return 0;
 }
+
+int cli_set_conv_algo(const char *cmd, af_model *m, const char *algo)
+{
+    af_conv_algo a;
+    if (!algo || !strcmp(algo, "auto"))
+        return 0;
+    if (!strcmp(algo, "direct")) {
+        a = AF_CONV_ALGO_DIRECT;
+    } else {
+        fprintf(stderr, "animeface %s: --conv must be auto or direct, not '%s'\n", cmd, algo);
+        return 1;
+    }
+    af_error err = {0};
+    if (af_model_set_conv_algo(m, a, &err)) {
+        fprintf(stderr, "animeface %s: --conv %s: %s\n", cmd, algo, err.msg);
+        return 1;
+    }
+    return 0;
+}

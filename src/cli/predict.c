@@ -18,7 +18,7 @@
 #include "io/image.h"
 
 typedef struct predict_args {
-    const char *model, *json, *project, *name, *device, *precision;
+    const char *model, *json, *project, *name, *device, *precision, *conv;
     double conf, iou;
     opt_intlist imgsz, classes;
     int max_det, agnostic, save, save_txt, save_conf, save_crop, exist_ok, line_width;
@@ -286,6 +286,8 @@ int cmd_predict(int argc, char **argv)
          "N"},
         {"precision", NULL, OPT_STRING, &a.precision, 1, 0,
          "fp32 (default) or bf16 (CPUs with avx512_bf16/AMX; elsewhere a notice, then fp32)", "P"},
+        {"conv", NULL, OPT_STRING, &a.conv, 1, 0,
+         "convolution algorithm: auto (Winograd F(2x2,3x3) for 3x3 stride-1 convs on AVX2 CPUs, the default) or direct (oneDNN only)", "A"},
         {"workers", NULL, OPT_INT, &a.workers, 0, MAX_WORKERS,
          "images processed at once (default: one per core)", "N"},
         {"recursive", NULL, OPT_BOOL, &a.recursive, 1, 0, "descend into subdirectories", NULL},
@@ -335,7 +337,8 @@ int cmd_predict(int argc, char **argv)
 
     const char *shown;
     af_model *m = cli_load_model(a.model, &shown);
-    if (!m || cli_set_precision("predict", m, a.precision)) {
+    if (!m || cli_set_precision("predict", m, a.precision) ||
+        cli_set_conv_algo("predict", m, a.conv)) {
         af_model_free(m);
         sources_free(&src);
         return 1;

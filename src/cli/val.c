@@ -32,7 +32,8 @@ static void on_progress(void *user, int done, int total)
 int cmd_val(int argc, char **argv)
 {
     const char *model = NULL, *data = NULL, *split = "val", *project = "runs/detect",
-               *name = "val", *device = NULL, *precision = NULL;
+               *name = "val", *device = NULL, *precision = NULL,
+               *conv = NULL;
     int imgsz = 0, batch = 16, max_det = 300, plots = 1, save_json = 0, json = 0, exist_ok = 0;
     int threads = 0, quiet = 0, help = 0, verbose = 1;
     double conf = 0.001, iou = 0.7;
@@ -58,6 +59,8 @@ int cmd_val(int argc, char **argv)
         {"threads", NULL, OPT_INT, &threads, 0, 1024, "compute threads (all cores)", "N"},
         {"precision", NULL, OPT_STRING, &precision, 1, 0,
          "fp32 (default) or bf16 (CPUs with avx512_bf16/AMX; elsewhere a notice, then fp32)", "P"},
+        {"conv", NULL, OPT_STRING, &conv, 1, 0,
+         "convolution algorithm: auto (Winograd F(2x2,3x3) for 3x3 stride-1 convs on AVX2 CPUs, the default) or direct (oneDNN only)", "A"},
         {"quiet", NULL, OPT_BOOL, &quiet, 1, 0, "print only the table", NULL},
         {"verbose", NULL, OPT_BOOL, &verbose, 1, 0, "(ultralytics) = !quiet", NULL},
         {"device", NULL, OPT_STRING, &device, 1, 0, "(ultralytics) only 'cpu'", "D"},
@@ -117,7 +120,7 @@ int cmd_val(int argc, char **argv)
     int rc = 1;
     if (!m)
         goto out_ds;
-    if (cli_set_precision("val", m, precision)) {
+    if (cli_set_precision("val", m, precision) || cli_set_conv_algo("val", m, conv)) {
         af_model_free(m);
         goto out_ds;
     }

@@ -1,4 +1,5 @@
-/* af_model_set_precision: the prepared convolution weights in bf16. */
+/* The arithmetic of the prepared convolution weights: af_model_set_precision
+ * (bf16) and af_model_set_conv_algo (Winograd or direct). */
 #include "core/error.h"
 #include "model/model.h"
 #include "ops/conv.h"
@@ -32,4 +33,21 @@ af_status af_model_set_precision(af_model *m, af_precision p, af_error *err)
 af_precision af_model_get_precision(const af_model *m)
 {
     return m->precision;
+}
+
+af_status af_model_set_conv_algo(af_model *m, af_conv_algo a, af_error *err)
+{
+    if (a != AF_CONV_ALGO_AUTO && a != AF_CONV_ALGO_DIRECT)
+        return af_fail(err, AF_E_ARG, "unknown convolution algorithm %d", (int)a);
+    if (m->raw)
+        return AF_OK; /* training convolutions have their own kernels */
+    for (int i = 0; i < m->nconvs; i++) {
+        af_status st =
+            af_conv_weights_set_winograd(m->convs[i].prepared, a == AF_CONV_ALGO_AUTO, err);
+        if (st) {
+            af_error_prefix(err, "%s", m->convs[i].name);
+            return st;
+        }
+    }
+    return AF_OK;
 }

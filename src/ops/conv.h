@@ -44,6 +44,14 @@ void af_conv_weights_free(af_conv_weights *w);
  * af_conv made from w exists. */
 af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err);
 int af_conv_weights_is_bf16(const af_conv_weights *w);
+
+/* Winograd weights (ops/winograd.h): chosen at creation for 3x3 stride-1
+ * pad-1 convolutions between blocked activations from 32 channels on either
+ * side, on CPUs where oneDNN's best kernels are AVX2. on = 0 turns them back
+ * into oneDNN's weights, on = 1 turns eligible fp32 weights into Winograd
+ * ones (others stay as they are). Not while an af_conv made from w exists. */
+af_status af_conv_weights_set_winograd(af_conv_weights *w, int on, af_error *err);
+int af_conv_weights_is_winograd(const af_conv_weights *w);
 const af_conv_desc *af_conv_weights_desc(const af_conv_weights *w);
 
 /* Per-thread executable for one input shape (n, h, width); cheap to keep
@@ -72,10 +80,12 @@ void af_conv_free(af_conv *c);
 typedef enum af_conv_path {
     AF_CONV_DNNL_SHARED = 0, /* oneDNN, using the shared prepared weights */
     AF_CONV_DNNL_PRIVATE,    /* oneDNN, weights reordered again for this shape */
-    AF_CONV_REF              /* oneDNN refused the shape: naive loops */
+    AF_CONV_REF,             /* oneDNN refused the shape: naive loops */
+    AF_CONV_WINOGRAD         /* ops/winograd.h (3x3 stride 1, blocked, AVX2) */
 } af_conv_path;
 
-/* oneDNN implementation name (e.g. "jit:avx2"), or "ref:naive" on the fallback. */
+/* oneDNN implementation name (e.g. "jit:avx2"), "ref:naive" on the fallback,
+ * "winograd:f2x2_3x3:avx2" on the Winograd path. */
 const char *af_conv_impl(const af_conv *c);
 af_conv_path af_conv_get_path(const af_conv *c);
 void af_conv_get_out_hw(const af_conv *c, int *oh, int *ow);

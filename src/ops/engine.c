@@ -86,6 +86,14 @@ const char *af_dnnl_status_name(int status)
     return dnnl_status2str((dnnl_status_t)status);
 }
 
+int af_engine_winograd(const af_engine *e)
+{
+    (void)e;
+    unsigned v = (unsigned)dnnl_get_effective_cpu_isa();
+    unsigned avx512 = (unsigned)dnnl_cpu_isa_avx512_core;
+    return (v & avx512) != avx512;
+}
+
 int af_engine_has_bf16(const af_engine *e, const char **isa)
 {
     (void)e;

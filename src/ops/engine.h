@@ -30,6 +30,10 @@ int af_engine_max_threads(const af_engine *e);
  * instruction set oneDNN uses here ("avx2", "avx512_core_bf16", ...). */
 int af_engine_has_bf16(const af_engine *e, const char **isa);
 
+/* Whether the Winograd path (ops/winograd.h) suits this CPU: where oneDNN's
+ * best instruction set is AVX2 (with AVX-512 its direct kernels are used). */
+int af_engine_winograd(const af_engine *e);
+
 /* Name of a oneDNN status code ("out_of_memory", "unimplemented", ...). */
 const char *af_dnnl_status_name(int status);
 

@@ -1,0 +1,51 @@
+/* 3x3 convolutions, stride 1, padding 1, by Winograd's minimal filtering
+ * F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+ * Networks", 2016), on the blocked nChw8c activations of the inference pass
+ * (ops/blocked.h), float32, AVX2+FMA.
+ *
+ * Each 2x2 block of outputs ("tile") is computed from the 4x4 input patch
+ * around it as  Y = A^T [ (G g G^T) (.) (B^T d B) ] A : 16 products per tile
+ * and channel pair instead of the direct method's 36, i.e. 2.25x fewer
+ * multiply-adds. The 16 element-wise products summed over the input channels
+ * are 16 matrix products (tiles x cin) by (cin x cout), done here by an AVX2
+ * 6x16 register-blocked kernel on blocks of tiles small enough to stay in L2;
+ * each thread transforms its tiles' inputs, multiplies, and transforms the
+ * products back (plus bias and SiLU) without leaving its cache.
+ *
+ * The transformed weights U = G g G^T (16 values per channel pair) are
+ * prepared once. The transform is invertible on 3x3 kernels, so the OIHW
+ * weights can be given back (af_wino_weights_oihw) for the other code paths.
+ *
+ * Rounding: the transforms only add, subtract and halve, so results differ
+ * from the direct method by a few float32 ulps of the partial sums. */
+#ifndef AF_OPS_WINOGRAD_H
+#define AF_OPS_WINOGRAD_H
+
+#include "animeface.h"
+#include "ops/conv.h"
+
+/* Whether this build and CPU can run it (x86-64 with AVX2 and FMA). */
+int af_wino_supported(void);
+
+typedef struct af_wino_weights af_wino_weights;
+
+/* weight OIHW [cout][cin][3][3]; bias [cout] or NULL. */
+af_status af_wino_weights_create(int cin, int cout, const float *weight, const float *bias,
+                                 af_wino_weights **out, af_error *err);
+void af_wino_weights_free(af_wino_weights *w);
+/* Writes the OIHW weights [cout][cin][3][3] back from the transformed ones. */
+void af_wino_weights_oihw(const af_wino_weights *w, float *weight);
+/* Bytes held by the transformed weights. */
+size_t af_wino_weights_bytes(const af_wino_weights *w);
+
+/* An executable for one input shape (n images of h x w), using `threads`
+ * OpenMP threads (>= 1), with its own per-thread buffers. */
+typedef struct af_wino af_wino;
+af_status af_wino_create(const af_wino_weights *w, int n, int h, int width, int threads,
+                         af_act act, af_wino **out, af_error *err);
+/* src: n x cin x h x w blocked; dst: n x cout x h x w blocked (padding lanes
+ * written as zeros). Must not overlap. Not reentrant for one af_wino. */
+void af_wino_forward(af_wino *c, const float *src, float *dst);
+void af_wino_free(af_wino *c);
+
+#endif
