@@ -1,8 +1,8 @@
-/* Winograd F(2x2,3x3) against oneDNN's direct kernels on the 3x3 stride-1
- * convolutions of YOLOv8 (blocked nChw8c activations, bias + SiLU), on 1 and 2
- * threads: best ms of each, the speed-up, the effective GFLOP/s (direct-method
- * FLOPs) and the largest difference between the two outputs relative to the
- * output's largest magnitude. Usage: bench_winograd [cin cout hw]...
+/* Winograd F(2x2,3x3) and F(4x4,3x3) against oneDNN's direct kernels on the
+ * 3x3 stride-1 convolutions of YOLOv8 (blocked nChw8c activations, bias +
+ * SiLU), on 1 and 2 threads: best ms of each, the speed-ups, the effective
+ * GFLOP/s (direct-method FLOPs) and the largest difference of each Winograd
+ * output from the direct one relative to the output's largest magnitude. Usage: bench_winograd [cin cout hw]...
  * (default: a list of yolov8n / yolov8s / yolov8x6 shapes). Prints a table,
  * asserts nothing. */
 #include <stdio.h>
@@ -39,8 +39,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    printf("| cin | cout | hw | threads | direct ms | winograd ms | speed-up | direct GFLOP/s | "
-           "winograd eff. GFLOP/s | max rel diff |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("| cin | cout | hw | threads | direct ms | F(2x2) ms | F(4x4) ms | F(2x2) speed-up | "
+           "F(4x4) speed-up | direct GFLOP/s | F(2x2) eff. GFLOP/s | F(4x4) eff. GFLOP/s | "
+           "F(2x2) max rel diff | F(4x4) max rel diff |\n"
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     unsigned seed = 1;
     for (int i = 0; i < n; i++) {
         int cin = argc > 1 ? atoi(argv[1 + 3 * i]) : defaults[i][0];
@@ -52,9 +54,11 @@ int main(int argc, char **argv)
         float *wt = rnd((size_t)cout * cin * 9, &seed, 0.1f), *b = rnd((size_t)cout, &seed, 0.1f);
         float *nhwc = rnd((size_t)hw * hw * cin, &seed, 1.0f);
         size_t ni = af_blk_elems(1, hw, hw, cin), no = af_blk_elems(1, hw, hw, cout);
-        float *src = malloc(ni * sizeof *src), *y1 = calloc(no, sizeof *y1),
-              *y2 = calloc(no, sizeof *y2);
-        if (!src || !y1 || !y2)
+        float *src = malloc(ni * sizeof *src), *y[3];
+        for (int k = 0; k < 3; k++)
+            if (!(y[k] = calloc(no, sizeof *y[k])))
+                return 1;
+        if (!src)
             return 1;
         af_nhwc_to_blk(1, hw, hw, cin, nhwc, src);
         af_conv_weights *w;
@@ -64,30 +68,34 @@ int main(int argc, char **argv)
         }
         double gflop = 2.0 * cin * cout * 9 * hw * hw / 1e9;
         for (int t = 1; t <= 2; t++) {
-            double ms[2];
-            for (int algo = 0; algo < 2; algo++) { /* 0 direct, 1 winograd */
-                if (af_conv_weights_set_winograd(w, algo, &err)) {
+            double ms[3], rel[3] = {0, 0, 0};
+            for (int k = 0; k < 3; k++) { /* direct, F(2x2), F(4x4) */
+                if (af_conv_weights_set_winograd(w, 2 * k, &err)) {
                     fprintf(stderr, "%s\n", err.msg);
                     return 1;
                 }
                 af_conv *c = make(e, w, hw, t);
-                ms[algo] = time_conv(c, src, algo ? y2 : y1);
+                ms[k] = time_conv(c, src, y[k]);
                 af_conv_free(c);
             }
-            double big = 0, diff = 0;
-            for (size_t k = 0; k < no; k++) {
-                double a = y1[k] < 0 ? -y1[k] : y1[k], dd = y1[k] - y2[k];
-                big = a > big ? a : big;
-                dd = dd < 0 ? -dd : dd;
-                diff = dd > diff ? dd : diff;
+            for (int k = 1; k < 3; k++) {
+                double big = 0, diff = 0;
+                for (size_t q = 0; q < no; q++) {
+                    double a = y[0][q] < 0 ? -y[0][q] : y[0][q], dd = y[0][q] - y[k][q];
+                    big = a > big ? a : big;
+                    dd = dd < 0 ? -dd : dd;
+                    diff = dd > diff ? dd : diff;
+                }
+                rel[k] = big > 0 ? diff / big : diff;
             }
-            printf("| %d | %d | %d | %d | %.3f | %.3f | %.2fx | %.1f | %.1f | %.1e |\n", cin, cout,
-                   hw, t, ms[0], ms[1], ms[0] / ms[1], gflop / ms[0] * 1e3, gflop / ms[1] * 1e3,
-                   big > 0 ? diff / big : diff);
+            printf("| %d | %d | %d | %d | %.3f | %.3f | %.3f | %.2fx | %.2fx | %.1f | %.1f | %.1f | "
+                   "%.1e | %.1e |\n",
+                   cin, cout, hw, t, ms[0], ms[1], ms[2], ms[0] / ms[1], ms[0] / ms[2],
+                   gflop / ms[0] * 1e3, gflop / ms[1] * 1e3, gflop / ms[2] * 1e3, rel[1], rel[2]);
             fflush(stdout);
         }
         af_conv_weights_free(w);
-        free(wt), free(b), free(nhwc), free(src), free(y1), free(y2);
+        free(wt), free(b), free(nhwc), free(src), free(y[0]), free(y[1]), free(y[2]);
     }
     af_engine_free(e);
     return 0;

@@ -95,13 +95,17 @@ typedef enum af_precision {
 af_status af_model_set_precision(af_model *m, af_precision p, af_error *err);
 af_precision af_model_get_precision(const af_model *m);
 
-/* Algorithm of the 3x3 stride-1 convolutions (two thirds of YOLOv8's work). */
+/* Algorithm of the 3x3 stride-1 convolutions (two thirds of YOLOv8's work),
+ * from 32 channels on either side, on CPUs whose best oneDNN kernels are AVX2
+ * (elsewhere, and for every other convolution, oneDNN's direct kernels). */
 typedef enum af_conv_algo {
-    AF_CONV_ALGO_AUTO = 0, /* the default: Winograd F(2x2,3x3) from 32 channels on CPUs whose
-                              best kernels are AVX2 (2.25x fewer multiplies; results within a
-                              few float32 ulps of the direct method), oneDNN's direct kernels
-                              elsewhere and for everything else */
-    AF_CONV_ALGO_DIRECT    /* oneDNN's direct kernels everywhere */
+    AF_CONV_ALGO_AUTO = 0, /* the default: Winograd F(2x2,3x3), 2.25x fewer multiplies than
+                              direct, rounding errors like direct's (within ultralytics'
+                              golden tolerances) */
+    AF_CONV_ALGO_DIRECT,   /* oneDNN's direct kernels everywhere */
+    AF_CONV_ALGO_FAST      /* Winograd F(4x4,3x3): 4x fewer multiplies, about 10x the float32
+                              rounding error of direct per conv (box coordinates move by a
+                              few 1e-3 px more on background anchors), 4x the 3x3 weight memory */
 } af_conv_algo;
 
 /* Switches the algorithm (either way). Call before creating contexts. */

@@ -199,11 +199,12 @@ static void test_predict_precision(void)
     CHECK(strstr(buf, "--precision must be fp32 or bf16, not 'fp16'") != NULL);
 }
 
-/* --conv direct: oneDNN's kernels for every conv; the same faces as the default
- * (Winograd on AVX2 CPUs). A bad value is refused. */
+/* --conv direct (oneDNN's kernels for every conv) and fast (Winograd
+ * F(4x4,3x3)): the same faces as the default (Winograd F(2x2,3x3) on AVX2
+ * CPUs). A bad value is refused. */
 static void test_predict_conv_algo(void)
 {
-    static char autob[1 << 14], direct[1 << 14];
+    static char autob[1 << 14], direct[1 << 14], fast[1 << 14];
     const char *args = "tests/fixtures/images/test_priconne.png --imgsz 640 --json - --quiet";
     int rc = sh(autob, sizeof autob, "%s predict %s", cli(), args);
     CHECK_MSG(rc == 0, "rc %d: %s", rc, autob);
@@ -211,9 +212,12 @@ static void test_predict_conv_algo(void)
     CHECK_MSG(rc == 0, "rc %d: %s", rc, direct);
     CHECK(count_lines(autob, "\"name\": ") > 0);
     CHECK(count_lines(direct, "\"name\": ") == count_lines(autob, "\"name\": "));
+    rc = sh(fast, sizeof fast, "%s predict %s --conv fast", cli(), args);
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, fast);
+    CHECK(count_lines(fast, "\"name\": ") == count_lines(autob, "\"name\": "));
     rc = sh(buf, sizeof buf, "%s predict %s --conv fft", cli(), args);
     CHECK(rc == 1);
-    CHECK(strstr(buf, "--conv must be auto or direct, not 'fft'") != NULL);
+    CHECK(strstr(buf, "--conv must be auto, direct or fast, not 'fft'") != NULL);
 }
 
 static void test_bad_options(void)

@@ -158,6 +158,10 @@ static void raw_output_parity(int unfused, af_conv_algo algo)
     af_model *m = NULL;
     int ran = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        /* --conv fast is held to the face models: the COCO model's background
+         * anchors amplify its rounding past 3x ultralytics' own spread */
+        if (algo == AF_CONV_ALGO_FAST && strstr(cases[i].model, "coco"))
+            continue;
         if (!loaded || strcmp(loaded, cases[i].model)) {
             af_model_free(m);
             char rel[256];
@@ -176,7 +180,7 @@ static void raw_output_parity(int unfused, af_conv_algo algo)
         ran++;
     }
     af_model_free(m);
-    CHECK(ran == 10);
+    CHECK(ran == (algo == AF_CONV_ALGO_FAST ? 6 : 10));
 }
 
 /* One forward context over several shapes (each recorded once, then run from
@@ -272,6 +276,14 @@ static void test_raw_output_parity_fused_direct(void)
     raw_output_parity(0, AF_CONV_ALGO_DIRECT);
 }
 
+/* --conv fast (Winograd F(4x4,3x3)) on the face models: boxes within 1e-3 px
+ * and scores within 1e-4 of ultralytics'. */
+static void test_raw_output_parity_fast(void)
+{
+    printf("   fused, --conv fast (face models):\n");
+    raw_output_parity(0, AF_CONV_ALGO_FAST);
+}
+
 /* Reference mode: BatchNorm applied after the conv exactly as PyTorch's eval BN. */
 static void test_raw_output_parity_unfused(void)
 {
@@ -283,6 +295,7 @@ int main(void)
 {
     RUN(test_raw_output_parity_fused);
     RUN(test_raw_output_parity_fused_direct);
+    RUN(test_raw_output_parity_fast);
     RUN(test_raw_output_parity_unfused);
     RUN(test_memory_plan_across_shapes);
     RUN(test_batch_equals_single_images);

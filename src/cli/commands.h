@@ -19,7 +19,7 @@ af_model *cli_load_model(const char *path, const char **shown_name);
 /* --precision: fp32 (nothing to do) or bf16; where the CPU has no bf16, one
  * notice line and fp32. Returns 0, or 1 after an error line. */
 int cli_set_precision(const char *cmd, af_model *m, const char *precision);
-/* --conv: auto (nothing to do) or direct. Returns 0, or 1 after an error line. */
+/* --conv: auto (nothing to do), direct or fast. Returns 0, or 1 after an error line. */
 int cli_set_conv_algo(const char *cmd, af_model *m, const char *algo);
 
 #endif

@@ -57,8 +57,11 @@ int cli_set_conv_algo(const char *cmd, af_model *m, const char *algo)
         return 0;
     if (!strcmp(algo, "direct")) {
         a = AF_CONV_ALGO_DIRECT;
+    } else if (!strcmp(algo, "fast")) {
+        a = AF_CONV_ALGO_FAST;
     } else {
-        fprintf(stderr, "animeface %s: --conv must be auto or direct, not '%s'\n", cmd, algo);
+        fprintf(stderr, "animeface %s: --conv must be auto, direct or fast, not '%s'\n", cmd,
+                algo);
         return 1;
     }
     af_error err = {0};

@@ -287,7 +287,7 @@ int cmd_predict(int argc, char **argv)
         {"precision", NULL, OPT_STRING, &a.precision, 1, 0,
          "fp32 (default) or bf16 (CPUs with avx512_bf16/AMX; elsewhere a notice, then fp32)", "P"},
         {"conv", NULL, OPT_STRING, &a.conv, 1, 0,
-         "convolution algorithm: auto (Winograd F(2x2,3x3) for 3x3 stride-1 convs on AVX2 CPUs, the default) or direct (oneDNN only)", "A"},
+         "3x3 convs: auto (Winograd F(2x2,3x3) on AVX2 CPUs, the default), direct (oneDNN only) or fast (Winograd F(4x4,3x3): faster, ~10x the rounding error)", "A"},
         {"workers", NULL, OPT_INT, &a.workers, 0, MAX_WORKERS,
          "images processed at once (default: one per core)", "N"},
         {"recursive", NULL, OPT_BOOL, &a.recursive, 1, 0, "descend into subdirectories", NULL},

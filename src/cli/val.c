@@ -60,7 +60,7 @@ int cmd_val(int argc, char **argv)
         {"precision", NULL, OPT_STRING, &precision, 1, 0,
          "fp32 (default) or bf16 (CPUs with avx512_bf16/AMX; elsewhere a notice, then fp32)", "P"},
         {"conv", NULL, OPT_STRING, &conv, 1, 0,
-         "convolution algorithm: auto (Winograd F(2x2,3x3) for 3x3 stride-1 convs on AVX2 CPUs, the default) or direct (oneDNN only)", "A"},
+         "3x3 convs: auto (Winograd F(2x2,3x3) on AVX2 CPUs, the default), direct (oneDNN only) or fast (Winograd F(4x4,3x3): faster, ~10x the rounding error)", "A"},
         {"quiet", NULL, OPT_BOOL, &quiet, 1, 0, "print only the table", NULL},
         {"verbose", NULL, OPT_BOOL, &verbose, 1, 0, "(ultralytics) = !quiet", NULL},
         {"device", NULL, OPT_STRING, &device, 1, 0, "(ultralytics) only 'cpu'", "D"},

@@ -37,13 +37,14 @@ af_precision af_model_get_precision(const af_model *m)
 
 af_status af_model_set_conv_algo(af_model *m, af_conv_algo a, af_error *err)
 {
-    if (a != AF_CONV_ALGO_AUTO && a != AF_CONV_ALGO_DIRECT)
+    if (a != AF_CONV_ALGO_AUTO && a != AF_CONV_ALGO_DIRECT && a != AF_CONV_ALGO_FAST)
         return af_fail(err, AF_E_ARG, "unknown convolution algorithm %d", (int)a);
+    const int tile = a == AF_CONV_ALGO_AUTO ? 2 : a == AF_CONV_ALGO_FAST ? 4 : 0;
     if (m->raw)
         return AF_OK; /* training convolutions have their own kernels */
     for (int i = 0; i < m->nconvs; i++) {
         af_status st =
-            af_conv_weights_set_winograd(m->convs[i].prepared, a == AF_CONV_ALGO_AUTO, err);
+            af_conv_weights_set_winograd(m->convs[i].prepared, tile, err);
         if (st) {
             af_error_prefix(err, "%s", m->convs[i].name);
             return st;

@@ -316,7 +316,7 @@ af_status af_conv_weights_create_for(af_engine *e, const af_conv_desc *d, const 
         memcpy(w->bias, bias, (size_t)d->cout * sizeof(float));
     }
     if (winograd_applies(e, d, src_layout, dst_layout))
-        rc = af_wino_weights_create(d->cin, d->cout, weight, bias, &w->wino, err);
+        rc = af_wino_weights_create(2, d->cin, d->cout, weight, bias, &w->wino, err);
     else
         rc = prepare_dnnl(w, weight, err);
     if (rc)
@@ -353,44 +353,46 @@ af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err)
     return AF_OK;
 }
 
-af_status af_conv_weights_set_winograd(af_conv_weights *w, int on, af_error *err)
+af_status af_conv_weights_set_winograd(af_conv_weights *w, int m, af_error *err)
 {
+    if (m != 0 && m != 2 && m != 4)
+        return af_fail(err, AF_E_ARG, "conv: no Winograd F(%dx%d, 3x3)", m, m);
+    const int cur = af_conv_weights_winograd(w);
+    if (m == cur || (m && (w->bf16 || !winograd_applies(w->e, &w->d, w->src_layout,
+                                                        w->dst_layout))))
+        return AF_OK;
     af_status rc;
-    if (!on == !w->wino)
-        return AF_OK;
-    if (!on) {
-        float *oihw;
-        if ((rc = wino_oihw(w, &oihw, err)))
-            return rc;
-        rc = prepare_dnnl(w, oihw, err);
-        free(oihw);
-        if (rc)
-            return rc;
-        af_wino_weights_free(w->wino);
-        w->wino = NULL;
-        return AF_OK;
+    float *oihw = NULL;
+    if (cur) {
+        rc = wino_oihw(w, &oihw, err);
+    } else {
+        dnnl_memory_desc_t umd;
+        dnnl_status_t st = oihw_md(&w->d, &umd);
+        if (st)
+            return dnnl_err(err, "describing the OIHW weights", st);
+        rc = alloc_reordered(af_engine_dnnl(w->e), &w->wmd, w->wbuf, &umd, (void **)&oihw, err);
     }
-    if (w->bf16 || !winograd_applies(w->e, &w->d, w->src_layout, w->dst_layout))
-        return AF_OK;
-    dnnl_memory_desc_t umd;
-    dnnl_status_t st = oihw_md(&w->d, &umd);
-    if (st)
-        return dnnl_err(err, "describing the OIHW weights", st);
-    void *oihw;
-    if ((rc = alloc_reordered(af_engine_dnnl(w->e), &w->wmd, w->wbuf, &umd, &oihw, err)))
+    if (rc)
         return rc;
-    rc = af_wino_weights_create(w->d.cin, w->d.cout, oihw, w->bias, &w->wino, err);
+    af_wino_weights *nw = NULL;
+    rc = m ? af_wino_weights_create(m, w->d.cin, w->d.cout, oihw, w->bias, &nw, err)
+           : prepare_dnnl(w, oihw, err);
     free(oihw);
     if (rc)
         return rc;
-    free(w->wbuf);
-    w->wbuf = NULL;
+    if (cur) {
+        af_wino_weights_free(w->wino);
+    } else {
+        free(w->wbuf);
+        w->wbuf = NULL;
+    }
+    w->wino = nw;
     return AF_OK;
 }
 
-int af_conv_weights_is_winograd(const af_conv_weights *w)
+int af_conv_weights_winograd(const af_conv_weights *w)
 {
-    return w->wino != NULL;
+    return w->wino ? af_wino_weights_tile(w->wino) : 0;
 }
 
 int af_conv_weights_is_bf16(const af_conv_weights *w)
@@ -474,7 +476,8 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
             c->path = AF_CONV_WINOGRAD;
             if (c->threads <= 0)
                 c->threads = af_engine_max_threads(e);
-            snprintf(c->impl, sizeof c->impl, "winograd:f2x2_3x3:avx2");
+            int m = af_wino_weights_tile(w->wino);
+            snprintf(c->impl, sizeof c->impl, "winograd:f%dx%d_3x3:avx2", m, m);
             if ((rc = af_wino_create(w->wino, n, h, width, c->threads, d->act, &c->wino, err)))
                 goto fail_early;
             *out = c;

@@ -45,13 +45,14 @@ void af_conv_weights_free(af_conv_weights *w);
 af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err);
 int af_conv_weights_is_bf16(const af_conv_weights *w);
 
-/* Winograd weights (ops/winograd.h): chosen at creation for 3x3 stride-1
- * pad-1 convolutions between blocked activations from 32 channels on either
- * side, on CPUs where oneDNN's best kernels are AVX2. on = 0 turns them back
- * into oneDNN's weights, on = 1 turns eligible fp32 weights into Winograd
- * ones (others stay as they are). Not while an af_conv made from w exists. */
-af_status af_conv_weights_set_winograd(af_conv_weights *w, int on, af_error *err);
-int af_conv_weights_is_winograd(const af_conv_weights *w);
+/* Winograd weights (ops/winograd.h): F(2x2,3x3) is chosen at creation for
+ * 3x3 stride-1 pad-1 convolutions between blocked activations from 32
+ * channels on either side, on CPUs where oneDNN's best kernels are AVX2.
+ * af_conv_weights_set_winograd turns such weights into F(m x m, 3x3) ones
+ * (m = 2 or 4) or back into oneDNN's (m = 0); other weights stay as they are.
+ * Not while an af_conv made from w exists. af_conv_weights_winograd: m, or 0. */
+af_status af_conv_weights_set_winograd(af_conv_weights *w, int m, af_error *err);
+int af_conv_weights_winograd(const af_conv_weights *w);
 const af_conv_desc *af_conv_weights_desc(const af_conv_weights *w);
 
 /* Per-thread executable for one input shape (n, h, width); cheap to keep

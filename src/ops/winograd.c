@@ -21,16 +21,18 @@
 #include "ops/blocked.h"
 #include "ops/exp_avx2.h"
 
-#define POS 16  /* values of a transformed 4x4 tile */
+#define MAX_POS 36 /* values of a transformed 6x6 patch */
 #define ROWS 6  /* tiles per kernel call */
 #define COLS 16 /* output channels per kernel call (a panel) */
 #define MAX_CH 65536
 
 struct af_wino_weights {
+    int m;       /* outputs per tile side: F(m x m, 3x3), 2 or 4 */
+    int t, pos;  /* input patch side m + 2, values per transformed patch t * t */
     int cin, cout;
     int cinp;    /* cin rounded up to 8 (the blocked input's channels) */
     int coutp;   /* cout rounded up to 16 (whole panels) */
-    float *u;    /* [POS][coutp/COLS][cinp][COLS], zeros past cin / cout */
+    float *u;    /* [pos][coutp/COLS][cinp][COLS], zeros past cin / cout */
     float *bias; /* coutp floats, zeros past cout */
 };
 
@@ -39,7 +41,7 @@ struct af_wino {
     int n, h, wd, th, tw, threads, tb;
     long ntiles;
     af_act act;
-    size_t vfloats, mfloats; /* per thread: V [POS][tb][cinp], M [POS][tb][coutp] */
+    size_t vfloats, mfloats; /* per thread: V [pos][tb][cinp], M [pos][tb][coutp] */
     float *buf;              /* threads x (V, M) */
 };
 
@@ -66,7 +68,14 @@ int af_wino_supported(void)
 #endif
 }
 
-static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+/* G (t x 3) of F(2x2,3x3) and F(4x4,3x3), and their left inverses L (3 x t):
+ * g = L (G g G^T) L^T. */
+static const double G2[4 * 3] = {1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1};
+static const double L2[3 * 4] = {1, 0, 0, 0, 0, 1, -1, 0, 0, 0, 0, 1};
+static const double G4[6 * 3] = {1.0 / 4,  0,        0,       -1.0 / 6, -1.0 / 6, -1.0 / 6,
+                                 -1.0 / 6, 1.0 / 6,  -1.0 / 6, 1.0 / 24, 1.0 / 12, 1.0 / 6,
+                                 1.0 / 24, -1.0 / 12, 1.0 / 6, 0,        0,        1};
+static const double L4[3 * 6] = {4, 0, 0, 0, 0, 0, 0, -3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 
 static size_t u_index(const af_wino_weights *w, int pos, int co, int ci)
 {
@@ -74,21 +83,26 @@ static size_t u_index(const af_wino_weights *w, int pos, int co, int ci)
             (size_t)ci) * COLS + (size_t)(co % COLS);
 }
 
-af_status af_wino_weights_create(int cin, int cout, const float *weight, const float *bias,
-                                 af_wino_weights **out, af_error *err)
+af_status af_wino_weights_create(int m, int cin, int cout, const float *weight,
+                                 const float *bias, af_wino_weights **out, af_error *err)
 {
     *out = NULL;
+    if (m != 2 && m != 4)
+        return af_fail(err, AF_E_ARG, "winograd: F(%dx%d, 3x3) not implemented", m, m);
     if (cin < 1 || cout < 1 || cin > MAX_CH || cout > MAX_CH || !weight)
         return af_fail(err, AF_E_ARG, "winograd: bad channel counts %d -> %d", cin, cout);
     af_wino_weights *w = calloc(1, sizeof *w);
     if (!w)
         return af_fail(err, AF_E_NOMEM, "winograd: out of memory");
+    w->m = m;
+    w->t = m + 2;
+    w->pos = w->t * w->t;
     w->cin = cin;
     w->cout = cout;
     w->cinp = af_blk_pad(cin);
     w->coutp = round_up(cout, COLS);
     size_t nu;
-    if (af_mul3_size(POS, (size_t)w->cinp, (size_t)w->coutp, &nu) ||
+    if (af_mul3_size((size_t)w->pos, (size_t)w->cinp, (size_t)w->coutp, &nu) ||
         nu > ((size_t)1 << 40) / sizeof(float))
         goto nomem;
     w->u = alloc_zeroed(nu * sizeof(float));
@@ -100,14 +114,17 @@ af_status af_wino_weights_create(int cin, int cout, const float *weight, const f
             w->bias[co] = bias[co];
         for (int ci = 0; ci < cin; ci++) {
             const float *g = weight + ((size_t)co * (size_t)cin + (size_t)ci) * 9;
-            double t[4][3]; /* G g */
-            for (int i = 0; i < 4; i++)
+            const double *G = m == 2 ? G2 : G4;
+            const int t = w->t;
+            double gg[6][3]; /* G g */
+            for (int i = 0; i < t; i++)
                 for (int b = 0; b < 3; b++)
-                    t[i][b] = G[i][0] * g[b] + G[i][1] * g[3 + b] + G[i][2] * g[6 + b];
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 4; j++)
-                    w->u[u_index(w, i * 4 + j, co, ci)] =
-                        (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
+                    gg[i][b] = G[i * 3] * g[b] + G[i * 3 + 1] * g[3 + b] + G[i * 3 + 2] * g[6 + b];
+            for (int i = 0; i < t; i++)
+                for (int j = 0; j < t; j++)
+                    w->u[u_index(w, i * t + j, co, ci)] =
+                        (float)(gg[i][0] * G[j * 3] + gg[i][1] * G[j * 3 + 1] +
+                                gg[i][2] * G[j * 3 + 2]);
         }
     }
     *out = w;
@@ -126,31 +143,41 @@ void af_wino_weights_free(af_wino_weights *w)
     free(w);
 }
 
-/* g = L U L^T with L = [1 0 0 0; 0 1 -1 0; 0 0 0 1], the left inverse of G. */
+/* g = L U L^T, L the left inverse of G. */
 void af_wino_weights_oihw(const af_wino_weights *w, float *weight)
 {
+    const double *L = w->m == 2 ? L2 : L4;
+    const int t = w->t;
     for (int co = 0; co < w->cout; co++)
         for (int ci = 0; ci < w->cin; ci++) {
-            double u[4][4], r[3][4];
-            for (int p = 0; p < POS; p++)
-                u[p / 4][p % 4] = w->u[u_index(w, p, co, ci)];
-            for (int j = 0; j < 4; j++) {
-                r[0][j] = u[0][j];
-                r[1][j] = u[1][j] - u[2][j];
-                r[2][j] = u[3][j];
-            }
+            double u[6][6], r[3][6]; /* r = L U */
+            for (int p = 0; p < w->pos; p++)
+                u[p / t][p % t] = w->u[u_index(w, p, co, ci)];
+            for (int a = 0; a < 3; a++)
+                for (int j = 0; j < t; j++) {
+                    r[a][j] = 0;
+                    for (int i = 0; i < t; i++)
+                        r[a][j] += L[a * t + i] * u[i][j];
+                }
             float *g = weight + ((size_t)co * (size_t)w->cin + (size_t)ci) * 9;
-            for (int a = 0; a < 3; a++) {
-                g[a * 3 + 0] = (float)r[a][0];
-                g[a * 3 + 1] = (float)(r[a][1] - r[a][2]);
-                g[a * 3 + 2] = (float)r[a][3];
-            }
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++) {
+                    double v = 0;
+                    for (int j = 0; j < t; j++)
+                        v += r[a][j] * L[b * t + j];
+                    g[a * 3 + b] = (float)v;
+                }
         }
+}
+
+int af_wino_weights_tile(const af_wino_weights *w)
+{
+    return w->m;
 }
 
 size_t af_wino_weights_bytes(const af_wino_weights *w)
 {
-    return ((size_t)POS * (size_t)w->cinp * (size_t)w->coutp + (size_t)w->coutp) * sizeof(float);
+    return ((size_t)w->pos * (size_t)w->cinp * (size_t)w->coutp + (size_t)w->coutp) * sizeof(float);
 }
 
 af_status af_wino_create(const af_wino_weights *w, int n, int h, int width, int threads,
@@ -168,8 +195,8 @@ af_status af_wino_create(const af_wino_weights *w, int n, int h, int width, int 
     c->n = n;
     c->h = h;
     c->wd = width;
-    c->th = (h + 1) / 2;
-    c->tw = (width + 1) / 2;
+    c->th = (h + w->m - 1) / w->m;
+    c->tw = (width + w->m - 1) / w->m;
     c->threads = threads;
     c->act = act;
     c->ntiles = (long)n * c->th * c->tw;
@@ -177,14 +204,14 @@ af_status af_wino_create(const af_wino_weights *w, int n, int h, int width, int 
      * 12 to 48 tiles (bench_winograd: 12 to 96 run alike within this machine's
      * noise; fewer keep the buffers small); then evened out so that the blocks
      * split evenly over the threads. */
-    int tbmax = 4096 / (w->cinp + w->coutp);
+    int tbmax = 4096 * 16 / w->pos / (w->cinp + w->coutp);
     tbmax = tbmax < 12 ? 12 : tbmax > 48 ? 48 : tbmax;
     long nb = (c->ntiles + tbmax - 1) / tbmax;
     nb = (nb + threads - 1) / threads * threads;
     long tb = (c->ntiles + nb - 1) / nb;
     c->tb = round_up((int)tb, ROWS);
-    c->vfloats = (size_t)POS * (size_t)c->tb * (size_t)w->cinp;
-    c->mfloats = (size_t)POS * (size_t)c->tb * (size_t)w->coutp;
+    c->vfloats = (size_t)w->pos * (size_t)c->tb * (size_t)w->cinp;
+    c->mfloats = (size_t)w->pos * (size_t)c->tb * (size_t)w->coutp;
     size_t per, all;
     if (af_add_size(c->vfloats, c->mfloats, &per) || af_mul_size(per, (size_t)threads, &all) ||
         !(c->buf = alloc_zeroed(all * sizeof(float)))) {
@@ -205,39 +232,107 @@ void af_wino_free(af_wino *c)
 
 #ifdef AF_HAVE_AVX2_KERNELS
 
-/* The 4x4 patch at (y0, x0) of one 8-channel plane (zeros outside the image),
- * transformed, to v[pos * ps]. */
-static AF_AVX2 void in_transform(const float *plane, int h, int w, int y0, int x0, float *v,
-                                 size_t ps)
+/* B^T d B of the 4x4 patch at p (rows rs floats apart, pixels 8), to
+ * v[pos * ps]. Column by column (the row transform d B, then B^T down the
+ * column), loading each input where it is needed, so that nothing spills. */
+static AF_AVX2 inline void in_patch_f2(const float *p, size_t rs, float *v, size_t ps)
 {
-    __m256 d[4][4];
-    if (y0 >= 0 && x0 >= 0 && y0 + 3 < h && x0 + 3 < w) {
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++)
-                d[i][j] = _mm256_loadu_ps(plane + ((size_t)(y0 + i) * (size_t)w + (size_t)(x0 + j)) * 8);
-    } else {
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) {
-                const int y = y0 + i, x = x0 + j;
-                d[i][j] = y >= 0 && y < h && x >= 0 && x < w
-                              ? _mm256_loadu_ps(plane + ((size_t)y * (size_t)w + (size_t)x) * 8)
-                              : _mm256_setzero_ps();
-            }
+#define D(i, j) _mm256_loadu_ps(p + (size_t)(i) * rs + (size_t)(j) * 8)
+#define COLUMN(j, e0, e1, e2, e3)                                                                  \
+    _mm256_storeu_ps(v + (size_t)(0 * 4 + (j)) * ps, _mm256_sub_ps(e0, e2));                       \
+    _mm256_storeu_ps(v + (size_t)(1 * 4 + (j)) * ps, _mm256_add_ps(e1, e2));                       \
+    _mm256_storeu_ps(v + (size_t)(2 * 4 + (j)) * ps, _mm256_sub_ps(e2, e1));                       \
+    _mm256_storeu_ps(v + (size_t)(3 * 4 + (j)) * ps, _mm256_sub_ps(e1, e3));
+    {
+        const __m256 e0 = _mm256_sub_ps(D(0, 0), D(0, 2)), e1 = _mm256_sub_ps(D(1, 0), D(1, 2)),
+                     e2 = _mm256_sub_ps(D(2, 0), D(2, 2)), e3 = _mm256_sub_ps(D(3, 0), D(3, 2));
+        COLUMN(0, e0, e1, e2, e3)
     }
-    __m256 t[4][4];
-    for (int j = 0; j < 4; j++) {
-        t[0][j] = _mm256_sub_ps(d[0][j], d[2][j]);
-        t[1][j] = _mm256_add_ps(d[1][j], d[2][j]);
-        t[2][j] = _mm256_sub_ps(d[2][j], d[1][j]);
-        t[3][j] = _mm256_sub_ps(d[1][j], d[3][j]);
+    {
+        const __m256 a0 = D(0, 1), a1 = D(1, 1), a2 = D(2, 1), a3 = D(3, 1);
+        const __m256 b0 = D(0, 2), b1 = D(1, 2), b2 = D(2, 2), b3 = D(3, 2);
+        COLUMN(1, _mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1), _mm256_add_ps(a2, b2),
+               _mm256_add_ps(a3, b3))
+        COLUMN(2, _mm256_sub_ps(b0, a0), _mm256_sub_ps(b1, a1), _mm256_sub_ps(b2, a2),
+               _mm256_sub_ps(b3, a3))
     }
-    for (int i = 0; i < 4; i++) {
-        _mm256_storeu_ps(v + (size_t)(i * 4 + 0) * ps, _mm256_sub_ps(t[i][0], t[i][2]));
-        _mm256_storeu_ps(v + (size_t)(i * 4 + 1) * ps, _mm256_add_ps(t[i][1], t[i][2]));
-        _mm256_storeu_ps(v + (size_t)(i * 4 + 2) * ps, _mm256_sub_ps(t[i][2], t[i][1]));
-        _mm256_storeu_ps(v + (size_t)(i * 4 + 3) * ps, _mm256_sub_ps(t[i][1], t[i][3]));
+    {
+        const __m256 e0 = _mm256_sub_ps(D(0, 1), D(0, 3)), e1 = _mm256_sub_ps(D(1, 1), D(1, 3)),
+                     e2 = _mm256_sub_ps(D(2, 1), D(2, 3)), e3 = _mm256_sub_ps(D(3, 1), D(3, 3));
+        COLUMN(3, e0, e1, e2, e3)
+    }
+#undef COLUMN
+#undef D
+}
+
+/* F(4x4,3x3): B^T d B of the 6x6 patch at p (rows rs floats apart), to
+ * v[pos * ps]; down the columns into a local tile, then along its rows. With
+ * B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0;
+ *        0 2 -1 -2 1 0; 0 4 0 -5 0 1]. */
+#define BT6(d0, d1, d2, d3, d4, d5, OUT)                                                           \
+    {                                                                                              \
+        const __m256 four = _mm256_set1_ps(4.0f), five = _mm256_set1_ps(5.0f),                     \
+                     two = _mm256_set1_ps(2.0f);                                                   \
+        const __m256 d42 = _mm256_sub_ps(d4, d2);                                                  \
+        OUT(0, _mm256_fmadd_ps(four, d0, _mm256_fnmadd_ps(five, d2, d4)));                         \
+        OUT(1, _mm256_fnmadd_ps(four, _mm256_add_ps(d1, d2), _mm256_add_ps(d3, d4)));             \
+        OUT(2, _mm256_fmadd_ps(four, _mm256_sub_ps(d1, d2), _mm256_sub_ps(d4, d3)));              \
+        OUT(3, _mm256_fmadd_ps(two, _mm256_sub_ps(d3, d1), d42));                                  \
+        OUT(4, _mm256_fmadd_ps(two, _mm256_sub_ps(d1, d3), d42));                                  \
+        OUT(5, _mm256_fmadd_ps(four, d1, _mm256_fnmadd_ps(five, d3, d5)));                         \
+    }
+
+static AF_AVX2 inline void in_patch_f4(const float *p, size_t rs, float *v, size_t ps)
+{
+    float tmp[36 * 8] __attribute__((aligned(32)));
+    for (int j = 0; j < 6; j++) {
+#define D(i) _mm256_loadu_ps(p + (size_t)(i) * rs + (size_t)j * 8)
+#define TO_TMP(i, x) _mm256_store_ps(tmp + ((i) * 6 + j) * 8, x);
+        const __m256 d0 = D(0), d1 = D(1), d2 = D(2), d3 = D(3), d4 = D(4), d5 = D(5);
+        BT6(d0, d1, d2, d3, d4, d5, TO_TMP)
+#undef TO_TMP
+#undef D
+    }
+    for (int i = 0; i < 6; i++) {
+#define T(j) _mm256_load_ps(tmp + (i * 6 + (j)) * 8)
+#define TO_V(k, x) _mm256_storeu_ps(v + (size_t)(i * 6 + (k)) * ps, x);
+        const __m256 d0 = T(0), d1 = T(1), d2 = T(2), d3 = T(3), d4 = T(4), d5 = T(5);
+        BT6(d0, d1, d2, d3, d4, d5, TO_V)
+#undef TO_V
+#undef T
     }
 }
+
+/* The t x t patch at (y0, x0) of one 8-channel plane (zeros outside the
+ * image), transformed, to v[pos * ps]. Border patches go through a
+ * zero-padded copy. */
+static AF_AVX2 void in_transform(int m, const float *plane, int h, int w, int y0, int x0, float *v,
+                                 size_t ps)
+{
+    const int t = m + 2;
+    if (y0 >= 0 && x0 >= 0 && y0 + t <= h && x0 + t <= w) {
+        const float *p = plane + ((size_t)y0 * (size_t)w + (size_t)x0) * 8;
+        if (m == 4)
+            in_patch_f4(p, (size_t)w * 8, v, ps);
+        else
+            in_patch_f2(p, (size_t)w * 8, v, ps);
+        return;
+    }
+    float patch[36 * 8] __attribute__((aligned(32)));
+    for (int i = 0; i < t; i++)
+        for (int j = 0; j < t; j++) {
+            const int y = y0 + i, x = x0 + j;
+            _mm256_store_ps(patch + (i * t + j) * 8,
+                            y >= 0 && y < h && x >= 0 && x < w
+                                ? _mm256_loadu_ps(plane + ((size_t)y * (size_t)w + (size_t)x) * 8)
+                                : _mm256_setzero_ps());
+        }
+    if (m == 4)
+        in_patch_f4(patch, (size_t)t * 8, v, ps);
+    else
+        in_patch_f2(patch, (size_t)t * 8, v, ps);
+}
+
 
 /* m[r][0..16) = sum_k v[r][k] u[k][0..16) for 6 rows r (v rows vs apart, m
  * rows ms apart); u is K x 16, 32-byte aligned. */
@@ -273,28 +368,79 @@ static AF_AVX2 inline __m256 silu8(__m256 x)
 }
 
 /* The 2x2 outputs at (y0, x0) of one 8-channel plane from the 16 products
- * m[pos * ps], plus bias, activation; only pixels inside the image. */
+ * m[pos * ps]: A^T M A plus bias, activation; only pixels inside the image. */
 static AF_AVX2 void out_transform(const float *m, size_t ps, __m256 bias, int silu, float *plane,
                                   int h, int w, int y0, int x0)
 {
-    __m256 s[2][4];
-    for (int j = 0; j < 4; j++) {
-        const __m256 m0 = _mm256_loadu_ps(m + (size_t)(0 + j) * ps);
-        const __m256 m1 = _mm256_loadu_ps(m + (size_t)(4 + j) * ps);
-        const __m256 m2 = _mm256_loadu_ps(m + (size_t)(8 + j) * ps);
-        const __m256 m3 = _mm256_loadu_ps(m + (size_t)(12 + j) * ps);
-        s[0][j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
-        s[1][j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+#define M(pos) _mm256_loadu_ps(m + (size_t)(pos) * ps)
+    /* s0j = m0j + m1j + m2j, s1j = m1j - m2j - m3j, column by column */
+#define S(j, s0, s1)                                                                               \
+    __m256 s0, s1;                                                                                 \
+    {                                                                                              \
+        const __m256 a = M(4 + (j)), b = M(8 + (j));                                               \
+        s0 = _mm256_add_ps(_mm256_add_ps(M(j), a), b);                                             \
+        s1 = _mm256_sub_ps(_mm256_sub_ps(a, b), M(12 + (j)));                                      \
     }
-    for (int i = 0; i < 2; i++) {
-        if (y0 + i >= h)
-            break;
-        __m256 y[2];
-        y[0] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s[i][0], s[i][1]), s[i][2]), bias);
-        y[1] = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s[i][1], s[i][2]), s[i][3]), bias);
-        for (int j = 0; j < 2 && x0 + j < w; j++)
-            _mm256_storeu_ps(plane + ((size_t)(y0 + i) * (size_t)w + (size_t)(x0 + j)) * 8,
-                             silu ? silu8(y[j]) : y[j]);
+    S(0, s00, s10) S(1, s01, s11) S(2, s02, s12) S(3, s03, s13)
+#undef S
+#undef M
+    __m256 y00 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s00, s01), s02), bias);
+    __m256 y01 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s01, s02), s03), bias);
+    __m256 y10 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s10, s11), s12), bias);
+    __m256 y11 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s11, s12), s13), bias);
+    if (silu) {
+        y00 = silu8(y00), y01 = silu8(y01), y10 = silu8(y10), y11 = silu8(y11);
+    }
+    float *o = plane + ((size_t)y0 * (size_t)w + (size_t)x0) * 8;
+    const int right = x0 + 1 < w, below = y0 + 1 < h;
+    _mm256_storeu_ps(o, y00);
+    if (right)
+        _mm256_storeu_ps(o + 8, y01);
+    if (below) {
+        _mm256_storeu_ps(o + (size_t)w * 8, y10);
+        if (right)
+            _mm256_storeu_ps(o + (size_t)w * 8 + 8, y11);
+    }
+}
+
+/* F(4x4,3x3): the 4x4 outputs at (y0, x0) of one 8-channel plane from the 36
+ * products m[pos * ps]: A^T M A (down the columns, then along the rows) plus
+ * bias, activation; only pixels inside the image. A^T = [1 1 1 1 1 0;
+ * 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]. */
+#define AT6(m0, m1, m2, m3, m4, m5, OUT)                                                           \
+    {                                                                                              \
+        const __m256 p12 = _mm256_add_ps(m1, m2), d12 = _mm256_sub_ps(m1, m2),                     \
+                     p34 = _mm256_add_ps(m3, m4), d34 = _mm256_sub_ps(m3, m4);                     \
+        OUT(0, _mm256_add_ps(_mm256_add_ps(m0, p12), p34));                                        \
+        OUT(1, _mm256_fmadd_ps(_mm256_set1_ps(2.0f), d34, d12));                                   \
+        OUT(2, _mm256_fmadd_ps(_mm256_set1_ps(4.0f), p34, p12));                                   \
+        OUT(3, _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.0f), d34, d12), m5));                \
+    }
+
+static AF_AVX2 void out_transform_f4(const float *m, size_t ps, __m256 bias, int silu,
+                                     float *plane, int h, int w, int y0, int x0)
+{
+    float tmp[24 * 8] __attribute__((aligned(32)));
+    for (int j = 0; j < 6; j++) {
+#define MM(i) _mm256_loadu_ps(m + (size_t)((i) * 6 + j) * ps)
+#define TO_TMP(a, x) _mm256_store_ps(tmp + ((a) * 6 + j) * 8, x);
+        const __m256 m0 = MM(0), m1 = MM(1), m2 = MM(2), m3 = MM(3), m4 = MM(4), m5 = MM(5);
+        AT6(m0, m1, m2, m3, m4, m5, TO_TMP)
+#undef TO_TMP
+#undef MM
+    }
+    const int nx = w - x0 < 4 ? w - x0 : 4;
+    for (int a = 0; a < 4 && y0 + a < h; a++) {
+        float *o = plane + ((size_t)(y0 + a) * (size_t)w + (size_t)x0) * 8;
+        __m256 y[4];
+#define T(j) _mm256_load_ps(tmp + (a * 6 + (j)) * 8)
+#define TO_Y(b, x) y[b] = _mm256_add_ps(x, bias);
+        const __m256 t0 = T(0), t1 = T(1), t2 = T(2), t3 = T(3), t4 = T(4), t5 = T(5);
+        AT6(t0, t1, t2, t3, t4, t5, TO_Y)
+#undef TO_Y
+#undef T
+        for (int b = 0; b < nx; b++)
+            _mm256_storeu_ps(o + (size_t)b * 8, silu ? silu8(y[b]) : y[b]);
     }
 }
 
@@ -308,15 +454,16 @@ static AF_AVX2 void run_block(const af_wino *c, long blk, const float *src, floa
     const int nt = (int)(c->ntiles - t0 < c->tb ? c->ntiles - t0 : c->tb);
     const size_t vps = (size_t)c->tb * (size_t)w->cinp, mps = (size_t)c->tb * (size_t)w->coutp;
 
+    const int m = w->m;
     for (int i = 0; i < nt; i++) {
         const size_t g = (size_t)(t0 + i), b = g / per_img, r = g % per_img;
-        const int y0 = 2 * (int)(r / (size_t)c->tw) - 1, x0 = 2 * (int)(r % (size_t)c->tw) - 1;
+        const int y0 = m * (int)(r / (size_t)c->tw) - 1, x0 = m * (int)(r % (size_t)c->tw) - 1;
         for (int cb = 0; cb < cbi; cb++)
-            in_transform(src + (b * (size_t)cbi + (size_t)cb) * plane, h, wd, y0, x0,
+            in_transform(m, src + (b * (size_t)cbi + (size_t)cb) * plane, h, wd, y0, x0,
                          V + (size_t)i * (size_t)w->cinp + (size_t)cb * 8, vps);
     }
     const int rows = round_up(nt, ROWS), panels = w->coutp / COLS;
-    for (int pos = 0; pos < POS; pos++)
+    for (int pos = 0; pos < w->pos; pos++)
         for (int p = 0; p < panels; p++) {
             const float *u = w->u + ((size_t)pos * (size_t)panels + (size_t)p) *
                                         (size_t)w->cinp * COLS;
@@ -328,11 +475,12 @@ static AF_AVX2 void run_block(const af_wino *c, long blk, const float *src, floa
     const int silu = c->act == AF_ACT_SILU;
     for (int i = 0; i < nt; i++) {
         const size_t g = (size_t)(t0 + i), b = g / per_img, r = g % per_img;
-        const int y0 = 2 * (int)(r / (size_t)c->tw), x0 = 2 * (int)(r % (size_t)c->tw);
+        const int y0 = m * (int)(r / (size_t)c->tw), x0 = m * (int)(r % (size_t)c->tw);
         for (int ob = 0; ob < cbo; ob++)
-            out_transform(M + (size_t)i * (size_t)w->coutp + (size_t)ob * 8, mps,
-                          _mm256_loadu_ps(w->bias + (size_t)ob * 8), silu,
-                          dst + (b * (size_t)cbo + (size_t)ob) * plane, h, wd, y0, x0);
+            (m == 4 ? out_transform_f4 : out_transform)(
+                M + (size_t)i * (size_t)w->coutp + (size_t)ob * 8, mps,
+                _mm256_loadu_ps(w->bias + (size_t)ob * 8), silu,
+                dst + (b * (size_t)cbo + (size_t)ob) * plane, h, wd, y0, x0);
     }
 }
 

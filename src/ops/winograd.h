@@ -29,9 +29,12 @@ int af_wino_supported(void);
 
 typedef struct af_wino_weights af_wino_weights;
 
-/* weight OIHW [cout][cin][3][3]; bias [cout] or NULL. */
-af_status af_wino_weights_create(int cin, int cout, const float *weight, const float *bias,
-                                 af_wino_weights **out, af_error *err);
+/* F(m x m, 3x3) with m = 2 or 4; weight OIHW [cout][cin][3][3]; bias [cout]
+ * or NULL. */
+af_status af_wino_weights_create(int m, int cin, int cout, const float *weight,
+                                 const float *bias, af_wino_weights **out, af_error *err);
+/* m of the weights. */
+int af_wino_weights_tile(const af_wino_weights *w);
 void af_wino_weights_free(af_wino_weights *w);
 /* Writes the OIHW weights [cout][cin][3][3] back from the transformed ones. */
 void af_wino_weights_oihw(const af_wino_weights *w, float *weight);
