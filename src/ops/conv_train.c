@@ -17,7 +17,11 @@
  * Temporary memory (oneDNN scratchpads, shared since the primitives run one
  * after another on the object's stream, and the blocked copies of x and dy)
  * lives in one workspace: the object's own, allocated at the first call that
- * needs it, or one the caller shares among objects (af_conv_train_set_workspace). */
+ * needs it, or one the caller shares among objects (af_conv_train_set_workspace).
+ * The 3x3 stride-1 convolutions from 32 channels on either side run their
+ * forward and backward-data by Winograd F(2x2,3x3) (ops/winograd.h) on those
+ * blocked copies where the inference pass would (AVX2 CPUs), the weights
+ * transformed anew at each call. */
 #include "ops/conv_train.h"
 
 #include <dnnl.h>
@@ -27,6 +31,7 @@
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "ops/winograd.h"
 
 #define AF_CT_MAX_ELEMS ((size_t)1 << 31)
 
@@ -51,6 +56,9 @@ struct af_conv_train {
     dnnl_memory_t m_wu, m_dwu, m_wf, m_wd, m_dw;
     void *wf_buf, *wd_buf, *dw_buf; /* NULL where the format is OIHW */
     float *db_buf;                  /* cout floats: diff bias when db is NULL */
+    /* Winograd forward (cin -> cout) and backward-data (cout -> cin), or NULL */
+    af_wino_weights *ww_f, *ww_d;
+    af_wino *wx_f, *wx_d;
 };
 
 static af_status dnnl_err(af_error *err, const char *what, dnnl_status_t st)
@@ -341,6 +349,45 @@ out:
     return rc;
 }
 
+/* Whether a staged (blocked) tensor is in the nChw8c layout the Winograd
+ * kernels read and write. */
+static int is_blk8(dnnl_memory_t m)
+{
+    const dnnl_memory_desc_t *md = NULL;
+    dnnl_memory_desc_t want;
+    if (!m || dnnl_memory_get_memory_desc(m, &md) || !md ||
+        dnnl_memory_desc_init_by_tag(&want, 4, md->dims, dnnl_f32, dnnl_nChw8c))
+        return 0;
+    return dnnl_memory_desc_equal(md, &want);
+}
+
+/* The Winograd forward and backward-data of a 3x3 stride-1 convolution from
+ * 32 channels on either side, where its blocked copies are nChw8c. */
+static af_status setup_winograd(af_conv_train *c, af_error *err)
+{
+    const af_conv_desc *d = &c->d;
+    if (d->k != 3 || d->stride != 1 || d->pad != 1 || d->cin < 32 || d->cout < 32 ||
+        !af_wino_supported() || !af_engine_winograd(c->e) || !is_blk8(c->m_xf) ||
+        !is_blk8(c->m_yf) || !is_blk8(c->m_dyd) || !is_blk8(c->m_dxd))
+        return AF_OK;
+    float *zero = calloc((size_t)d->cout * (size_t)d->cin * 9, sizeof *zero);
+    if (!zero)
+        return af_fail(err, AF_E_NOMEM, "conv_train: out of memory");
+    af_status rc = af_wino_weights_create(2, d->cin, d->cout, zero, NULL, &c->ww_f, err);
+    if (!rc)
+        rc = af_wino_weights_create(2, d->cout, d->cin, zero, NULL, &c->ww_d, err);
+    free(zero);
+    if (!rc)
+        rc = af_wino_create(c->ww_f, c->n, c->h, c->w, c->threads, AF_ACT_NONE, &c->wx_f, err);
+    if (!rc)
+        rc = af_wino_create(c->ww_d, c->n, c->oh, c->ow, c->threads, AF_ACT_NONE, &c->wx_d, err);
+    if (rc)
+        return rc;
+    for (int i = 0; i < 2; i++)
+        snprintf(c->impl[i], sizeof c->impl[i], "winograd:f2x2_3x3:avx2+blocked");
+    return AF_OK;
+}
+
 static af_status create(af_engine *e, const af_conv_desc *d, int has_bias, int n, int h, int w,
                         int threads, int naive, af_conv_train **out, af_error *err)
 {
@@ -379,6 +426,8 @@ static af_status create(af_engine *e, const af_conv_desc *d, int has_bias, int n
     } else if (!(rc = build_dnnl(c, eng, pd, err)) &&
                (st = dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags))) {
         rc = dnnl_err(err, "creating a stream", st);
+    } else if (!rc) {
+        rc = setup_winograd(c, err);
     }
     af_engine_restore_threads(e, prev);
     if (rc) {
@@ -476,6 +525,20 @@ af_status af_conv_train_forward(af_conv_train *c, const float *x, const float *w
         (st = dnnl_memory_set_data_handle(c->m_wu, (void *)w_oihw)) ||
         (c->m_b && (st = dnnl_memory_set_data_handle(c->m_b, (void *)b))))
         goto done;
+    if (c->wx_f) { /* blocked x -> Winograd -> blocked y -> y */
+        dnnl_memory_t msrc;
+        if ((st = staged(c, c->m_x, c->m_xf, c->xb_off, R_XF, &msrc)) ||
+            (st = dnnl_stream_wait(c->stream)))
+            goto done;
+        af_wino_weights_set(c->ww_f, w_oihw, c->has_bias ? b : NULL, 0, c->threads);
+        af_wino_forward(c->wx_f, (const float *)((char *)c->ws + c->xb_off),
+                        (float *)((char *)c->ws + c->yb_off));
+        if ((st = dnnl_memory_set_data_handle(c->m_yf, (char *)c->ws + c->yb_off)) ||
+            (st = reorder(c, R_YF, c->m_yf, c->m_y)))
+            goto done;
+        st = dnnl_stream_wait(c->stream);
+        goto done;
+    }
     if (c->prim[R_WF])
         st = reorder(c, R_WF, c->m_wu, c->m_wf);
     else
@@ -532,7 +595,19 @@ af_status af_conv_train_backward(af_conv_train *c, const float *x, const float *
     int prev = af_engine_set_threads(c->e, c->threads);
     if ((st = dnnl_memory_set_data_handle(c->m_dy, (void *)dy)))
         goto done;
-    if (dx) {
+    if (dx && c->wx_d) { /* blocked dy -> Winograd with the rotated weights -> dx */
+        dnnl_memory_t mdd;
+        if ((st = dnnl_memory_set_data_handle(c->m_dx, dx)) ||
+            (st = staged(c, c->m_dy, c->m_dyd, c->yb_off, R_DYD, &mdd)) ||
+            (st = dnnl_stream_wait(c->stream)))
+            goto done;
+        af_wino_weights_set(c->ww_d, w_oihw, NULL, 1, c->threads);
+        af_wino_forward(c->wx_d, (const float *)((char *)c->ws + c->yb_off),
+                        (float *)((char *)c->ws + c->dxb_off));
+        if ((st = dnnl_memory_set_data_handle(c->m_dxd, (char *)c->ws + c->dxb_off)) ||
+            (st = reorder(c, R_DXD, c->m_dxd, c->m_dx)))
+            goto done;
+    } else if (dx) {
         if ((st = dnnl_memory_set_data_handle(c->m_dx, dx)) ||
             (st = dnnl_memory_set_data_handle(c->m_wu, (void *)w_oihw)))
             goto done;
@@ -606,6 +681,10 @@ void af_conv_train_free(af_conv_train *c)
     free(c->wd_buf);
     free(c->dw_buf);
     free(c->db_buf);
+    af_wino_free(c->wx_f);
+    af_wino_free(c->wx_d);
+    af_wino_weights_free(c->ww_f);
+    af_wino_weights_free(c->ww_d);
     free(c);
 }
 

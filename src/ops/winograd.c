@@ -109,13 +109,32 @@ af_status af_wino_weights_create(int m, int cin, int cout, const float *weight,
     w->bias = alloc_zeroed((size_t)w->coutp * sizeof(float));
     if (!w->u || !w->bias)
         goto nomem;
-    for (int co = 0; co < cout; co++) {
-        if (bias)
-            w->bias[co] = bias[co];
+    af_wino_weights_set(w, weight, bias, 0, 1);
+    *out = w;
+    return AF_OK;
+nomem:
+    af_wino_weights_free(w);
+    return af_fail(err, AF_E_NOMEM, "winograd: out of memory for %d x %d weights", cout, cin);
+}
+
+void af_wino_weights_set(af_wino_weights *w, const float *weight, const float *bias, int flip,
+                         int threads)
+{
+    const double *G = w->m == 2 ? G2 : G4;
+    const int t = w->t, cin = w->cin, cout = w->cout;
+    for (int co = 0; co < cout; co++)
+        w->bias[co] = bias ? bias[co] : 0.0f;
+#pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static)
+    for (int co = 0; co < cout; co++)
         for (int ci = 0; ci < cin; ci++) {
-            const float *g = weight + ((size_t)co * (size_t)cin + (size_t)ci) * 9;
-            const double *G = m == 2 ? G2 : G4;
-            const int t = w->t;
+            float g[9];
+            if (flip) { /* the forward's [ci][co] kernel, rotated by 180 degrees */
+                const float *f = weight + ((size_t)ci * (size_t)cout + (size_t)co) * 9;
+                for (int k = 0; k < 9; k++)
+                    g[k] = f[8 - k];
+            } else {
+                memcpy(g, weight + ((size_t)co * (size_t)cin + (size_t)ci) * 9, sizeof g);
+            }
             double gg[6][3]; /* G g */
             for (int i = 0; i < t; i++)
                 for (int b = 0; b < 3; b++)
@@ -126,12 +145,6 @@ af_status af_wino_weights_create(int m, int cin, int cout, const float *weight,
                         (float)(gg[i][0] * G[j * 3] + gg[i][1] * G[j * 3 + 1] +
                                 gg[i][2] * G[j * 3 + 2]);
         }
-    }
-    *out = w;
-    return AF_OK;
-nomem:
-    af_wino_weights_free(w);
-    return af_fail(err, AF_E_NOMEM, "winograd: out of memory for %d x %d weights", cout, cin);
 }
 
 void af_wino_weights_free(af_wino_weights *w)

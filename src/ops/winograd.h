@@ -33,6 +33,13 @@ typedef struct af_wino_weights af_wino_weights;
  * or NULL. */
 af_status af_wino_weights_create(int m, int cin, int cout, const float *weight,
                                  const float *bias, af_wino_weights **out, af_error *err);
+/* Transforms new weights into w (same shape, no allocation), on `threads`
+ * OpenMP threads: for training, where the weights change every step. flip:
+ * weight is the forward convolution's OIHW [cin][cout][3][3] of the layer
+ * whose backward-data w computes (dx = conv(dy, W rotated 180 degrees, in and
+ * out swapped); w made with cin, cout swapped). bias [cout] or NULL (zeros). */
+void af_wino_weights_set(af_wino_weights *w, const float *weight, const float *bias, int flip,
+                         int threads);
 /* m of the weights. */
 int af_wino_weights_tile(const af_wino_weights *w);
 void af_wino_weights_free(af_wino_weights *w);
