@@ -188,11 +188,6 @@ int af_wino_weights_tile(const af_wino_weights *w)
     return w->m;
 }
 
-size_t af_wino_weights_bytes(const af_wino_weights *w)
-{
-    return ((size_t)w->pos * (size_t)w->cinp * (size_t)w->coutp + (size_t)w->coutp) * sizeof(float);
-}
-
 af_status af_wino_create(const af_wino_weights *w, int n, int h, int width, int threads,
                          af_act act, af_wino **out, af_error *err)
 {

@@ -45,8 +45,6 @@ int af_wino_weights_tile(const af_wino_weights *w);
 void af_wino_weights_free(af_wino_weights *w);
 /* Writes the OIHW weights [cout][cin][3][3] back from the transformed ones. */
 void af_wino_weights_oihw(const af_wino_weights *w, float *weight);
-/* Bytes held by the transformed weights. */
-size_t af_wino_weights_bytes(const af_wino_weights *w);
 
 /* An executable for one input shape (n images of h x w), using `threads`
  * OpenMP threads (>= 1), with its own per-thread buffers. */
