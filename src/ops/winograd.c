@@ -1,14 +1,16 @@
-/* Winograd F(2x2, 3x3) convolution on nChw8c activations (see winograd.h).
- *
- * Per block of tiles, each thread:
- *   1. input transform: V[pos][tile][ci] = (B^T d B)[pos] for the 4x4 patch d
+/* Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution on nChw8c activations
+ * (see winograd.h). With t = m + 2 (the input patch side) and pos = t * t,
+ * per block of tiles each thread does:
+ *   1. input transform: V[pos][tile][ci] = (B^T d B)[pos] for the t x t patch d
  *      of every input channel block (8 lanes at once);
- *   2. 16 products M[pos] = V[pos] (tiles x cinp) . U[pos] (cinp x coutp), by
+ *   2. pos products M[pos] = V[pos] (tiles x cinp) . U[pos] (cinp x coutp), by
  *      the 6x16 kernel over panels of 16 output channels;
- *   3. output transform: the 2x2 outputs A^T M A, plus bias, SiLU, stored in
+ *   3. output transform: the m x m outputs A^T M A, plus bias, SiLU, stored in
  *      the blocked output (only the pixels inside the image).
- * Transforms with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
- * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], A^T = [1 1 1 0; 0 1 -1 -1]. */
+ * F(2x2): B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
+ * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], A^T = [1 1 1 0; 0 1 -1 -1].
+ * F(4x4): Lavin & Gray's matrices (points 0, +-1, +-2), written out below at
+ * BT6 / AT6 and G4. */
 #include "ops/winograd.h"
 
 #include <omp.h>
@@ -21,7 +23,6 @@
 #include "ops/blocked.h"
 #include "ops/exp_avx2.h"
 
-#define MAX_POS 36 /* values of a transformed 6x6 patch */
 #define ROWS 6  /* tiles per kernel call */
 #define COLS 16 /* output channels per kernel call (a panel) */
 #define MAX_CH 65536

@@ -1,23 +1,26 @@
 /* 3x3 convolutions, stride 1, padding 1, by Winograd's minimal filtering
- * F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural
- * Networks", 2016), on the blocked nChw8c activations of the inference pass
- * (ops/blocked.h), float32, AVX2+FMA.
+ * F(2x2, 3x3) or F(4x4, 3x3) (Lavin & Gray, "Fast Algorithms for
+ * Convolutional Neural Networks", 2016), on the blocked nChw8c activations of
+ * the inference pass (ops/blocked.h), float32, AVX2+FMA.
  *
- * Each 2x2 block of outputs ("tile") is computed from the 4x4 input patch
- * around it as  Y = A^T [ (G g G^T) (.) (B^T d B) ] A : 16 products per tile
- * and channel pair instead of the direct method's 36, i.e. 2.25x fewer
- * multiply-adds. The 16 element-wise products summed over the input channels
- * are 16 matrix products (tiles x cin) by (cin x cout), done here by an AVX2
- * 6x16 register-blocked kernel on blocks of tiles small enough to stay in L2;
- * each thread transforms its tiles' inputs, multiplies, and transforms the
- * products back (plus bias and SiLU) without leaving its cache.
+ * Each m x m block of outputs ("tile") is computed from the (m+2) x (m+2)
+ * input patch around it as  Y = A^T [ (G g G^T) (.) (B^T d B) ] A : for
+ * F(2x2) 16 products per tile and channel pair instead of the direct
+ * method's 36 (2.25x fewer multiply-adds), for F(4x4) 36 instead of 144 (4x).
+ * The element-wise products summed over the input channels are matrix
+ * products (tiles x cin) by (cin x cout), done by an AVX2 6x16 register-blocked
+ * kernel on blocks of tiles small enough to stay in L2; each thread
+ * transforms its tiles' inputs, multiplies, and transforms the products back
+ * (plus bias and SiLU) without leaving its cache.
  *
- * The transformed weights U = G g G^T (16 values per channel pair) are
- * prepared once. The transform is invertible on 3x3 kernels, so the OIHW
- * weights can be given back (af_wino_weights_oihw) for the other code paths.
+ * The transformed weights U = G g G^T (16 or 36 values per channel pair) are
+ * prepared once (or at each call in training, af_wino_weights_set). The
+ * transform has a left inverse on 3x3 kernels, so the OIHW weights can be
+ * given back (af_wino_weights_oihw) for the other code paths.
  *
- * Rounding: the transforms only add, subtract and halve, so results differ
- * from the direct method by a few float32 ulps of the partial sums. */
+ * Rounding: F(2x2)'s transforms only add, subtract and halve, so it lands as
+ * close to exact as the direct method; F(4x4)'s factors (up to 8 and 1/24)
+ * cost it about ten times that rounding error. */
 #ifndef AF_OPS_WINOGRAD_H
 #define AF_OPS_WINOGRAD_H
 
