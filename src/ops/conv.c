@@ -262,8 +262,8 @@ static af_status prepare_dnnl(af_conv_weights *w, const float *weight, af_error 
 
 /* Winograd F(2x2,3x3) for 3x3 stride-1 pad-1 convolutions between blocked
  * activations, where the CPU has the kernels and oneDNN no AVX-512 ones.
- * Below 32 channels on either side the direct kernels are about as fast
- * (bench/bench_winograd.c: 1.0-1.2x at 16 and 32 channels, 1.4-1.9x from 64). */
+ * From 32 channels on either side (bench/bench_winograd.c, 2 threads: 1.3-1.5x
+ * at 32 channels, 1.6-2.0x from 64; 1.0-1.4x at 16, within this VM's noise). */
 static int winograd_applies(const af_engine *e, const af_conv_desc *d, af_layout src,
                             af_layout dst)
 {
