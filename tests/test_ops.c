@@ -637,7 +637,7 @@ static void test_blocked_layout(void)
         CHECK_MSG(bad == 0, "nhwc->blocked: %zu values misplaced (c=%d)", bad, c);
         af_blk_to_nhwc(n, h, w, c, blk, back);
         CHECK(memcmp(back, x, ne * sizeof *x) == 0);
-        af_nhwc_to_nchw(n, h, w, c, x, pl);
+        af_nhwc_to_nchw(n, h, w, c, x, pl, 2);
         bad = 0;
         for (int b = 0; b < n; b++)
             for (int ch = 0; ch < c; ch++)
@@ -735,7 +735,7 @@ static void test_conv_blocked_layouts(void)
         REQUIRE(wt && bias && x && want && xin && y && got);
         af_conv_ref(d, wt, bias, n, h, w, x, want);
         if (cases[i].src == AF_LAYOUT_NCHW)
-            af_nhwc_to_nchw(n, h, w, d->cin, x, xin);
+            af_nhwc_to_nchw(n, h, w, d->cin, x, xin, 1);
         else
             af_nhwc_to_blk(n, h, w, d->cin, x, xin);
         af_conv_weights *cw = NULL;

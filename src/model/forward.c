@@ -570,7 +570,7 @@ static af_status run_detect(af_forward *f, shape_entry *e, const af_layer *L, in
             size_t plane = (size_t)x->h * x->w;
             af_head_decode(box.data + bi * plane * box.c, cls.data + bi * plane * cls.c, x->h,
                            x->w, m->desc.reg_max, m->nc, m->dfl, (float)m->strides[l],
-                           f->out + (size_t)bi * no * nanchors, nanchors, off);
+                           f->out + (size_t)bi * no * nanchors, nanchors, off, f->threads);
         }
         off += x->h * x->w;
         act_release(f, &box);
@@ -673,7 +673,7 @@ static af_status run_layers(af_forward *f, shape_entry *e, const float *input, i
     if (st)
         return st;
     if (!f->dry)
-        af_nhwc_to_nchw(n, h, w, 3, input, in.data);
+        af_nhwc_to_nchw(n, h, w, 3, input, in.data, f->threads);
     f->flops = 0;
     int i;
     for (i = 0; i < m->desc.nlayers && !st; i++) {

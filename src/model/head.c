@@ -21,10 +21,12 @@ static void write_box(float *out, size_t nanchors, size_t a, int x, int y, const
 }
 
 static void decode_scalar(const float *box, const float *cls, int h, int w, int reg_max, int nc,
-                          const float *dfl, float stride, float *out, int nanchors, int off)
+                          const float *dfl, float stride, float *out, int nanchors, int off,
+                          int threads)
 {
-    float p[64];
+#pragma omp parallel for num_threads(threads) schedule(static) if ((long)h * w >= 1024)
     for (int y = 0; y < h; y++) {
+        float p[64];
         for (int x = 0; x < w; x++) {
             int cell = y * w + x;
             const float *b = box + (size_t)cell * 4 * reg_max;
@@ -70,13 +72,12 @@ AF_AVX2 static inline float hmax(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-AF_AVX2 static void decode_avx2_16(const float *box,
-                                                               const float *cls, int h, int w,
-                                                               int nc, const float *dfl,
-                                                               float stride, float *out,
-                                                               int nanchors, int off)
+AF_AVX2 static void decode_avx2_16(const float *box, const float *cls, int h, int w, int nc,
+                                   const float *dfl, float stride, float *out, int nanchors,
+                                   int off, int threads)
 {
     const __m256 d0 = _mm256_loadu_ps(dfl), d1 = _mm256_loadu_ps(dfl + 8);
+#pragma omp parallel for num_threads(threads) schedule(static) if ((long)h * w >= 1024)
     for (int y = 0; y < h; y++) {
         for (int x = 0; x < w; x++) {
             int cell = y * w + x;
@@ -101,13 +102,15 @@ AF_AVX2 static void decode_avx2_16(const float *box,
 #endif
 
 void af_head_decode(const float *box, const float *cls, int h, int w, int reg_max, int nc,
-                    const float *dfl, float stride, float *out, int nanchors, int off)
+                    const float *dfl, float stride, float *out, int nanchors, int off,
+                    int threads)
 {
+    threads = threads > 1 ? threads : 1;
 #ifdef AF_HAVE_AVX2_KERNELS
     if (reg_max == 16 && af_have_avx2()) {
-        decode_avx2_16(box, cls, h, w, nc, dfl, stride, out, nanchors, off);
+        decode_avx2_16(box, cls, h, w, nc, dfl, stride, out, nanchors, off, threads);
         return;
     }
 #endif
-    decode_scalar(box, cls, h, w, reg_max, nc, dfl, stride, out, nanchors, off);
+    decode_scalar(box, cls, h, w, reg_max, nc, dfl, stride, out, nanchors, off, threads);
 }

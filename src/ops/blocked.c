@@ -43,16 +43,20 @@ void af_blk_to_nhwc(int n, int h, int w, int c, const float *src, float *dst)
     }
 }
 
-void af_nhwc_to_nchw(int n, int h, int w, int c, const float *src, float *dst)
+void af_nhwc_to_nchw(int n, int h, int w, int c, const float *src, float *dst, int threads)
 {
     const size_t hw = (size_t)h * w;
-    for (int b = 0; b < n; b++)
-        for (int ch = 0; ch < c; ch++) {
-            const float *s = src + (size_t)b * hw * c + ch;
-            float *d = dst + ((size_t)b * c + ch) * hw;
-            for (size_t p = 0; p < hw; p++)
-                d[p] = s[p * c];
-        }
+    /* row by row, each pixel read once and its channels scattered to the planes */
+#pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static) \
+    if (hw * (size_t)n * (size_t)c > 65536)
+    for (long r = 0; r < (long)n * h; r++) {
+        const size_t b = (size_t)r / (size_t)h, y = (size_t)r % (size_t)h;
+        const float *s = src + (b * hw + y * (size_t)w) * (size_t)c;
+        float *d = dst + b * (size_t)c * hw + y * (size_t)w;
+        for (int x = 0; x < w; x++)
+            for (int ch = 0; ch < c; ch++)
+                d[(size_t)ch * hw + (size_t)x] = s[(size_t)x * (size_t)c + (size_t)ch];
+    }
 }
 
 void af_nchw_to_nhwc(int n, int h, int w, int c, const float *src, float *dst)

@@ -27,8 +27,9 @@ static inline size_t af_blk_elems(int n, int h, int w, int c)
 /* Layout conversions (dst fully written, padding lanes zeroed). */
 void af_nhwc_to_blk(int n, int h, int w, int c, const float *src, float *dst);
 void af_blk_to_nhwc(int n, int h, int w, int c, const float *src, float *dst);
-/* NHWC -> NCHW (planar), for the first convolution's input. */
-void af_nhwc_to_nchw(int n, int h, int w, int c, const float *src, float *dst);
+/* NHWC -> NCHW (planar), for the first convolution's input, on `threads`
+ * OpenMP threads. */
+void af_nhwc_to_nchw(int n, int h, int w, int c, const float *src, float *dst, int threads);
 void af_nchw_to_nhwc(int n, int h, int w, int c, const float *src, float *dst);
 
 /* dst (C = sum cs) = channel concat of srcs, all blocked, n images of h x w.

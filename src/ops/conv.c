@@ -660,8 +660,10 @@ static void convert_nhwc(af_layout l, int to_nhwc, int n, int h, int w, int c, c
 {
     if (l == AF_LAYOUT_BLK8)
         (to_nhwc ? af_blk_to_nhwc : af_nhwc_to_blk)(n, h, w, c, src, dst);
+    else if (l == AF_LAYOUT_NCHW && to_nhwc)
+        af_nchw_to_nhwc(n, h, w, c, src, dst);
     else if (l == AF_LAYOUT_NCHW)
-        (to_nhwc ? af_nchw_to_nhwc : af_nhwc_to_nchw)(n, h, w, c, src, dst);
+        af_nhwc_to_nchw(n, h, w, c, src, dst, 1);
     else
         memcpy(dst, src, (size_t)n * h * w * c * sizeof *dst);
 }
