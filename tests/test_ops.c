@@ -635,7 +635,7 @@ static void test_blocked_layout(void)
                         bad += blk[blk_at(c, h, w, b, ch, yy, xx)] != want;
                     }
         CHECK_MSG(bad == 0, "nhwc->blocked: %zu values misplaced (c=%d)", bad, c);
-        af_blk_to_nhwc(n, h, w, c, blk, back);
+        af_blk_to_nhwc(n, h, w, c, blk, back, 2);
         CHECK(memcmp(back, x, ne * sizeof *x) == 0);
         af_nhwc_to_nchw(n, h, w, c, x, pl, 2);
         bad = 0;
@@ -678,7 +678,7 @@ static void test_blocked_concat_and_slice(void)
             cat[i] = NAN;
         af_concat_channels_ref(npix, np, (const float *const *)nh, cs, want);
         af_blk_concat(n, h, w, np, (const float *const *)bk, cs, cat);
-        af_blk_to_nhwc(n, h, w, ctot, cat, got);
+        af_blk_to_nhwc(n, h, w, ctot, cat, got, 2);
         CHECK_MSG(memcmp(got, want, npix * ctot * sizeof *got) == 0, "concat case %zu", t);
         size_t zeros = 0;
         for (int b = 0; b < n; b++)
@@ -693,7 +693,7 @@ static void test_blocked_concat_and_slice(void)
                 float *sn = malloc(npix * len * sizeof *sn), *sr = malloc(npix * len * sizeof *sr);
                 REQUIRE(sb && sn && sr);
                 af_blk_copy_channels(n, h, w, ctot, off, len, cat, sb);
-                af_blk_to_nhwc(n, h, w, len, sb, sn);
+                af_blk_to_nhwc(n, h, w, len, sb, sn, 2);
                 af_copy_channels_ref(npix, ctot, off, len, want, sr);
                 CHECK_MSG(memcmp(sn, sr, npix * len * sizeof *sn) == 0, "slice %d+%d of %d", off,
                           len, ctot);
@@ -751,7 +751,7 @@ static void test_conv_blocked_layouts(void)
             if (st)
                 continue;
             CHECK(af_conv_forward(c, xin, y, &err) == AF_OK);
-            af_blk_to_nhwc(n, oh, ow, d->cout, y, got);
+            af_blk_to_nhwc(n, oh, ow, d->cout, y, got, 2);
             double ma, mr;
             size_t bad = compare(got, want, no, 1e-4, &ma, &mr);
             printf("  conv %2d->%2d k%d s%d %s->blocked %s: max abs %.2e  %s\n", d->cin, d->cout,
@@ -841,7 +841,7 @@ static void test_conv_winograd(void)
             CHECK(af_conv_forward(c, l == AF_LAYOUT_NHWC ? x : xb, l == AF_LAYOUT_NHWC ? got : yb,
                                   &err) == AF_OK);
             if (l == AF_LAYOUT_BLK8)
-                af_blk_to_nhwc(n, h, w, d.cout, yb, got);
+                af_blk_to_nhwc(n, h, w, d.cout, yb, got, 2);
             /* F(4x4)'s transforms (factors up to 8 and 1/24) cost it about ten
              * times the rounding error of F(2x2) and of the direct kernels */
             double ma, mr, tol = wino && m == 4 ? 3e-4 : 2e-5;

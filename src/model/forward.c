@@ -536,8 +536,8 @@ static af_status run_detect(af_forward *f, shape_entry *e, const af_layer *L, in
             return st;
         }
         if (!f->dry) {
-            af_blk_to_nhwc(box.n, box.h, box.w, box.c, box.data, bn.data);
-            af_blk_to_nhwc(cls.n, cls.h, cls.w, cls.c, cls.data, cn.data);
+            af_blk_to_nhwc(box.n, box.h, box.w, box.c, box.data, bn.data, f->threads);
+            af_blk_to_nhwc(cls.n, cls.h, cls.w, cls.c, cls.data, cn.data, f->threads);
         }
         act_release(f, &box);
         act_release(f, &cls);

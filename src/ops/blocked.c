@@ -26,19 +26,22 @@ void af_nhwc_to_blk(int n, int h, int w, int c, const float *src, float *dst)
     }
 }
 
-void af_blk_to_nhwc(int n, int h, int w, int c, const float *src, float *dst)
+void af_blk_to_nhwc(int n, int h, int w, int c, const float *src, float *dst, int threads)
 {
     const size_t hw = (size_t)h * w;
     const int cp = af_blk_pad(c);
-    for (int b = 0; b < n; b++) {
-        const float *s = src + (size_t)b * hw * cp;
-        float *d = dst + (size_t)b * hw * c;
+#pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static) \
+    if (hw * (size_t)n * (size_t)c > 65536)
+    for (long r = 0; r < (long)n * h; r++) { /* one image row at a time */
+        const size_t b = (size_t)r / (size_t)h, p0 = ((size_t)r % (size_t)h) * (size_t)w;
+        const float *s = src + b * hw * (size_t)cp;
+        float *d = dst + b * hw * (size_t)c;
         for (int cb = 0; cb < cp / AF_BLK; cb++) {
             const float *plane = s + (size_t)cb * hw * AF_BLK;
             int c0 = cb * AF_BLK, nl = c - c0 < AF_BLK ? c - c0 : AF_BLK;
-            for (size_t p = 0; p < hw; p++)
+            for (size_t p = p0; p < p0 + (size_t)w; p++)
                 for (int l = 0; l < nl; l++)
-                    d[p * c + c0 + l] = plane[p * AF_BLK + l];
+                    d[p * (size_t)c + (size_t)(c0 + l)] = plane[p * AF_BLK + (size_t)l];
         }
     }
 }

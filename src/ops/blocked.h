@@ -26,7 +26,8 @@ static inline size_t af_blk_elems(int n, int h, int w, int c)
 
 /* Layout conversions (dst fully written, padding lanes zeroed). */
 void af_nhwc_to_blk(int n, int h, int w, int c, const float *src, float *dst);
-void af_blk_to_nhwc(int n, int h, int w, int c, const float *src, float *dst);
+/* Blocked -> NHWC (the head outputs for the decode), on `threads` OpenMP threads. */
+void af_blk_to_nhwc(int n, int h, int w, int c, const float *src, float *dst, int threads);
 /* NHWC -> NCHW (planar), for the first convolution's input, on `threads`
  * OpenMP threads. */
 void af_nhwc_to_nchw(int n, int h, int w, int c, const float *src, float *dst, int threads);

@@ -658,8 +658,10 @@ af_status af_conv_create_naive_for(af_engine *e, const af_conv_weights *w, int n
 static void convert_nhwc(af_layout l, int to_nhwc, int n, int h, int w, int c, const float *src,
                          float *dst)
 {
-    if (l == AF_LAYOUT_BLK8)
-        (to_nhwc ? af_blk_to_nhwc : af_nhwc_to_blk)(n, h, w, c, src, dst);
+    if (l == AF_LAYOUT_BLK8 && to_nhwc)
+        af_blk_to_nhwc(n, h, w, c, src, dst, 1);
+    else if (l == AF_LAYOUT_BLK8)
+        af_nhwc_to_blk(n, h, w, c, src, dst);
     else if (l == AF_LAYOUT_NCHW && to_nhwc)
         af_nchw_to_nhwc(n, h, w, c, src, dst);
     else if (l == AF_LAYOUT_NCHW)
