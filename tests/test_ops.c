@@ -618,7 +618,7 @@ static void test_blocked_layout(void)
 {
     /* the last two are big enough for the conversions to split over threads */
     static const int shapes[][4] = {{1, 3, 5, 8},    {2, 4, 3, 13},  {1, 1, 1, 1},
-                                    {3, 2, 7, 24},   {2, 61, 47, 13}, {1, 97, 131, 3}};
+                                    {3, 2, 7, 24},   {2, 61, 47, 13}, {1, 257, 131, 3}};
     for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
         int n = shapes[t][0], h = shapes[t][1], w = shapes[t][2], c = shapes[t][3];
         size_t ne = (size_t)n * h * w * c, nb = af_blk_elems(n, h, w, c);
