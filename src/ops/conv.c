@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/aligned.h"
 #include "core/checked.h"
 #include "core/error.h"
 #include "ops/bf16.h"
@@ -83,12 +84,6 @@ af_status af_conv_desc_check(const af_conv_desc *d, af_error *err)
     if (d->act != AF_ACT_NONE && d->act != AF_ACT_SILU)
         return af_fail(err, AF_E_ARG, "conv: unknown activation %d", (int)d->act);
     return AF_OK;
-}
-
-static void *alloc_aligned(size_t bytes)
-{
-    size_t n = (bytes + 63) & ~(size_t)63;
-    return aligned_alloc(64, n ? n : 64);
 }
 
 static dnnl_format_tag_t layout_tag(af_layout l)
@@ -204,7 +199,7 @@ static af_status alloc_reordered(dnnl_engine_t eng, const dnnl_memory_desc_t *fm
                                  af_error *err)
 {
     size_t bytes = dnnl_memory_desc_get_size(tmd);
-    void *buf = alloc_aligned(bytes);
+    void *buf = af_alloc64(bytes);
     if (!buf)
         return af_fail(err, AF_E_NOMEM, "conv: out of memory for %zu bytes of weights", bytes);
     memset(buf, 0, bytes);
@@ -308,7 +303,7 @@ af_status af_conv_weights_create_for(af_engine *e, const af_conv_desc *d, const 
     w->src_layout = src_layout;
     w->dst_layout = dst_layout;
     if (bias) { /* before the format query: the nominal conv has a bias exactly when w has */
-        w->bias = alloc_aligned((size_t)d->cout * sizeof(float));
+        w->bias = af_alloc64((size_t)d->cout * sizeof(float));
         if (!w->bias) {
             rc = af_fail(err, AF_E_NOMEM, "conv: out of memory");
             goto fail;
@@ -567,7 +562,7 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     snprintf(c->impl, sizeof c->impl, "%s", pd_impl(pd));
     if (w->bf16) {
         c->src_elems = layout_elems(src_layout, n, h, width, d->cin); /* bounded by shape_check */
-        if (!(c->src16 = alloc_aligned(c->src_elems * sizeof *c->src16))) {
+        if (!(c->src16 = af_alloc64(c->src_elems * sizeof *c->src16))) {
             rc = af_fail(err, AF_E_NOMEM, "conv: out of memory for the bf16 input");
             goto fail;
         }
@@ -603,7 +598,7 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     }
     size_t spbytes = spmd ? dnnl_memory_desc_get_size(spmd) : 0;
     if (spbytes) {
-        c->scratch = alloc_aligned(spbytes);
+        c->scratch = af_alloc64(spbytes);
         if (!c->scratch) {
             rc = af_fail(err, AF_E_NOMEM, "conv: out of memory for %zu bytes of scratchpad",
                          spbytes);

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/aligned.h"
 #include "core/checked.h"
 #include "core/error.h"
 #include "ops/winograd.h"
@@ -65,15 +66,6 @@ static af_status dnnl_err(af_error *err, const char *what, dnnl_status_t st)
 {
     return af_fail(err, AF_E_INTERNAL, "oneDNN: conv_train: %s (%s)", what,
                    af_dnnl_status_name(st));
-}
-
-static void *alloc_aligned(size_t bytes)
-{
-    size_t n = (bytes + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, n ? n : 64);
-    if (p)
-        memset(p, 0, n ? n : 64);
-    return p;
 }
 
 static const char *pd_impl(const_dnnl_primitive_desc_t pd)
@@ -264,13 +256,13 @@ static af_status build_dnnl(af_conv_train *c, dnnl_engine_t eng, dnnl_primitive_
         if (!need[i])
             continue;
         size_t bytes = dnnl_memory_desc_get_size(fmt[i]);
-        if (!(*buf[i] = alloc_aligned(bytes))) {
+        if (!(*buf[i] = af_zalloc64(bytes))) {
             rc = af_fail(err, AF_E_NOMEM, "conv_train: out of memory for %zu bytes of weights",
                          bytes);
             goto out;
         }
     }
-    if (c->has_bias && !(c->db_buf = alloc_aligned((size_t)d->cout * sizeof(float)))) {
+    if (c->has_bias && !(c->db_buf = af_zalloc64((size_t)d->cout * sizeof(float)))) {
         rc = af_fail(err, AF_E_NOMEM, "conv_train: out of memory");
         goto out;
     }
@@ -465,7 +457,7 @@ static af_status need_ws(af_conv_train *c, af_error *err)
 {
     if (c->ws || !c->ws_bytes)
         return AF_OK;
-    if (!c->own_ws && !(c->own_ws = alloc_aligned(c->ws_bytes)))
+    if (!c->own_ws && !(c->own_ws = af_zalloc64(c->ws_bytes)))
         return af_fail(err, AF_E_NOMEM, "conv_train: out of memory for a %zu-byte workspace",
                        c->ws_bytes);
     c->ws = c->own_ws;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/aligned.h"
 #include "core/checked.h"
 #include "core/error.h"
 #include "ops/blocked.h"
@@ -49,15 +50,6 @@ struct af_wino {
 static int round_up(int x, int m)
 {
     return (x + m - 1) / m * m;
-}
-
-static void *alloc_zeroed(size_t bytes)
-{
-    size_t n = (bytes + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, n ? n : 64);
-    if (p)
-        memset(p, 0, n ? n : 64);
-    return p;
 }
 
 int af_wino_supported(void)
@@ -106,8 +98,8 @@ af_status af_wino_weights_create(int m, int cin, int cout, const float *weight,
     if (af_mul3_size((size_t)w->pos, (size_t)w->cinp, (size_t)w->coutp, &nu) ||
         nu > ((size_t)1 << 40) / sizeof(float))
         goto nomem;
-    w->u = alloc_zeroed(nu * sizeof(float));
-    w->bias = alloc_zeroed((size_t)w->coutp * sizeof(float));
+    w->u = af_zalloc64(nu * sizeof(float));
+    w->bias = af_zalloc64((size_t)w->coutp * sizeof(float));
     if (!w->u || !w->bias)
         goto nomem;
     af_wino_weights_set(w, weight, bias, 0, 1);
@@ -223,7 +215,7 @@ af_status af_wino_create(const af_wino_weights *w, int n, int h, int width, int 
     c->mfloats = (size_t)w->pos * (size_t)c->tb * (size_t)w->coutp;
     size_t per, all;
     if (af_add_size(c->vfloats, c->mfloats, &per) || af_mul_size(per, (size_t)threads, &all) ||
-        !(c->buf = alloc_zeroed(all * sizeof(float)))) {
+        !(c->buf = af_zalloc64(all * sizeof(float)))) {
         af_wino_free(c);
         return af_fail(err, AF_E_NOMEM, "winograd: out of memory for the tile buffers");
     }

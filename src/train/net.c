@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/aligned.h"
 #include "core/checked.h"
 #include "core/error.h"
 #include "ops/act.h"
@@ -185,7 +186,7 @@ static af_conv_train *unit_exec(af_tnet *t, tunit *U, int n, int h, int w, af_er
     size_t need = af_conv_train_workspace_size(U->exec[s]);
     if (need > t->ws_size) { /* grow, then hand the new buffer to every conv */
         free(t->ws);
-        t->ws = aligned_alloc(64, (need + 63) / 64 * 64);
+        t->ws = af_alloc64(need);
         t->ws_size = t->ws ? need : 0;
         if (!t->ws) {
             af_fail(err, AF_E_NOMEM, "out of memory for the convolution workspace");
