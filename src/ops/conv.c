@@ -255,16 +255,19 @@ static af_status prepare_dnnl(af_conv_weights *w, const float *weight, af_error 
     return alloc_reordered(eng, &umd, weight, &w->wmd, &w->wbuf, err);
 }
 
-/* Winograd F(2x2,3x3) for 3x3 stride-1 pad-1 convolutions between blocked
- * activations, where the CPU has the kernels and oneDNN no AVX-512 ones.
- * From 32 channels on either side (bench/bench_winograd.c, 2 threads: 1.3-1.5x
+/* From 32 channels on either side (bench/bench_winograd.c, 2 threads: 1.3-1.5x
  * at 32 channels, 1.6-2.0x from 64; 1.0-1.4x at 16, within this VM's noise). */
+int af_conv_winograd_suits(const af_engine *e, const af_conv_desc *d)
+{
+    return d->k == 3 && d->stride == 1 && d->pad == 1 && d->cin >= 32 && d->cout >= 32 &&
+           af_engine_winograd(e) && af_wino_supported();
+}
+
+/* Winograd for such convolutions between blocked activations. */
 static int winograd_applies(const af_engine *e, const af_conv_desc *d, af_layout src,
                             af_layout dst)
 {
-    return d->k == 3 && d->stride == 1 && d->pad == 1 && src == AF_LAYOUT_BLK8 &&
-           dst == AF_LAYOUT_BLK8 && d->cin >= 32 && d->cout >= 32 && af_engine_winograd(e) &&
-           af_wino_supported();
+    return src == AF_LAYOUT_BLK8 && dst == AF_LAYOUT_BLK8 && af_conv_winograd_suits(e, d);
 }
 
 /* The OIHW weights of Winograd weights, in a new buffer. */

@@ -52,6 +52,10 @@ int af_conv_weights_is_bf16(const af_conv_weights *w);
  * (m = 2 or 4) or back into oneDNN's (m = 0); other weights stay as they are.
  * Not while an af_conv made from w exists. af_conv_weights_winograd: m, or 0. */
 af_status af_conv_weights_set_winograd(af_conv_weights *w, int m, af_error *err);
+/* Whether d is a convolution the Winograd path takes on this CPU (3x3, stride
+ * 1, pad 1, from 32 channels on either side; the layouts aside): the one test
+ * for inference and training (ops/conv_train.c). */
+int af_conv_winograd_suits(const af_engine *e, const af_conv_desc *d);
 int af_conv_weights_winograd(const af_conv_weights *w);
 const af_conv_desc *af_conv_weights_desc(const af_conv_weights *w);
 

@@ -358,17 +358,13 @@ static int is_blk8(dnnl_memory_t m)
 static af_status setup_winograd(af_conv_train *c, af_error *err)
 {
     const af_conv_desc *d = &c->d;
-    if (d->k != 3 || d->stride != 1 || d->pad != 1 || d->cin < 32 || d->cout < 32 ||
-        !af_wino_supported() || !af_engine_winograd(c->e) || !is_blk8(c->m_xf) ||
-        !is_blk8(c->m_yf) || !is_blk8(c->m_dyd) || !is_blk8(c->m_dxd))
+    if (!af_conv_winograd_suits(c->e, d) || !is_blk8(c->m_xf) || !is_blk8(c->m_yf) ||
+        !is_blk8(c->m_dyd) || !is_blk8(c->m_dxd))
         return AF_OK;
-    float *zero = calloc((size_t)d->cout * (size_t)d->cin * 9, sizeof *zero);
-    if (!zero)
-        return af_fail(err, AF_E_NOMEM, "conv_train: out of memory");
-    af_status rc = af_wino_weights_create(2, d->cin, d->cout, zero, NULL, &c->ww_f, err);
+    /* zero weights for now: each call transforms its own (af_wino_weights_set) */
+    af_status rc = af_wino_weights_create(2, d->cin, d->cout, NULL, NULL, &c->ww_f, err);
     if (!rc)
-        rc = af_wino_weights_create(2, d->cout, d->cin, zero, NULL, &c->ww_d, err);
-    free(zero);
+        rc = af_wino_weights_create(2, d->cout, d->cin, NULL, NULL, &c->ww_d, err);
     if (!rc)
         rc = af_wino_create(c->ww_f, c->n, c->h, c->w, c->threads, AF_ACT_NONE, &c->wx_f, err);
     if (!rc)

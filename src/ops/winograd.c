@@ -82,7 +82,7 @@ af_status af_wino_weights_create(int m, int cin, int cout, const float *weight,
     *out = NULL;
     if (m != 2 && m != 4)
         return af_fail(err, AF_E_ARG, "winograd: F(%dx%d, 3x3) not implemented", m, m);
-    if (cin < 1 || cout < 1 || cin > MAX_CH || cout > MAX_CH || !weight)
+    if (cin < 1 || cout < 1 || cin > MAX_CH || cout > MAX_CH)
         return af_fail(err, AF_E_ARG, "winograd: bad channel counts %d -> %d", cin, cout);
     af_wino_weights *w = calloc(1, sizeof *w);
     if (!w)
@@ -102,7 +102,8 @@ af_status af_wino_weights_create(int m, int cin, int cout, const float *weight,
     w->bias = af_zalloc64((size_t)w->coutp * sizeof(float));
     if (!w->u || !w->bias)
         goto nomem;
-    af_wino_weights_set(w, weight, bias, 0, 1);
+    if (weight) /* else zeros (af_zalloc64), for af_wino_weights_set to fill */
+        af_wino_weights_set(w, weight, bias, 0, 1);
     *out = w;
     return AF_OK;
 nomem:

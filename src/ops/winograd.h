@@ -32,8 +32,8 @@ int af_wino_supported(void);
 
 typedef struct af_wino_weights af_wino_weights;
 
-/* F(m x m, 3x3) with m = 2 or 4; weight OIHW [cout][cin][3][3]; bias [cout]
- * or NULL. */
+/* F(m x m, 3x3) with m = 2 or 4; weight OIHW [cout][cin][3][3], or NULL for
+ * zero weights (and bias) to be set later; bias [cout] or NULL. */
 af_status af_wino_weights_create(int m, int cin, int cout, const float *weight,
                                  const float *bias, af_wino_weights **out, af_error *err);
 /* Transforms new weights into w (same shape, no allocation), on `threads`
