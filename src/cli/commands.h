@@ -16,6 +16,13 @@ int cmd_train(int argc, char **argv);
 /* Loads --model, or the bundled default when path is NULL or empty. Prints
  * the error line itself; returns NULL on failure. */
 af_model *cli_load_model(const char *path, const char **shown_name);
+/* Help lines of --precision and --conv (predict, val, bench). */
+#define CLI_HELP_PRECISION                                                                       \
+    "fp32 (default) or bf16 (CPUs with avx512_bf16/AMX; elsewhere a notice, then fp32)"
+#define CLI_HELP_CONV                                                                            \
+    "3x3 convs: auto (Winograd F(2x2,3x3) on AVX2 CPUs, the default), direct (oneDNN only) "    \
+    "or fast (Winograd F(4x4,3x3): faster, ~10x the rounding error)"
+
 /* --precision: fp32 (nothing to do) or bf16; where the CPU has no bf16, one
  * notice line and fp32. Returns 0, or 1 after an error line. */
 int cli_set_precision(const char *cmd, af_model *m, const char *precision);
