@@ -261,6 +261,48 @@ static void test_batch_equals_single_images(void)
     af_model_free(m);
 }
 
+/* The per-convolution record of a run (bench --layers): every convolution
+ * ran once, in an order, at its input size, by Winograd exactly where the
+ * model says it suits. */
+static void test_conv_timing(void)
+{
+    if (!t_file_exists(t_shared("fixtures/yolov8n_face.pt")))
+        SKIP("yolov8n_face.pt not found (set AF_SHARED)");
+    af_model *m = load_model("yolov8n_face.pt", 0);
+    REQUIRE(m != NULL);
+    int h = 192, w = 256;
+    float *x = calloc((size_t)h * w * 3, sizeof *x);
+    REQUIRE(x != NULL);
+    af_forward *f = NULL;
+    af_error err = {0};
+    REQUIRE(af_forward_create(m, 2, &f, &err) == AF_OK);
+    const float *out;
+    int na;
+    REQUIRE(af_forward_run(f, x, 1, h, w, &out, &na, &err) == AF_OK);
+    const af_conv_timing *ct = af_forward_conv_timing(f);
+    int *seen = calloc((size_t)m->nconvs, sizeof *seen), bad = 0, wino = 0;
+    REQUIRE(seen != NULL);
+    for (int j = 0; j < m->nconvs; j++) {
+        const af_conv_desc *d = &m->convs[j].desc;
+        if (ct[j].order < 0 || ct[j].order >= m->nconvs || seen[ct[j].order]++ || !ct[j].impl ||
+            !(ct[j].ms >= 0) || ct[j].h < 1 || ct[j].w < 1) {
+            bad++;
+            continue;
+        }
+        int is_wino = strstr(ct[j].impl, "winograd") != NULL;
+        wino += is_wino;
+        if (is_wino != af_conv_winograd_suits(m->engine, d))
+            bad++;
+    }
+    printf("   %d convolutions, %d by Winograd\n", m->nconvs, wino);
+    CHECK_MSG(bad == 0, "%d convolutions with a wrong record", bad);
+    CHECK(ct[0].order == 0 && ct[0].h == h && ct[0].w == w); /* model.0 first, on the input */
+    free(seen);
+    free(x);
+    af_forward_free(f);
+    af_model_free(m);
+}
+
 /* The product path: BatchNorm folded into the convolutions at load time
  * (3x3 stride-1 convolutions by Winograd F(2x2,3x3) on AVX2 CPUs). */
 static void test_raw_output_parity_fused(void)
@@ -299,5 +341,6 @@ int main(void)
     RUN(test_raw_output_parity_unfused);
     RUN(test_memory_plan_across_shapes);
     RUN(test_batch_equals_single_images);
+    RUN(test_conv_timing);
     return t_summary();
 }

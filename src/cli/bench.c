@@ -1,5 +1,6 @@
 /* animeface bench: times the forward pass (warm-up excluded) and prints
- * median/min ms, GFLOP/s and peak RSS; --layers adds per-layer times. */
+ * median/min ms, GFLOP/s and peak RSS; --layers adds per-layer and
+ * per-convolution times. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,37 @@ static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+/* The convolutions of the last run, in network order: where the forward
+ * pass's time goes inside the modules (--layers). csum: summed ms over runs. */
+static void print_convs(const af_model *m, const af_conv_timing *ct, const double *csum,
+                        int runs, int batch, double fwd_ms)
+{
+    printf("\n| conv | input | channels | kernel | implementation | mean ms | share | GFLOP | "
+           "GFLOP/s |\n");
+    printf("|---|---|---|---|---|---|---|---|---|\n");
+    double all = 0;
+    for (int o = 0; o < m->nconvs; o++) { /* in the order they ran */
+        int j = 0;
+        while (j < m->nconvs && ct[j].order != o)
+            j++;
+        if (j == m->nconvs)
+            break;
+        const af_conv_desc *d = &m->convs[j].desc;
+        int oh, ow;
+        af_conv_out_hw(d, ct[j].h, ct[j].w, &oh, &ow);
+        double ms = csum[j] / runs,
+               gf = 2.0 * batch * oh * ow * (double)d->cout * d->cin * d->k * d->k / 1e9;
+        all += ms;
+        printf("| %s | %dx%d | %d -> %d | %dx%d s%d | %s | %.3f | %.1f%% | %.3f | %.1f |\n",
+               m->convs[j].name, ct[j].h, ct[j].w, d->cin, d->cout, d->k, d->k, d->stride,
+               ct[j].impl, ms, fwd_ms > 0 ? 100.0 * ms / fwd_ms : 0.0, gf,
+               ms > 0 ? gf * 1e3 / ms : 0.0);
+    }
+    printf("\nconvolutions: %.2f ms of %.2f ms per forward pass (%.0f%%); the rest is layout "
+           "changes, pooling, upsampling, concatenation, residual adds and the box decode\n",
+           all, fwd_ms, fwd_ms > 0 ? 100.0 * all / fwd_ms : 0.0);
 }
 
 static long peak_rss_kb(void)
@@ -60,7 +92,7 @@ int cmd_bench(int argc, char **argv)
          CLI_HELP_PRECISION, "P"},
         {"conv", NULL, OPT_STRING, &conv, 1, 0,
          CLI_HELP_CONV, "A"},
-        {"layers", NULL, OPT_BOOL, &layers, 1, 0, "print the time of each layer", NULL},
+        {"layers", NULL, OPT_BOOL, &layers, 1, 0, "print the time of each layer and of each convolution", NULL},
         {"train", NULL, OPT_BOOL, &train, 1, 0,
          "training throughput instead (img/s; default yolov8n.yaml, 640, batch 16)", NULL},
         {"help", NULL, OPT_BOOL, &help, 1, 0, "show this help", NULL},
@@ -105,8 +137,9 @@ int cmd_bench(int argc, char **argv)
     float *in = malloc(n * sizeof *in);
     double *t = malloc((size_t)runs * sizeof *t);
     double *lsum = calloc((size_t)m->desc.nlayers, sizeof *lsum);
+    double *csum = calloc(m->nconvs > 0 ? (size_t)m->nconvs : 1, sizeof *csum);
     int rc = 1;
-    if (!in || !t || !lsum || af_forward_create(m, threads, &f, &err)) {
+    if (!in || !t || !lsum || !csum || af_forward_create(m, threads, &f, &err)) {
         fprintf(stderr, "animeface bench: %s\n", err.msg[0] ? err.msg : "out of memory");
         goto done;
     }
@@ -128,6 +161,9 @@ int cmd_bench(int argc, char **argv)
             const double *lm = af_forward_layer_ms(f);
             for (int j = 0; j < m->desc.nlayers; j++)
                 lsum[j] += lm[j];
+            const af_conv_timing *ct = af_forward_conv_timing(f);
+            for (int j = 0; j < m->nconvs; j++)
+                csum[j] += ct[j].ms;
         }
     }
     double flops = af_forward_last_flops(f);
@@ -159,6 +195,7 @@ int cmd_bench(int argc, char **argv)
                    af_module_name(L->type), from, L->c2, h / st, w / st, ms, tot > 0 ? 100.0 * lsum[j] / tot : 0.0,
                    lf[j] / 1e9, ms > 0 ? lf[j] / 1e6 / ms : 0.0);
         }
+        print_convs(m, af_forward_conv_timing(f), csum, runs, batch, tot / runs);
     }
     rc = 0;
 done:
@@ -167,5 +204,6 @@ done:
     free(in);
     free(t);
     free(lsum);
+    free(csum);
     return rc;
 }

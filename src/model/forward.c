@@ -69,6 +69,8 @@ struct af_forward {
     size_t out_cap;
     double layer_ms[AF_MAX_LAYERS];
     double layer_flops[AF_MAX_LAYERS];
+    af_conv_timing *conv_t; /* model->nconvs */
+    int conv_seq;           /* convolutions run so far in this pass */
     double flops; /* of the last run */
     int keep_raw; /* keep the head's raw outputs (for a loss on validation batches) */
     float *raw[AF_MAX_LEVELS];
@@ -89,6 +91,11 @@ af_status af_forward_create(const af_model *m, int threads, af_forward **out, af
     if (!f)
         return af_fail(err, AF_E_NOMEM, "out of memory");
     f->m = m;
+    f->conv_t = calloc(m->nconvs > 0 ? (size_t)m->nconvs : 1, sizeof *f->conv_t);
+    if (!f->conv_t) {
+        free(f);
+        return af_fail(err, AF_E_NOMEM, "out of memory");
+    }
     if (threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 && n < 1024 ? (int)n : 1;
@@ -131,6 +138,7 @@ void af_forward_free(af_forward *f)
     free(f->out);
     for (int l = 0; l < AF_MAX_LEVELS; l++)
         free(f->raw[l]);
+    free(f->conv_t);
     free(f);
 }
 
@@ -154,6 +162,11 @@ int af_forward_raw(const af_forward *f, const float **raw, int *h, int *w)
 const double *af_forward_layer_ms(const af_forward *f)
 {
     return f->layer_ms;
+}
+
+const af_conv_timing *af_forward_conv_timing(const af_forward *f)
+{
+    return f->conv_t;
 }
 
 const double *af_forward_layer_flops(const af_forward *f)
@@ -270,6 +283,7 @@ static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, a
     f->flops += 2.0 * in->n * oh * ow * (double)u->desc.cout * u->desc.cin * u->desc.k * u->desc.k;
     if (f->dry)
         return AF_OK;
+    const double t0 = now_ms();
     if ((st = af_conv_forward(e->convs[ci], in->data, out->data, err))) {
         if (alloc)
             act_release(f, out);
@@ -278,6 +292,8 @@ static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, a
     }
     if (u->bn_alpha) /* unfused reference mode: BN then SiLU, as PyTorch */
         af_blk_affine_silu(out->n, oh, ow, u->desc.cout, u->bn_alpha, u->bn_beta, out->data);
+    f->conv_t[ci] =
+        (af_conv_timing){now_ms() - t0, in->h, in->w, af_conv_impl(e->convs[ci]), f->conv_seq++};
     return AF_OK;
 }
 
@@ -675,6 +691,9 @@ static af_status run_layers(af_forward *f, shape_entry *e, const float *input, i
     if (!f->dry)
         af_nhwc_to_nchw(n, h, w, 3, input, in.data, f->threads);
     f->flops = 0;
+    f->conv_seq = 0;
+    for (int j = 0; j < m->nconvs && !f->dry; j++)
+        f->conv_t[j] = (af_conv_timing){0, 0, 0, NULL, -1};
     int i;
     for (i = 0; i < m->desc.nlayers && !st; i++) {
         double t0 = now_ms(), fl0 = f->flops;

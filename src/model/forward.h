@@ -21,6 +21,19 @@ af_status af_forward_run(af_forward *f, const float *input, int n, int h, int w,
  * `animeface bench --layers`. */
 const double *af_forward_layer_ms(const af_forward *f);
 
+/* Each convolution of the last run (array of model->nconvs, in the order of
+ * model->convs): wall time in ms, input height and width, the implementation
+ * that ran it (af_conv_impl; valid until the next run) and its place in the
+ * run (0, 1, ...); ms, impl and order are 0, NULL and -1 for convolutions the
+ * run did not reach. */
+typedef struct af_conv_timing {
+    double ms;
+    int h, w;
+    const char *impl;
+    int order;
+} af_conv_timing;
+const af_conv_timing *af_forward_conv_timing(const af_forward *f);
+
 /* Convolution floating-point operations of each layer in the last run
  * (array of model->desc.nlayers). */
 const double *af_forward_layer_flops(const af_forward *f);
