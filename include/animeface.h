@@ -95,9 +95,12 @@ typedef enum af_precision {
 af_status af_model_set_precision(af_model *m, af_precision p, af_error *err);
 af_precision af_model_get_precision(const af_model *m);
 
-/* Algorithm of the 3x3 stride-1 convolutions (two thirds of YOLOv8's work),
- * from 32 channels on either side, on CPUs whose best oneDNN kernels are AVX2
- * (elsewhere, and for every other convolution, oneDNN's direct kernels). */
+/* Algorithm of the 3x3 convolutions: stride 1 from 32 channels on either side
+ * (two thirds of YOLOv8's work), and stride 2 from 64 channels (cin x cout up
+ * to 512 x 512), on CPUs whose best oneDNN kernels are AVX2 (elsewhere, and
+ * for every other convolution, oneDNN's direct kernels). The stride-2 ones
+ * have one Winograd form (a polyphase split, 25 multiplies for 36, rounding
+ * like direct's), taken by AUTO and FAST alike. */
 typedef enum af_conv_algo {
     AF_CONV_ALGO_AUTO = 0, /* the default: Winograd F(2x2,3x3), 2.25x fewer multiplies than
                               direct, rounding errors like direct's (within ultralytics'

@@ -777,6 +777,118 @@ static void test_conv_blocked_layouts(void)
     af_engine_free(e);
 }
 
+/* One Winograd-eligible convolution case against the naive NHWC reference,
+ * through a list of runs: each first sets the tile m (-1: keep; stride 2 has
+ * the one form S2 for any m > 0), then runs on `threads` in layout l; checks
+ * the path taken, the outputs (F(4x4): about ten times the rounding error of
+ * F(2x2) and of the direct kernels) and that the blocked output's padding
+ * lanes stay zero. Returns the weights' OIHW round trip in *back. */
+typedef struct wino_case {
+    int cin, cout, n, h, w, bias, act;
+} wino_case;
+
+typedef struct wino_run {
+    int m, threads;
+    af_layout l;
+} wino_run;
+
+static void winograd_case(af_engine *e, int stride, const wino_case *wc, const wino_run *runs,
+                          size_t nruns)
+{
+    const af_conv_desc dd = {wc->cin, wc->cout, 3, stride, 1, wc->act ? AF_ACT_SILU : AF_ACT_NONE},
+                       *d = &dd;
+    const int n = wc->n, h = wc->h, w = wc->w, with_bias = wc->bias;
+    int oh, ow;
+    af_conv_out_hw(d, h, w, &oh, &ow);
+    af_error err = {0};
+    size_t nw = (size_t)d->cout * d->cin * 9, ni = (size_t)n * h * w * d->cin,
+           no = (size_t)n * oh * ow * d->cout;
+    float *wt = rand_buf(nw, 0.2f), *bias = with_bias ? rand_buf((size_t)d->cout, 0.5f) : NULL;
+    float *x = rand_buf(ni, 1.0f), *want = malloc(no * sizeof *want),
+          *got = malloc(no * sizeof *got), *back = malloc(nw * sizeof *back);
+    float *xb = malloc(af_blk_elems(n, h, w, d->cin) * sizeof *xb),
+          *yb = malloc(af_blk_elems(n, oh, ow, d->cout) * sizeof *yb);
+    REQUIRE(wt && (bias || !with_bias) && x && want && got && back && xb && yb);
+    af_conv_ref(d, wt, bias, n, h, w, x, want);
+    af_nhwc_to_blk(n, h, w, d->cin, x, xb);
+    af_conv_weights *cw = NULL;
+    REQUIRE(af_conv_weights_create_for(e, d, wt, bias, AF_LAYOUT_BLK8, AF_LAYOUT_BLK8, &cw,
+                                       &err) == AF_OK);
+    CHECK(af_conv_weights_winograd(cw) == 2);
+    for (size_t r = 0; r < nruns; r++) {
+        if (runs[r].m >= 0) {
+            CHECK_MSG(af_conv_weights_set_winograd(cw, runs[r].m, &err) == AF_OK, "%s", err.msg);
+            CHECK(af_conv_weights_winograd(cw) ==
+                  (d->stride == 2 && runs[r].m ? 2 : runs[r].m));
+        }
+        const int m = af_conv_weights_winograd(cw);
+        const af_layout l = runs[r].l;
+        af_conv *c = NULL;
+        af_status st = af_conv_create_for(e, cw, n, h, w, runs[r].threads, l, l, &c, &err);
+        CHECK_MSG(st == AF_OK, "%s", err.msg);
+        if (st)
+            continue;
+        const int wino = af_conv_get_path(c) == AF_CONV_WINOGRAD;
+        CHECK(wino == (m != 0 && l == AF_LAYOUT_BLK8));
+        if (wino)
+            CHECK((strstr(af_conv_impl(c), "s2") != NULL) == (d->stride == 2));
+        for (size_t k = 0; k < af_blk_elems(n, oh, ow, d->cout); k++)
+            yb[k] = NAN;
+        CHECK(af_conv_forward(c, l == AF_LAYOUT_NHWC ? x : xb, l == AF_LAYOUT_NHWC ? got : yb,
+                              &err) == AF_OK);
+        if (l == AF_LAYOUT_BLK8)
+            af_blk_to_nhwc(n, oh, ow, d->cout, yb, got, 2);
+        double ma, mr, tol = wino && m == 4 ? 3e-4 : 2e-5;
+        size_t bad = compare(got, want, no, tol, &ma, &mr);
+        printf("  winograd s%d %3d->%3d n%d %2dx%-2d %s%s run %zu t%d: max abs %.2e rel %.2e  "
+               "%s\n",
+               d->stride, d->cin, d->cout, n, h, w, d->act ? "silu" : "none", bias ? "+b" : "  ",
+               r, runs[r].threads, ma, mr, af_conv_impl(c));
+        CHECK_MSG(bad == 0, "%zu of %zu outputs off (max abs %.3g)", bad, no, ma);
+        if (l == AF_LAYOUT_BLK8) {
+            size_t pad_bad = 0; /* padding lanes of the output stay zero */
+            for (int b = 0; b < n; b++)
+                for (int ch = d->cout; ch < af_blk_pad(d->cout); ch++)
+                    for (int p = 0; p < oh * ow; p++)
+                        pad_bad += yb[blk_at(d->cout, oh, ow, b, ch, p / ow, p % ow)] != 0.0f;
+            CHECK(pad_bad == 0);
+        }
+        af_conv_free(c);
+    }
+    /* the transformed weights give the OIHW ones back: F(2x2) and F(4x4)
+     * through their left inverses, S2 exactly (G's outer rows are unit vectors) */
+    for (int m = 2; m <= (d->stride == 2 ? 2 : 4); m += 2) {
+        af_wino_weights *ww = NULL;
+        REQUIRE((d->stride == 2 ? af_wino_weights_create_s2(d->cin, d->cout, wt, bias, &ww, &err)
+                                : af_wino_weights_create(m, d->cin, d->cout, wt, bias, &ww,
+                                                         &err)) == AF_OK);
+        CHECK(af_wino_weights_tile(ww) == m && af_wino_weights_stride(ww) == d->stride);
+        af_wino_weights_oihw(ww, back);
+        double ma, mr;
+        CHECK_MSG(compare(back, wt, nw, d->stride == 2 ? 0.0 : m == 2 ? 1e-7 : 1e-6, &ma, &mr) == 0,
+                  "F(%d) s%d OIHW round trip off by %.3g", m, d->stride, ma);
+        af_wino_weights_free(ww);
+    }
+    af_conv_weights_free(cw);
+    free(wt), free(bias), free(x), free(want), free(got), free(back), free(xb), free(yb);
+}
+
+/* The engine for the Winograd tests; 0 where it does not use them. */
+static int winograd_engine(af_engine **e)
+{
+    af_error err = {0};
+    if (af_engine_create(e, &err) != AF_OK) {
+        *e = NULL;
+        return 1; /* the test then fails on REQUIRE(e) */
+    }
+    if (!af_engine_winograd(*e)) {
+        af_engine_free(*e);
+        *e = NULL;
+        return 0;
+    }
+    return 1;
+}
+
 /* Winograd F(2x2,3x3) and F(4x4,3x3) (ops/winograd.h) against the naive NHWC
  * reference: odd and tiny images (partial tiles, every border), channels that
  * are not multiples of 8 or 16 (padded lanes), batches, with and without bias
@@ -786,113 +898,64 @@ static void test_conv_winograd(void)
 {
     if (!af_wino_supported())
         SKIP("this CPU lacks AVX2/FMA: no Winograd kernels");
-    static const struct {
-        int cin, cout, n, h, w, bias, act;
-    } cases[] = {{32, 32, 1, 8, 8, 1, 1},   {37, 33, 2, 11, 9, 1, 1}, {64, 48, 1, 1, 1, 1, 1},
-                 {40, 72, 3, 2, 3, 0, 0},   {96, 32, 1, 5, 16, 1, 0}, {33, 129, 1, 7, 7, 1, 1},
-                 {256, 64, 1, 20, 20, 1, 1}, {32, 40, 1, 13, 6, 1, 1}};
-    /* run: the tile m to set first (-1: keep), threads, layout */
-    static const struct {
-        int m, threads;
-        af_layout l;
-    } runs[] = {{-1, 1, AF_LAYOUT_BLK8}, {-1, 2, AF_LAYOUT_BLK8}, {0, 2, AF_LAYOUT_BLK8},
-                {4, 1, AF_LAYOUT_BLK8},  {-1, 2, AF_LAYOUT_BLK8}, {-1, 2, AF_LAYOUT_NHWC},
-                {2, 2, AF_LAYOUT_BLK8}};
+    static const wino_case cases[] = {
+        {32, 32, 1, 8, 8, 1, 1},    {37, 33, 2, 11, 9, 1, 1}, {64, 48, 1, 1, 1, 1, 1},
+        {40, 72, 3, 2, 3, 0, 0},    {96, 32, 1, 5, 16, 1, 0}, {33, 129, 1, 7, 7, 1, 1},
+        {256, 64, 1, 20, 20, 1, 1}, {32, 40, 1, 13, 6, 1, 1}};
+    static const wino_run runs[] = {{-1, 1, AF_LAYOUT_BLK8}, {-1, 2, AF_LAYOUT_BLK8},
+                                    {0, 2, AF_LAYOUT_BLK8},  {4, 1, AF_LAYOUT_BLK8},
+                                    {-1, 2, AF_LAYOUT_BLK8}, {-1, 2, AF_LAYOUT_NHWC},
+                                    {2, 2, AF_LAYOUT_BLK8}};
     af_engine *e = NULL;
-    af_error err = {0};
-    REQUIRE(af_engine_create(&e, &err) == AF_OK);
-    if (!af_engine_winograd(e)) {
-        af_engine_free(e);
+    if (!winograd_engine(&e))
         SKIP("oneDNN has AVX-512 kernels here: the Winograd path is not used");
-    }
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        af_conv_desc d = {cases[i].cin, cases[i].cout, 3, 1, 1,
-                          cases[i].act ? AF_ACT_SILU : AF_ACT_NONE};
-        const int n = cases[i].n, h = cases[i].h, w = cases[i].w;
-        size_t nw = (size_t)d.cout * d.cin * 9, ni = (size_t)n * h * w * d.cin,
-               no = (size_t)n * h * w * d.cout;
-        float *wt = rand_buf(nw, 0.2f), *bias = cases[i].bias ? rand_buf((size_t)d.cout, 0.5f) : NULL;
-        float *x = rand_buf(ni, 1.0f), *want = malloc(no * sizeof *want),
-              *got = malloc(no * sizeof *got), *back = malloc(nw * sizeof *back);
-        float *xb = malloc(af_blk_elems(n, h, w, d.cin) * sizeof *xb),
-              *yb = malloc(af_blk_elems(n, h, w, d.cout) * sizeof *yb);
-        REQUIRE(wt && (bias || !cases[i].bias) && x && want && got && back && xb && yb);
-        af_conv_ref(&d, wt, bias, n, h, w, x, want);
-        af_nhwc_to_blk(n, h, w, d.cin, x, xb);
+    REQUIRE(e != NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        winograd_case(e, 1, &cases[i], runs, sizeof runs / sizeof runs[0]);
+    /* not for stride 2 below 64 channels or past 512 x 512, 1x1, 16-channel,
+     * stride 3 or NHWC convolutions */
+    static const af_conv_desc no[] = {
+        {32, 64, 3, 2, 1, AF_ACT_SILU},  {640, 640, 3, 2, 1, AF_ACT_SILU},
+        {64, 64, 1, 1, 0, AF_ACT_SILU},  {16, 16, 3, 1, 1, AF_ACT_SILU},
+        {64, 64, 3, 3, 1, AF_ACT_SILU},  {64, 64, 3, 1, 1, AF_ACT_SILU}};
+    const size_t nno = sizeof no / sizeof no[0];
+    af_error err = {0};
+    for (size_t i = 0; i < nno; i++) {
+        const af_conv_desc *d = &no[i];
+        float *wt = rand_buf((size_t)d->cin * d->cout * (size_t)(d->k * d->k), 0.2f);
         af_conv_weights *cw = NULL;
-        REQUIRE(af_conv_weights_create_for(e, &d, wt, bias, AF_LAYOUT_BLK8, AF_LAYOUT_BLK8, &cw,
-                                           &err) == AF_OK);
-        CHECK(af_conv_weights_winograd(cw) == 2);
-        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
-            if (runs[r].m >= 0) {
-                CHECK_MSG(af_conv_weights_set_winograd(cw, runs[r].m, &err) == AF_OK, "%s",
-                          err.msg);
-                CHECK(af_conv_weights_winograd(cw) == runs[r].m);
-            }
-            const int m = af_conv_weights_winograd(cw);
-            const af_layout l = runs[r].l;
-            af_conv *c = NULL;
-            af_status st = af_conv_create_for(e, cw, n, h, w, runs[r].threads, l, l, &c, &err);
-            CHECK_MSG(st == AF_OK, "%s", err.msg);
-            if (st)
-                continue;
-            const int wino = af_conv_get_path(c) == AF_CONV_WINOGRAD;
-            CHECK(wino == (m != 0 && l == AF_LAYOUT_BLK8));
-            for (size_t k = 0; k < af_blk_elems(n, h, w, d.cout); k++)
-                yb[k] = NAN;
-            CHECK(af_conv_forward(c, l == AF_LAYOUT_NHWC ? x : xb, l == AF_LAYOUT_NHWC ? got : yb,
-                                  &err) == AF_OK);
-            if (l == AF_LAYOUT_BLK8)
-                af_blk_to_nhwc(n, h, w, d.cout, yb, got, 2);
-            /* F(4x4)'s transforms (factors up to 8 and 1/24) cost it about ten
-             * times the rounding error of F(2x2) and of the direct kernels */
-            double ma, mr, tol = wino && m == 4 ? 3e-4 : 2e-5;
-            size_t bad = compare(got, want, no, tol, &ma, &mr);
-            printf("  winograd %3d->%3d n%d %2dx%-2d %s%s run %zu t%d: max abs %.2e rel %.2e  "
-                   "%s\n",
-                   d.cin, d.cout, n, h, w, d.act ? "silu" : "none", bias ? "+b" : "  ", r,
-                   runs[r].threads, ma, mr, af_conv_impl(c));
-            CHECK_MSG(bad == 0, "%zu of %zu outputs off (max abs %.3g)", bad, no, ma);
-            if (l == AF_LAYOUT_BLK8) {
-                size_t pad_bad = 0; /* padding lanes of the output stay zero */
-                for (int b = 0; b < n; b++)
-                    for (int ch = d.cout; ch < af_blk_pad(d.cout); ch++)
-                        for (int p = 0; p < h * w; p++)
-                            pad_bad += yb[blk_at(d.cout, h, w, b, ch, p / w, p % w)] != 0.0f;
-                CHECK(pad_bad == 0);
-            }
-            af_conv_free(c);
-        }
-        /* the transformed weights give the OIHW ones back */
-        for (int m = 2; m <= 4; m += 2) {
-            af_wino_weights *ww = NULL;
-            REQUIRE(af_wino_weights_create(m, d.cin, d.cout, wt, bias, &ww, &err) == AF_OK);
-            CHECK(af_wino_weights_tile(ww) == m);
-            af_wino_weights_oihw(ww, back);
-            double ma, mr;
-            CHECK_MSG(compare(back, wt, nw, m == 2 ? 1e-7 : 1e-6, &ma, &mr) == 0,
-                      "F(%d) OIHW round trip off by %.3g", m, ma);
-            af_wino_weights_free(ww);
-        }
-        af_conv_weights_free(cw);
-        free(wt), free(bias), free(x), free(want), free(got), free(back), free(xb), free(yb);
-    }
-    /* not for strided, 1x1, 16-channel or NHWC convolutions */
-    static const af_conv_desc no[] = {{64, 64, 3, 2, 1, AF_ACT_SILU}, {64, 64, 1, 1, 0, AF_ACT_SILU},
-                                      {16, 16, 3, 1, 1, AF_ACT_SILU}};
-    for (size_t i = 0; i < 4; i++) {
-        const af_conv_desc *d = &no[i < 3 ? i : 0];
-        af_conv_desc d3 = {64, 64, 3, 1, 1, AF_ACT_SILU};
-        float *wt = rand_buf((size_t)64 * 64 * 9, 0.2f);
-        af_conv_weights *cw = NULL;
-        af_layout l = i == 3 ? AF_LAYOUT_NHWC : AF_LAYOUT_BLK8;
-        REQUIRE(wt && af_conv_weights_create_for(e, i == 3 ? &d3 : d, wt, NULL, l, l, &cw, &err) ==
-                          AF_OK);
+        af_layout l = i == nno - 1 ? AF_LAYOUT_NHWC : AF_LAYOUT_BLK8;
+        REQUIRE(wt && af_conv_weights_create_for(e, d, wt, NULL, l, l, &cw, &err) == AF_OK);
         CHECK(af_conv_weights_winograd(cw) == 0);
         CHECK(af_conv_weights_set_winograd(cw, 4, &err) == AF_OK && af_conv_weights_winograd(cw) == 0);
         af_conv_weights_free(cw);
         free(wt);
     }
+    af_engine_free(e);
+}
+
+/* Stride-2 3x3 convolutions by the polyphase Winograd split (S2 in
+ * ops/winograd.c), the same way: odd, even and tiny images, channels that are
+ * not multiples of 8 or 16, batches, bias and SiLU or not, 1 and 2 threads,
+ * the weights turned into oneDNN's and back, `fast` keeping S2 (its one
+ * form), NHWC through the private-weights path; OIHW back exactly. */
+static void test_conv_winograd_s2(void)
+{
+    if (!af_wino_supported())
+        SKIP("this CPU lacks AVX2/FMA: no Winograd kernels");
+    static const wino_case cases[] = {
+        {64, 64, 1, 8, 8, 1, 1},  {67, 72, 2, 11, 9, 1, 1},   {64, 64, 1, 1, 1, 1, 1},
+        {96, 65, 1, 2, 3, 0, 0},  {64, 128, 3, 5, 16, 1, 0},  {128, 64, 1, 20, 20, 1, 1},
+        {72, 80, 1, 13, 6, 1, 1}, {64, 64, 1, 4, 4, 0, 1}};
+    static const wino_run runs[] = {{-1, 1, AF_LAYOUT_BLK8}, {-1, 2, AF_LAYOUT_BLK8},
+                                    {0, 2, AF_LAYOUT_BLK8},  {4, 1, AF_LAYOUT_BLK8},
+                                    {-1, 2, AF_LAYOUT_NHWC}, {2, 2, AF_LAYOUT_BLK8}};
+    af_engine *e = NULL;
+    if (!winograd_engine(&e))
+        SKIP("oneDNN has AVX-512 kernels here: the Winograd path is not used");
+    REQUIRE(e != NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        winograd_case(e, 2, &cases[i], runs, sizeof runs / sizeof runs[0]);
     af_engine_free(e);
 }
 
@@ -913,6 +976,7 @@ int main(void)
     RUN(test_blocked_concat_and_slice);
     RUN(test_conv_blocked_layouts);
     RUN(test_conv_winograd);
+    RUN(test_conv_winograd_s2);
     RUN(test_bf16_rounding);
     RUN(test_conv_bf16);
     return t_summary();

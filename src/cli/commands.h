@@ -20,8 +20,9 @@ af_model *cli_load_model(const char *path, const char **shown_name);
 #define CLI_HELP_PRECISION                                                                       \
     "fp32 (default) or bf16 (CPUs with avx512_bf16/AMX; elsewhere a notice, then fp32)"
 #define CLI_HELP_CONV                                                                            \
-    "3x3 convs: auto (Winograd F(2x2,3x3) on AVX2 CPUs, the default), direct (oneDNN only) "    \
-    "or fast (Winograd F(4x4,3x3): faster, ~10x the rounding error)"
+    "3x3 convs: auto (Winograd F(2x2,3x3) and its stride-2 form on AVX2 CPUs, the default), "   \
+    "direct (oneDNN only) or fast (stride 1 by Winograd F(4x4,3x3): faster, ~10x the rounding " \
+    "error)"
 
 /* --precision: fp32 (nothing to do) or bf16; where the CPU has no bf16, one
  * notice line and fp32. Returns 0, or 1 after an error line. */

@@ -255,12 +255,29 @@ static af_status prepare_dnnl(af_conv_weights *w, const float *weight, af_error 
     return alloc_reordered(eng, &umd, weight, &w->wmd, &w->wbuf, err);
 }
 
-/* From 32 channels on either side (bench/bench_winograd.c, 2 threads: 1.3-1.5x
- * at 32 channels, 1.6-2.0x from 64; 1.0-1.4x at 16, within this VM's noise). */
+/* Stride 1 from 32 channels on either side (bench/bench_winograd.c, 2
+ * threads: 1.3-1.5x at 32 channels, 1.6-2.0x from 64; 1.0-1.4x at 16, within
+ * this VM's noise). Stride 2 (the polyphase split, 25 products for 36) from
+ * 64 channels while its 16 transformed weight matrices stay within 16 MiB
+ * (cin x cout <= 512 x 512): in the network (bench --layers, interleaved
+ * runs) 1.15-1.4x on yolov8n/s/x6's stride-2 convs from 64 to 320 input
+ * channels, 0.8-1.0x at 32 -> 64, and no gain at x6's 640 -> 640, whose
+ * weights would grow from 15 to 26 MiB each. */
 int af_conv_winograd_suits(const af_engine *e, const af_conv_desc *d)
 {
-    return d->k == 3 && d->stride == 1 && d->pad == 1 && d->cin >= 32 && d->cout >= 32 &&
-           af_engine_winograd(e) && af_wino_supported();
+    if (d->k != 3 || d->pad != 1 || !af_engine_winograd(e) || !af_wino_supported())
+        return 0;
+    if (d->stride == 1)
+        return d->cin >= 32 && d->cout >= 32;
+    return d->stride == 2 && d->cin >= 64 && d->cout >= 64 &&
+           (long long)d->cin * d->cout <= 512LL * 512;
+}
+
+static af_status wino_create(const af_conv_desc *d, int m, const float *weight, const float *bias,
+                             af_wino_weights **out, af_error *err)
+{
+    return d->stride == 2 ? af_wino_weights_create_s2(d->cin, d->cout, weight, bias, out, err)
+                          : af_wino_weights_create(m, d->cin, d->cout, weight, bias, out, err);
 }
 
 /* Winograd for such convolutions between blocked activations. */
@@ -314,7 +331,7 @@ af_status af_conv_weights_create_for(af_engine *e, const af_conv_desc *d, const 
         memcpy(w->bias, bias, (size_t)d->cout * sizeof(float));
     }
     if (winograd_applies(e, d, src_layout, dst_layout))
-        rc = af_wino_weights_create(2, d->cin, d->cout, weight, bias, &w->wino, err);
+        rc = wino_create(d, 2, weight, bias, &w->wino, err);
     else
         rc = prepare_dnnl(w, weight, err);
     if (rc)
@@ -355,6 +372,8 @@ af_status af_conv_weights_set_winograd(af_conv_weights *w, int m, af_error *err)
 {
     if (m != 0 && m != 2 && m != 4)
         return af_fail(err, AF_E_ARG, "conv: no Winograd F(%dx%d, 3x3)", m, m);
+    if (m && w->d.stride == 2)
+        m = 2; /* the one stride-2 form */
     const int cur = af_conv_weights_winograd(w);
     if (m == cur || (m && (w->bf16 || !winograd_applies(w->e, &w->d, w->src_layout,
                                                         w->dst_layout))))
@@ -373,8 +392,7 @@ af_status af_conv_weights_set_winograd(af_conv_weights *w, int m, af_error *err)
     if (rc)
         return rc;
     af_wino_weights *nw = NULL;
-    rc = m ? af_wino_weights_create(m, w->d.cin, w->d.cout, oihw, w->bias, &nw, err)
-           : prepare_dnnl(w, oihw, err);
+    rc = m ? wino_create(&w->d, m, oihw, w->bias, &nw, err) : prepare_dnnl(w, oihw, err);
     free(oihw);
     if (rc)
         return rc;
@@ -475,7 +493,8 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
             if (c->threads <= 0)
                 c->threads = af_engine_max_threads(e);
             int m = af_wino_weights_tile(w->wino);
-            snprintf(c->impl, sizeof c->impl, "winograd:f%dx%d_3x3:avx2", m, m);
+            snprintf(c->impl, sizeof c->impl, "winograd:f%dx%d_3x3%s:avx2", m, m,
+                     af_wino_weights_stride(w->wino) == 2 ? "s2" : "");
             if ((rc = af_wino_create(w->wino, n, h, width, c->threads, d->act, &c->wino, err)))
                 goto fail_early;
             *out = c;

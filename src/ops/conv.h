@@ -47,14 +47,17 @@ int af_conv_weights_is_bf16(const af_conv_weights *w);
 
 /* Winograd weights (ops/winograd.h): F(2x2,3x3) is chosen at creation for
  * 3x3 stride-1 pad-1 convolutions between blocked activations from 32
- * channels on either side, on CPUs where oneDNN's best kernels are AVX2.
- * af_conv_weights_set_winograd turns such weights into F(m x m, 3x3) ones
- * (m = 2 or 4) or back into oneDNN's (m = 0); other weights stay as they are.
- * Not while an af_conv made from w exists. af_conv_weights_winograd: m, or 0. */
+ * channels on either side, and its stride-2 form (S2) for stride-2 pad-1 ones
+ * from 64 channels up to cin x cout = 512 x 512, on CPUs where oneDNN's best
+ * kernels are AVX2. af_conv_weights_set_winograd turns such weights into
+ * F(m x m, 3x3) ones (m = 2 or 4; stride 2: S2 for either) or back into
+ * oneDNN's (m = 0); other weights stay as they are. Not while an af_conv made
+ * from w exists. af_conv_weights_winograd: m (2 for S2), or 0. */
 af_status af_conv_weights_set_winograd(af_conv_weights *w, int m, af_error *err);
-/* Whether d is a convolution the Winograd path takes on this CPU (3x3, stride
- * 1, pad 1, from 32 channels on either side; the layouts aside): the one test
- * for inference and training (ops/conv_train.c). */
+/* Whether d is a convolution the Winograd path takes on this CPU (3x3, pad 1,
+ * stride 1 from 32 channels on either side or stride 2 as above; the layouts
+ * aside): the one test for inference and training (ops/conv_train.c, which
+ * takes the stride-1 ones). */
 int af_conv_winograd_suits(const af_engine *e, const af_conv_desc *d);
 int af_conv_weights_winograd(const af_conv_weights *w);
 const af_conv_desc *af_conv_weights_desc(const af_conv_weights *w);
@@ -86,7 +89,7 @@ typedef enum af_conv_path {
     AF_CONV_DNNL_SHARED = 0, /* oneDNN, using the shared prepared weights */
     AF_CONV_DNNL_PRIVATE,    /* oneDNN, weights reordered again for this shape */
     AF_CONV_REF,             /* oneDNN refused the shape: naive loops */
-    AF_CONV_WINOGRAD         /* ops/winograd.h (3x3 stride 1, blocked, AVX2) */
+    AF_CONV_WINOGRAD         /* ops/winograd.h (3x3 stride 1 or 2, blocked, AVX2) */
 } af_conv_path;
 
 /* oneDNN implementation name (e.g. "jit:avx2"), "ref:naive" on the fallback,

@@ -358,8 +358,8 @@ static int is_blk8(dnnl_memory_t m)
 static af_status setup_winograd(af_conv_train *c, af_error *err)
 {
     const af_conv_desc *d = &c->d;
-    if (!af_conv_winograd_suits(c->e, d) || !is_blk8(c->m_xf) || !is_blk8(c->m_yf) ||
-        !is_blk8(c->m_dyd) || !is_blk8(c->m_dxd))
+    if (d->stride != 1 || !af_conv_winograd_suits(c->e, d) || !is_blk8(c->m_xf) ||
+        !is_blk8(c->m_yf) || !is_blk8(c->m_dyd) || !is_blk8(c->m_dxd))
         return AF_OK;
     /* zero weights for now: each call transforms its own (af_wino_weights_set) */
     af_status rc = af_wino_weights_create(2, d->cin, d->cout, NULL, NULL, &c->ww_f, err);

@@ -1,7 +1,10 @@
 /* 3x3 convolutions, stride 1, padding 1, by Winograd's minimal filtering
  * F(2x2, 3x3) or F(4x4, 3x3) (Lavin & Gray, "Fast Algorithms for
- * Convolutional Neural Networks", 2016), on the blocked nChw8c activations of
- * the inference pass (ops/blocked.h), float32, AVX2+FMA.
+ * Convolutional Neural Networks", 2016), and stride 2 by splitting the kernel
+ * into its even/odd rows and columns, each part a stride-1 convolution of the
+ * matching input phase run by F(2,2) (af_wino_weights_create_s2), on the
+ * blocked nChw8c activations of the inference pass (ops/blocked.h), float32,
+ * AVX2+FMA.
  *
  * Each m x m block of outputs ("tile") is computed from the (m+2) x (m+2)
  * input patch around it as  Y = A^T [ (G g G^T) (.) (B^T d B) ] A : for
@@ -36,6 +39,12 @@ typedef struct af_wino_weights af_wino_weights;
  * zero weights (and bias) to be set later; bias [cout] or NULL. */
 af_status af_wino_weights_create(int m, int cin, int cout, const float *weight,
                                  const float *bias, af_wino_weights **out, af_error *err);
+/* 3x3 stride 2, padding 1, by the polyphase split of winograd.c (S2): the
+ * kernel's taps by row and column parity, F(2,2) along the two-tap
+ * directions, 2x2 outputs per tile from 25 products per channel pair instead
+ * of 36. Inference only (af_wino_weights_set with flip 0). */
+af_status af_wino_weights_create_s2(int cin, int cout, const float *weight, const float *bias,
+                                    af_wino_weights **out, af_error *err);
 /* Transforms new weights into w (same shape, no allocation), on `threads`
  * OpenMP threads: for training, where the weights change every step. flip:
  * weight is the forward convolution's OIHW [cin][cout][3][3] of the layer
@@ -43,8 +52,9 @@ af_status af_wino_weights_create(int m, int cin, int cout, const float *weight,
  * out swapped); w made with cin, cout swapped). bias [cout] or NULL (zeros). */
 void af_wino_weights_set(af_wino_weights *w, const float *weight, const float *bias, int flip,
                          int threads);
-/* m of the weights. */
+/* m of the weights (2 for stride 2), and their stride (1 or 2). */
 int af_wino_weights_tile(const af_wino_weights *w);
+int af_wino_weights_stride(const af_wino_weights *w);
 void af_wino_weights_free(af_wino_weights *w);
 /* Writes the OIHW weights [cout][cin][3][3] back from the transformed ones. */
 void af_wino_weights_oihw(const af_wino_weights *w, float *weight);
@@ -54,7 +64,8 @@ void af_wino_weights_oihw(const af_wino_weights *w, float *weight);
 typedef struct af_wino af_wino;
 af_status af_wino_create(const af_wino_weights *w, int n, int h, int width, int threads,
                          af_act act, af_wino **out, af_error *err);
-/* src: n x cin x h x w blocked; dst: n x cout x h x w blocked (padding lanes
+/* src: n x cin x h x w blocked; dst: n x cout x oh x ow blocked (oh, ow: h, w
+ * at stride 1, (h - 1) / 2 + 1, (w - 1) / 2 + 1 at stride 2; padding lanes
  * written as zeros). Must not overlap. Not reentrant for one af_wino. */
 void af_wino_forward(af_wino *c, const float *src, float *dst);
 void af_wino_free(af_wino *c);
