@@ -102,12 +102,12 @@ static void other_ops(int imgsz, int nc, unsigned *seed)
             case 0:
                 name = "maxpool k5 s1 p2 x3 (SPPF)";
                 for (int i = 0; i < 3; i++)
-                    af_maxpool(1, s32, s32, 128, 5, 1, 2, a, o, &err);
+                    af_maxpool(1, s32, s32, 128, 5, 1, 2, a, o, 1, &err);
                 break;
             case 1:
                 name = "upsample2x 20x20x256 + 40x40x128";
-                af_upsample_nearest2x(1, s32, s32, 256, a, o);
-                af_upsample_nearest2x(1, s16, s16, 128, a, o);
+                af_upsample_nearest2x(1, s32, s32, 256, a, o, 1);
+                af_upsample_nearest2x(1, s16, s16, 128, a, o, 1);
                 break;
             case 2: {
                 name = "concat 40x40 256+128, 80x80 128+64";
@@ -123,7 +123,7 @@ static void other_ops(int imgsz, int nc, unsigned *seed)
                 break;
             case 4:
                 name = "add 80x80x32 (x4 in the net)";
-                af_add_inplace(o, a, (size_t)s8 * s8 * 32);
+                af_add_inplace(o, a, (size_t)s8 * s8 * 32, 1);
                 break;
             case 5:
                 name = "silu 80x80x64 (unfused)";

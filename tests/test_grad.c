@@ -928,7 +928,7 @@ static void test_upsample_backward(void)
     CHECK_MSG(e < 1e-6, "fd %.3g", e);
     /* transpose identity with the forward: <up(x), dy> = <x, up^T(dy)> */
     float *x = rand_buf(nx, 1), *y = malloc(ny * 4);
-    af_upsample_nearest2x(n, h, w, c, x, y);
+    af_upsample_nearest2x(n, h, w, c, x, y, 1);
     double l = 0, rr = 0;
     for (size_t i = 0; i < ny; i++)
         l += (double)y[i] * dy[i];

@@ -335,7 +335,7 @@ static void test_maxpool_hand(void)
     const float x[9] = {-5, -1, -7, -2, -9, -3, -8, -4, -6};
     float y[9];
     af_error err;
-    REQUIRE(af_maxpool(1, 3, 3, 1, 3, 1, 1, x, y, &err) == AF_OK);
+    REQUIRE(af_maxpool(1, 3, 3, 1, 3, 1, 1, x, y, 1, &err) == AF_OK);
     const float want[9] = {-1, -1, -1, -1, -1, -1, -2, -2, -3};
     for (int i = 0; i < 9; i++)
         CHECK_NEAR(y[i], want[i], 0);
@@ -347,9 +347,9 @@ static void test_maxpool_hand(void)
     CHECK(oh == 20 && ow == 20);
     af_maxpool_out_hw(7, 8, 2, 2, 0, &oh, &ow);
     CHECK(oh == 3 && ow == 4);
-    CHECK(af_maxpool(1, 3, 3, 1, 3, 1, 2, x, y, &err) == AF_E_ARG); /* p > k/2 */
-    CHECK(af_maxpool(1, 3, 3, 1, 0, 1, 0, x, y, &err) == AF_E_ARG);
-    CHECK(af_maxpool(1, 2, 2, 1, 5, 1, 0, x, y, &err) == AF_E_ARG);
+    CHECK(af_maxpool(1, 3, 3, 1, 3, 1, 2, x, y, 1, &err) == AF_E_ARG); /* p > k/2 */
+    CHECK(af_maxpool(1, 3, 3, 1, 0, 1, 0, x, y, 1, &err) == AF_E_ARG);
+    CHECK(af_maxpool(1, 2, 2, 1, 5, 1, 0, x, y, 1, &err) == AF_E_ARG);
 }
 
 static void test_maxpool_vs_ref(void)
@@ -370,9 +370,13 @@ static void test_maxpool_vs_ref(void)
               *want = malloc(no * sizeof(float));
         af_error err;
         REQUIRE(src && got && want);
-        CHECK(af_maxpool(c[0], c[1], c[2], c[3], c[4], c[5], c[6], src, got, &err) == AF_OK);
         af_maxpool_ref(c[0], c[1], c[2], c[3], c[4], c[5], c[6], src, want);
-        CHECK_MSG(memcmp(got, want, no * sizeof(float)) == 0, "case %zu differs", i);
+        for (int t = 1; t <= 2; t++) {
+            memset(got, 0xff, no * sizeof(float));
+            CHECK(af_maxpool(c[0], c[1], c[2], c[3], c[4], c[5], c[6], src, got, t, &err) ==
+                  AF_OK);
+            CHECK_MSG(memcmp(got, want, no * sizeof(float)) == 0, "case %zu, %d threads", i, t);
+        }
         free(src), free(got), free(want);
     }
 }
@@ -383,7 +387,7 @@ static void test_upsample(void)
 {
     const float x[8] = {1, 10, 2, 20, 3, 30, 4, 40}; /* 1x2x2x2 */
     float y[32], r[32];
-    af_upsample_nearest2x(1, 2, 2, 2, x, y);
+    af_upsample_nearest2x(1, 2, 2, 2, x, y, 1);
     const float row0[8] = {1, 10, 1, 10, 2, 20, 2, 20}, row3[8] = {3, 30, 3, 30, 4, 40, 4, 40};
     for (int i = 0; i < 8; i++) {
         CHECK_NEAR(y[i], row0[i], 0);
@@ -398,9 +402,12 @@ static void test_upsample(void)
     float *src = rand_buf(ni, 1), *got = malloc(4 * ni * sizeof(float)),
           *want = malloc(4 * ni * sizeof(float));
     REQUIRE(src && got && want);
-    af_upsample_nearest2x(n, h, w, c, src, got);
     af_upsample2x_ref(n, h, w, c, src, want);
-    CHECK(memcmp(got, want, 4 * ni * sizeof(float)) == 0);
+    for (int t = 1; t <= 2; t++) {
+        memset(got, 0xff, 4 * ni * sizeof(float));
+        af_upsample_nearest2x(n, h, w, c, src, got, t);
+        CHECK_MSG(memcmp(got, want, 4 * ni * sizeof(float)) == 0, "%d threads", t);
+    }
     free(src), free(got), free(want);
 }
 
@@ -472,14 +479,18 @@ static void test_activations(void)
     CHECK_NEAR(r[3], -0.2689414214, 1e-7);
     af_sigmoid_ref(r, 1);
     CHECK_NEAR(r[0], 0.5, 0);
-    float *y = rand_buf(n, 3);
-    REQUIRE(y);
-    memcpy(a, x, n * sizeof(float));
-    memcpy(r, x, n * sizeof(float));
-    af_add_inplace(a, y, n);
-    af_add_ref(r, y, n);
-    CHECK(memcmp(a, r, n * sizeof(float)) == 0);
-    free(x), free(a), free(r), free(y);
+    free(x), free(a), free(r);
+    /* the residual add: 1 thread on a short vector, 2 on one split into chunks */
+    for (int t = 1; t <= 2; t++) {
+        const size_t len = t == 1 ? n : 100003;
+        float *p = rand_buf(len, 3), *q = rand_buf(len, 3), *want = malloc(len * sizeof(float));
+        REQUIRE(p && q && want);
+        memcpy(want, p, len * sizeof(float));
+        af_add_ref(want, q, len);
+        af_add_inplace(p, q, len, t);
+        CHECK_MSG(memcmp(p, want, len * sizeof(float)) == 0, "%d threads", t);
+        free(p), free(q), free(want);
+    }
 }
 
 /* ---- bf16 ---- */
@@ -657,13 +668,15 @@ static void test_blocked_layout(void)
 static void test_blocked_concat_and_slice(void)
 {
     static const int parts[][3] = {{16, 8, 24}, {5, 11, 8}, {8, 3, 0}, {1, 1, 1}};
-    int n = 2, h = 3, w = 5;
-    for (size_t t = 0; t < sizeof parts / sizeof parts[0]; t++) {
+    const int n = 2;
+    const size_t nparts = sizeof parts / sizeof parts[0];
+    for (size_t t = 0; t < 2 * nparts; t++) { /* small maps, then ones split over 2 threads */
+        const int h = t < nparts ? 3 : 70, w = t < nparts ? 5 : 67;
         int cs[3], np = 0, ctot = 0;
         for (int i = 0; i < 3; i++)
-            if (parts[t][i]) {
-                cs[np++] = parts[t][i];
-                ctot += parts[t][i];
+            if (parts[t % nparts][i]) {
+                cs[np++] = parts[t % nparts][i];
+                ctot += parts[t % nparts][i];
             }
         size_t npix = (size_t)n * h * w;
         float *nh[3], *bk[3];
@@ -679,7 +692,7 @@ static void test_blocked_concat_and_slice(void)
         for (size_t i = 0; i < af_blk_elems(n, h, w, ctot); i++)
             cat[i] = NAN;
         af_concat_channels_ref(npix, np, (const float *const *)nh, cs, want);
-        af_blk_concat(n, h, w, np, (const float *const *)bk, cs, cat);
+        af_blk_concat(n, h, w, np, (const float *const *)bk, cs, cat, t < nparts ? 1 : 2);
         af_blk_to_nhwc(n, h, w, ctot, cat, got, 2);
         CHECK_MSG(memcmp(got, want, npix * ctot * sizeof *got) == 0, "concat case %zu", t);
         size_t zeros = 0;

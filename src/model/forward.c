@@ -334,7 +334,7 @@ static af_status bottleneck(af_forward *f, shape_entry *e, int cv1, int cv2, int
     st = conv_to(f, e, cv2, &a, y, alloc, err);
     act_release(f, &a);
     if (!st && shortcut && !f->dry)
-        af_add_inplace(y->data, x->data, af_blk_elems(y->n, y->h, y->w, y->c));
+        af_add_inplace(y->data, x->data, af_blk_elems(y->n, y->h, y->w, y->c), f->threads);
     return st;
 }
 
@@ -358,7 +358,7 @@ static af_status concat(af_forward *f, const act *parts, int n, act *y, af_error
     }
     af_status st = act_alloc(f, y, parts[0].n, parts[0].h, parts[0].w, c, err);
     if (!st && !f->dry)
-        af_blk_concat(y->n, y->h, y->w, n, srcs, cs, y->data);
+        af_blk_concat(y->n, y->h, y->w, n, srcs, cs, y->data, f->threads);
     return st;
 }
 
@@ -475,7 +475,7 @@ static af_status run_sppf(af_forward *f, shape_entry *e, const af_layer *L, cons
         for (int j = 1; j < 4 && !st && !f->dry; j++) /* each 8-channel plane on its own */
             st = af_maxpool(c / AF_BLK, oh, ow, AF_BLK, k, 1, k / 2,
                             view_channels(&cat, (j - 1) * c, c).data,
-                            view_channels(&cat, j * c, c).data, err);
+                            view_channels(&cat, j * c, c).data, f->threads, err);
         if (!st)
             st = run_conv(f, e, L->cv2, &cat, y, err);
         act_release(f, &cat);
@@ -492,7 +492,8 @@ static af_status run_sppf(af_forward *f, shape_entry *e, const af_layer *L, cons
         np++;
         if (!f->dry)
             st = af_maxpool(p->n * af_blk_pad(p->c) / AF_BLK, p->h, p->w, AF_BLK, k, 1, k / 2,
-                            p->data, parts[j].data, err); /* each block plane on its own */
+                            p->data, parts[j].data, f->threads,
+                            err); /* each block plane on its own */
     }
     if (!st) {
         act cat;
@@ -729,7 +730,7 @@ static af_status run_layers(af_forward *f, shape_entry *e, const float *input, i
         case AF_M_UPSAMPLE:
             if (!(st = act_alloc(f, y, x->n, x->h * 2, x->w * 2, x->c, err)) && !f->dry)
                 af_upsample_nearest2x(x->n * af_blk_pad(x->c) / AF_BLK, x->h, x->w, AF_BLK,
-                                      x->data, y->data);
+                                      x->data, y->data, f->threads);
             break;
         case AF_M_CONCAT: {
             act parts[AF_MAX_FROM];

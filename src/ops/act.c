@@ -73,7 +73,7 @@ void af_sigmoid_inplace(float *x, size_t n)
         x[i] = 1.0f / (1.0f + expf(-x[i]));
 }
 
-void af_add_inplace(float *dst, const float *src, size_t n)
+static void add_part(float *dst, const float *src, size_t n)
 {
 #ifdef AF_HAVE_AVX2_KERNELS
     if (af_have_avx2()) {
@@ -83,6 +83,17 @@ void af_add_inplace(float *dst, const float *src, size_t n)
 #endif
     for (size_t i = 0; i < n; i++)
         dst[i] += src[i];
+}
+
+void af_add_inplace(float *dst, const float *src, size_t n, int threads)
+{
+    const size_t chunk = 16384; /* floats: 64 KiB, a multiple of 8 */
+    const long parts = (long)((n + chunk - 1) / chunk);
+#pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static) if (parts > 2)
+    for (long i = 0; i < parts; i++) {
+        const size_t a = (size_t)i * chunk;
+        add_part(dst + a, src + a, n - a < chunk ? n - a : chunk);
+    }
 }
 
 /* References, in double. */

@@ -9,6 +9,7 @@
 void af_silu_inplace(float *x, size_t n);
 void af_sigmoid_inplace(float *x, size_t n);
 /* dst[i] += src[i] (the bottleneck shortcut). */
-void af_add_inplace(float *dst, const float *src, size_t n);
+/* dst += src, split over `threads` OpenMP threads (<= 1: the calling thread). */
+void af_add_inplace(float *dst, const float *src, size_t n, int threads);
 
 #endif

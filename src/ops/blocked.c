@@ -74,59 +74,61 @@ void af_nchw_to_nhwc(int n, int h, int w, int c, const float *src, float *dst)
         }
 }
 
-/* Channels [s_off, s_off + cn) of image src (cs channels) to channels
- * [d_off, d_off + cn) of image dst (cd channels); hw pixels. */
-static void copy_channel_range(size_t hw, const float *src, int s_off, float *dst, int d_off,
-                               int cn)
+/* Channels [s_off, s_off + cn) of image src to channels [d_off, d_off + cn)
+ * of image dst, pixels [p0, p1) of the hw of each plane: whole planes where
+ * both offsets sit on a block boundary, lane by lane elsewhere. */
+static void copy_channel_range(size_t hw, size_t p0, size_t p1, const float *src, int s_off,
+                                  float *dst, int d_off, int cn)
 {
-    if (s_off % AF_BLK == 0 && d_off % AF_BLK == 0) {
-        size_t whole = (size_t)(cn / AF_BLK);
-        memcpy(dst + (size_t)(d_off / AF_BLK) * hw * AF_BLK,
-               src + (size_t)(s_off / AF_BLK) * hw * AF_BLK, whole * hw * AF_BLK * sizeof *dst);
-        int done = (int)whole * AF_BLK;
-        if (done == cn)
-            return;
-        s_off += done;
-        d_off += done;
-        cn -= done;
-    }
-    for (int k = 0; k < cn; k++) {
-        int sc = s_off + k, dc = d_off + k;
-        const float *s = src + (size_t)(sc / AF_BLK) * hw * AF_BLK + sc % AF_BLK;
-        float *d = dst + (size_t)(dc / AF_BLK) * hw * AF_BLK + dc % AF_BLK;
-        for (size_t p = 0; p < hw; p++)
-            d[p * AF_BLK] = s[p * AF_BLK];
+    for (int c = 0; c < cn;) {
+        const int sc = s_off + c, dc = d_off + c;
+        const float *s = src + (size_t)(sc / AF_BLK) * hw * AF_BLK;
+        float *d = dst + (size_t)(dc / AF_BLK) * hw * AF_BLK;
+        if (sc % AF_BLK == 0 && dc % AF_BLK == 0 && cn - c >= AF_BLK) { /* a whole plane */
+            memcpy(d + p0 * AF_BLK, s + p0 * AF_BLK, (p1 - p0) * AF_BLK * sizeof *d);
+            c += AF_BLK;
+            continue;
+        }
+        for (size_t p = p0; p < p1; p++)
+            d[p * AF_BLK + dc % AF_BLK] = s[p * AF_BLK + sc % AF_BLK];
+        c++;
     }
 }
 
-/* Zeroes the padding lanes (channels c..Cp-1) of one image. */
-static void zero_padding(size_t hw, int c, float *img)
+/* Zeroes the padding lanes (channels c..Cp-1) of pixels [p0, p1) of one image. */
+static void zero_padding(size_t hw, size_t p0, size_t p1, int c, float *img)
 {
-    int cp = af_blk_pad(c);
-    if (cp == c)
+    if (c % AF_BLK == 0)
         return;
     float *plane = img + (size_t)(c / AF_BLK) * hw * AF_BLK;
-    for (size_t p = 0; p < hw; p++)
+    for (size_t p = p0; p < p1; p++)
         for (int l = c % AF_BLK; l < AF_BLK; l++)
             plane[p * AF_BLK + l] = 0.0f;
 }
 
 void af_blk_concat(int n, int h, int w, int nin, const float *const *srcs, const int *cs,
-                   float *dst)
+                   float *dst, int threads)
 {
     const size_t hw = (size_t)h * w;
     int ctot = 0;
     for (int i = 0; i < nin; i++)
         ctot += cs[i];
-    for (int b = 0; b < n; b++) {
+    /* each image's pixels in chunks, every part's planes copied per chunk */
+    const size_t chunk = 4096;
+    const long per = (long)((hw + chunk - 1) / chunk), tasks = (long)n * per;
+#pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static) \
+    if (hw * (size_t)n * (size_t)ctot > 65536)
+    for (long t = 0; t < tasks; t++) {
+        const int b = (int)(t / per);
+        const size_t p0 = (size_t)(t % per) * chunk, p1 = p0 + chunk < hw ? p0 + chunk : hw;
         float *d = dst + (size_t)b * af_blk_pad(ctot) * hw;
         int off = 0;
         for (int i = 0; i < nin; i++) {
-            copy_channel_range(hw, srcs[i] + (size_t)b * af_blk_pad(cs[i]) * hw, 0, d, off,
-                               cs[i]);
+            copy_channel_range(hw, p0, p1, srcs[i] + (size_t)b * af_blk_pad(cs[i]) * hw, 0,
+                                  d, off, cs[i]);
             off += cs[i];
         }
-        zero_padding(hw, ctot, d);
+        zero_padding(hw, p0, p1, ctot, d);
     }
 }
 
@@ -136,8 +138,9 @@ void af_blk_copy_channels(int n, int h, int w, int c_total, int c_off, int c_n,
     const size_t hw = (size_t)h * w;
     for (int b = 0; b < n; b++) {
         float *d = dst + (size_t)b * af_blk_pad(c_n) * hw;
-        copy_channel_range(hw, src + (size_t)b * af_blk_pad(c_total) * hw, c_off, d, 0, c_n);
-        zero_padding(hw, c_n, d);
+        copy_channel_range(hw, 0, hw, src + (size_t)b * af_blk_pad(c_total) * hw, c_off, d, 0,
+                           c_n);
+        zero_padding(hw, 0, hw, c_n, d);
     }
 }
 

@@ -35,9 +35,10 @@ void af_nchw_to_nhwc(int n, int h, int w, int c, const float *src, float *dst);
 
 /* dst (C = sum cs) = channel concat of srcs, all blocked, n images of h x w.
  * Whole blocks are copied where a part starts on a block boundary and spans
- * whole blocks (every YOLOv8 scale), lane by lane elsewhere. */
+ * whole blocks (every YOLOv8 scale), lane by lane elsewhere; pixel chunks
+ * split over `threads` OpenMP threads (<= 1: the calling thread). */
 void af_blk_concat(int n, int h, int w, int nin, const float *const *srcs, const int *cs,
-                   float *dst);
+                   float *dst, int threads);
 
 /* dst (c_n channels) = src (c_total channels)[c_off : c_off + c_n], blocked. */
 void af_blk_copy_channels(int n, int h, int w, int c_total, int c_off, int c_n,

@@ -4,6 +4,7 @@
 #include "ops/pool.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +36,7 @@ static void vmax(float *d, const float *s, size_t n)
 }
 
 af_status af_maxpool(int n, int h, int w, int c, int k, int s, int p, const float *src,
-                     float *dst, af_error *err)
+                     float *dst, int threads, af_error *err)
 {
     if (n < 1 || h < 1 || w < 1 || c < 1)
         return af_fail(err, AF_E_ARG, "maxpool: empty input %dx%dx%dx%d", n, h, w, c);
@@ -46,39 +47,39 @@ af_status af_maxpool(int n, int h, int w, int c, int k, int s, int p, const floa
     af_maxpool_out_hw(h, w, k, s, p, &oh, &ow);
     if (oh < 1 || ow < 1)
         return af_fail(err, AF_E_ARG, "maxpool: input %dx%d smaller than kernel %d", h, w, k);
-    size_t rowlen;
-    if (af_mul_size((size_t)w, (size_t)c, &rowlen) || rowlen > ((size_t)1 << 28))
+    size_t rowlen, all;
+    if (threads < 1)
+        threads = 1;
+    if (af_mul_size((size_t)w, (size_t)c, &rowlen) || rowlen > ((size_t)1 << 28) ||
+        af_mul_size(rowlen, (size_t)threads, &all))
         return af_fail(err, AF_E_LIMIT, "maxpool: row of %d x %d too large", w, c);
-    float *row = malloc(rowlen * sizeof *row);
-    if (!row)
+    float *rows = malloc(all * sizeof *rows); /* one row buffer per thread */
+    if (!rows)
         return af_fail(err, AF_E_NOMEM, "maxpool: out of memory");
     const size_t cc = (size_t)c;
-    for (int b = 0; b < n; b++) {
+    const long tasks = (long)n * oh;
+#pragma omp parallel for num_threads(threads) schedule(static) \
+    if ((size_t)tasks * (size_t)ow * cc > 65536)
+    for (long t = 0; t < tasks; t++) {
+        const int b = (int)(t / oh), oy = (int)(t % oh);
+        float *row = rows + (size_t)omp_get_thread_num() * rowlen;
         const float *in = src + (size_t)b * h * rowlen;
-        float *out = dst + (size_t)b * oh * ow * cc;
-        for (int oy = 0; oy < oh; oy++) {
-            int y0 = oy * s - p, y1 = y0 + k;
-            if (y0 < 0)
-                y0 = 0;
-            if (y1 > h)
-                y1 = h;
-            memcpy(row, in + (size_t)y0 * rowlen, rowlen * sizeof *row);
-            for (int y = y0 + 1; y < y1; y++)
-                vmax(row, in + (size_t)y * rowlen, rowlen);
-            for (int ox = 0; ox < ow; ox++) {
-                int x0 = ox * s - p, x1 = x0 + k;
-                if (x0 < 0)
-                    x0 = 0;
-                if (x1 > w)
-                    x1 = w;
-                float *o = out + ((size_t)oy * ow + ox) * cc;
-                memcpy(o, row + (size_t)x0 * cc, cc * sizeof *o);
-                for (int x = x0 + 1; x < x1; x++)
-                    vmax(o, row + (size_t)x * cc, cc);
-            }
+        float *out = dst + ((size_t)b * oh + (size_t)oy) * ow * cc;
+        int y0, y1;
+        af_pool_window(oy, k, s, p, h, &y0, &y1);
+        memcpy(row, in + (size_t)y0 * rowlen, rowlen * sizeof *row);
+        for (int y = y0 + 1; y < y1; y++)
+            vmax(row, in + (size_t)y * rowlen, rowlen);
+        for (int ox = 0; ox < ow; ox++) {
+            int x0, x1;
+            af_pool_window(ox, k, s, p, w, &x0, &x1);
+            float *o = out + (size_t)ox * cc;
+            memcpy(o, row + (size_t)x0 * cc, cc * sizeof *o);
+            for (int x = x0 + 1; x < x1; x++)
+                vmax(o, row + (size_t)x * cc, cc);
         }
     }
-    free(row);
+    free(rows);
     return AF_OK;
 }
 

@@ -36,17 +36,11 @@ af_status af_maxpool_backward(int n, int h, int w, int c, int k, int s, int p, c
         const float *xin = x + (size_t)b * h * w * cc;
         float *din = dx + (size_t)b * h * w * cc;
         for (int oy = 0; oy < oh; oy++) {
-            int y0 = oy * s - p, y1 = y0 + k;
-            if (y0 < 0)
-                y0 = 0;
-            if (y1 > h)
-                y1 = h;
+            int y0, y1;
+            af_pool_window(oy, k, s, p, h, &y0, &y1);
             for (int ox = 0; ox < ow; ox++) {
-                int x0 = ox * s - p, x1 = x0 + k;
-                if (x0 < 0)
-                    x0 = 0;
-                if (x1 > w)
-                    x1 = w;
+                int x0, x1;
+                af_pool_window(ox, k, s, p, w, &x0, &x1);
                 const float *g = dy + (((size_t)b * oh + oy) * ow + ox) * cc;
                 for (size_t c0 = 0; c0 < cc; c0 += AF_PB_BLOCK) {
                     size_t nb = cc - c0 < AF_PB_BLOCK ? cc - c0 : AF_PB_BLOCK;

@@ -6,10 +6,13 @@
 
 #include "ops/ref.h"
 
-void af_upsample_nearest2x(int n, int h, int w, int c, const float *src, float *dst)
+void af_upsample_nearest2x(int n, int h, int w, int c, const float *src, float *dst, int threads)
 {
     const size_t cc = (size_t)c, orow = 2 * (size_t)w * cc;
-    for (size_t r = 0; r < (size_t)n * h; r++) {
+#pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static) \
+    if ((size_t)n * h * orow > 65536)
+    for (long rr = 0; rr < (long)n * h; rr++) {
+        const size_t r = (size_t)rr;
         const float *in = src + r * w * cc;
         float *o = dst + 2 * r * orow;
         for (int x = 0; x < w; x++) {

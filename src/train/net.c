@@ -126,10 +126,10 @@ static float *grad_dst(af_tnet *t, tact *a, af_error *err)
     return a->gvalid ? scratch(t, tsize(a), err) : a->g;
 }
 
-static void grad_commit(tact *a, const float *written)
+static void grad_commit(af_tnet *t, tact *a, const float *written)
 {
     if (written != a->g)
-        af_add_inplace(a->g, written, tsize(a));
+        af_add_inplace(a->g, written, tsize(a), t->threads);
     a->gvalid = 1;
 }
 
@@ -274,7 +274,7 @@ static af_status unit_backward(af_tnet *t, tunit *U, af_error *err)
         for (int i = 0; i < c; i++)
             U->gb[i] += pa[i];
     if (dx)
-        grad_commit(x, dx);
+        grad_commit(t, x, dx);
     return AF_OK;
 }
 
@@ -331,7 +331,7 @@ static af_status bottleneck_fwd(af_tnet *t, int cv1, int cv2, int shortcut, tact
     if ((st = unit_forward(t, a, in, err)) || (st = unit_forward(t, b, &a->y, err)))
         return st;
     if (shortcut) /* x + cv2(cv1(x)); SiLU's backward uses u, so y may be reused */
-        af_add_inplace(b->y.d, in->d, tsize(&b->y));
+        af_add_inplace(b->y.d, in->d, tsize(&b->y), t->threads);
     *out = &b->y;
     return AF_OK;
 }
@@ -346,7 +346,7 @@ static af_status bottleneck_bwd(af_tnet *t, int cv1, int cv2, int shortcut, tact
         if (!dst)
             return AF_E_NOMEM;
         memcpy(dst, b->y.g, tsize(&b->y) * sizeof(float));
-        grad_commit(in, dst);
+        grad_commit(t, in, dst);
     }
     if ((st = unit_backward(t, b, err)) || (st = unit_backward(t, a, err)))
         return st;
@@ -457,7 +457,8 @@ static af_status sppf_fwd(af_tnet *t, tlayer *TL, const af_layer *L, tact *x, af
     for (int j = 0; j < 3; j++) {
         tact *p = &TL->pool[j];
         if ((st = tact_shape(p, prev->n, prev->h, prev->w, prev->c, err)) ||
-            (st = af_maxpool(prev->n, prev->h, prev->w, prev->c, k, 1, k / 2, prev->d, p->d, err)))
+            (st = af_maxpool(prev->n, prev->h, prev->w, prev->c, k, 1, k / 2, prev->d, p->d,
+                                t->threads, err)))
             return st;
         prev = p;
     }
@@ -490,7 +491,7 @@ static af_status sppf_bwd(af_tnet *t, tlayer *TL, const af_layer *L, af_error *e
         if ((st = af_maxpool_backward(src->n, src->h, src->w, src->c, k, 1, k / 2, src->d, p->g,
                                       dst, err)))
             return st;
-        grad_commit(src, dst);
+        grad_commit(t, src, dst);
     }
     return unit_backward(t, cv1, err);
 }
@@ -592,7 +593,8 @@ af_status af_tnet_forward(af_tnet *t, const float *x, int n, int h, int w,
             break;
         case AF_M_UPSAMPLE:
             if (!(st = tact_shape(&TL->own, xin->n, xin->h * 2, xin->w * 2, xin->c, err)))
-                af_upsample_nearest2x(xin->n, xin->h, xin->w, xin->c, xin->d, TL->own.d);
+                af_upsample_nearest2x(xin->n, xin->h, xin->w, xin->c, xin->d, TL->own.d,
+                                      t->threads);
             TL->out = &TL->own;
             break;
         case AF_M_CONCAT: {
@@ -646,7 +648,7 @@ af_status af_tnet_backward(af_tnet *t, af_error *err)
                 break;
             }
             af_upsample_nearest2x_backward(xin->n, xin->h, xin->w, xin->c, TL->own.g, dst);
-            grad_commit(xin, dst);
+            grad_commit(t, xin, dst);
             break;
         }
         case AF_M_CONCAT: {
