@@ -1,6 +1,7 @@
-/* Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution on nChw8c activations
- * (see winograd.h). With t = m + 2 (the input patch side) and pos = t * t,
- * per block of tiles each thread does:
+/* Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution, and its stride-2 form
+ * S2, on nChw8c activations (see winograd.h). With t = m + 2 (the input patch
+ * side; 5 for S2) and pos = t * t (25 for S2), per block of tiles each thread
+ * does:
  *   1. input transform: V[pos][tile][ci] = (B^T d B)[pos] for the t x t patch d
  *      of every input channel block (8 lanes at once);
  *   2. pos products M[pos] = V[pos] (tiles x cinp) . U[pos] (cinp x coutp), by
@@ -10,7 +11,8 @@
  * F(2x2): B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
  * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], A^T = [1 1 1 0; 0 1 -1 -1].
  * F(4x4): Lavin & Gray's matrices (points 0, +-1, +-2), written out below at
- * BT6 / AT6 and G4. */
+ * BT6 / AT6 and G4. S2: see its comment below (its positions share 16 weight
+ * matrices, U[upos[pos]]). */
 #include "ops/winograd.h"
 
 #include <omp.h>
