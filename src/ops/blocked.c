@@ -114,7 +114,7 @@ void af_blk_concat(int n, int h, int w, int nin, const float *const *srcs, const
     for (int i = 0; i < nin; i++)
         ctot += cs[i];
     /* each image's pixels in chunks, every part's planes copied per chunk */
-    const size_t chunk = 4096;
+    const size_t chunk = 1024; /* pixels: 32 KiB of one plane */
     const long per = (long)((hw + chunk - 1) / chunk), tasks = (long)n * per;
 #pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static) \
     if (hw * (size_t)n * (size_t)ctot > 65536)
