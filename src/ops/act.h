@@ -8,8 +8,8 @@
 
 void af_silu_inplace(float *x, size_t n);
 void af_sigmoid_inplace(float *x, size_t n);
-/* dst[i] += src[i] (the bottleneck shortcut). */
-/* dst += src, split over `threads` OpenMP threads (<= 1: the calling thread). */
+/* dst[i] += src[i] (the bottleneck shortcut), split over `threads` OpenMP
+ * threads (<= 1: the calling thread). */
 void af_add_inplace(float *dst, const float *src, size_t n, int threads);
 
 #endif

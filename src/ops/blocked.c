@@ -78,7 +78,7 @@ void af_nchw_to_nhwc(int n, int h, int w, int c, const float *src, float *dst)
  * of image dst, pixels [p0, p1) of the hw of each plane: whole planes where
  * both offsets sit on a block boundary, lane by lane elsewhere. */
 static void copy_channel_range(size_t hw, size_t p0, size_t p1, const float *src, int s_off,
-                                  float *dst, int d_off, int cn)
+                               float *dst, int d_off, int cn)
 {
     for (int c = 0; c < cn;) {
         const int sc = s_off + c, dc = d_off + c;
@@ -124,8 +124,8 @@ void af_blk_concat(int n, int h, int w, int nin, const float *const *srcs, const
         float *d = dst + (size_t)b * af_blk_pad(ctot) * hw;
         int off = 0;
         for (int i = 0; i < nin; i++) {
-            copy_channel_range(hw, p0, p1, srcs[i] + (size_t)b * af_blk_pad(cs[i]) * hw, 0,
-                                  d, off, cs[i]);
+            copy_channel_range(hw, p0, p1, srcs[i] + (size_t)b * af_blk_pad(cs[i]) * hw, 0, d,
+                               off, cs[i]);
             off += cs[i];
         }
         zero_padding(hw, p0, p1, ctot, d);
