@@ -77,6 +77,20 @@ static void test_predict_default_model_on_samples(void)
     CHECK_MSG(strstr(buf, shape) != NULL || strstr(buf, side) != NULL, "imgsz %d not used: %s",
               trained, buf);
     CHECK(strstr(buf, "Speed: ") != NULL);
+    /* two images at a time: the per-image times are each worker's, and the folder's own rate
+     * is printed beside them; one at a time prints no such line */
+    rc = sh(buf, sizeof buf,
+            "%s predict samples --workers 2 --threads 2 --project %s/runs --name w2", cli(),
+            tmpdir);
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, buf);
+    CHECK(count_prefix(buf, "image ") == 4);
+    const char *rate = strstr(buf, "Throughput: ");
+    CHECK_MSG(rate && strstr(rate, " images/s, 2 images at a time (1 compute thread each)\n"),
+              "%s", buf);
+    rc = sh(buf, sizeof buf, "%s predict samples --workers 1 --project %s/runs --name w1", cli(),
+            tmpdir);
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, buf);
+    CHECK(strstr(buf, "Throughput: ") == NULL);
 }
 
 static void test_predict_outputs(void)

@@ -434,6 +434,12 @@ int cmd_predict(int argc, char **argv)
                 "shape (1, 3, %d, %d)\n",
                 rs.sum_pre / rs.seen, rs.sum_inf / rs.seen, rs.sum_post / rs.seen, rs.last_h,
                 rs.last_w);
+    /* the times above are each image's own; with several images at once (one
+     * per worker) the folder goes faster than their sum, so say by how much */
+    double wall = progress_elapsed(&bar);
+    if (!quiet && rs.seen > 1 && nworkers > 1 && wall > 0)
+        fprintf(log, "Throughput: %.1f images/s, %d images at a time (%d compute thread%s each)\n",
+                rs.seen / wall, nworkers, per, per == 1 ? "" : "s");
     if (save_dir[0] && !quiet) {
         fprintf(log, "Results saved to \033[1m%s\033[0m\n", save_dir);
         if (a.save_txt)

@@ -56,3 +56,8 @@ void progress_finish(progress *p)
         fputc('\n', stderr);
     }
 }
+
+double progress_elapsed(const progress *p)
+{
+    return now_s() - p->t0;
+}

@@ -13,5 +13,7 @@ typedef struct progress {
 void progress_init(progress *p, size_t total, int enabled);
 void progress_step(progress *p, int failed);
 void progress_finish(progress *p);
+/* seconds since progress_init */
+double progress_elapsed(const progress *p);
 
 #endif
