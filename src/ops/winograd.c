@@ -446,31 +446,29 @@ static AF_AVX2 inline void in_patch_s2(const float *p, size_t rs, float *v, size
 static AF_AVX2 void in_transform(int m, int t, const float *plane, int h, int w, int y0, int x0,
                                  float *v, size_t ps)
 {
-    if (y0 >= 0 && x0 >= 0 && y0 + t <= h && x0 + t <= w) {
-        const float *p = plane + ((size_t)y0 * (size_t)w + (size_t)x0) * 8;
-        if (t == 5)
-            in_patch_s2(p, (size_t)w * 8, v, ps);
-        else if (m == 4)
-            in_patch_f4(p, (size_t)w * 8, v, ps);
-        else
-            in_patch_f2(p, (size_t)w * 8, v, ps);
-        return;
-    }
     float patch[36 * 8] __attribute__((aligned(32)));
-    for (int i = 0; i < t; i++)
-        for (int j = 0; j < t; j++) {
-            const int y = y0 + i, x = x0 + j;
-            _mm256_store_ps(patch + (i * t + j) * 8,
-                            y >= 0 && y < h && x >= 0 && x < w
-                                ? _mm256_loadu_ps(plane + ((size_t)y * (size_t)w + (size_t)x) * 8)
-                                : _mm256_setzero_ps());
-        }
+    const float *p = patch;
+    size_t rs = (size_t)t * 8;
+    if (y0 >= 0 && x0 >= 0 && y0 + t <= h && x0 + t <= w) {
+        p = plane + ((size_t)y0 * (size_t)w + (size_t)x0) * 8;
+        rs = (size_t)w * 8;
+    } else {
+        for (int i = 0; i < t; i++)
+            for (int j = 0; j < t; j++) {
+                const int y = y0 + i, x = x0 + j;
+                _mm256_store_ps(patch + (i * t + j) * 8,
+                                y >= 0 && y < h && x >= 0 && x < w
+                                    ? _mm256_loadu_ps(plane +
+                                                      ((size_t)y * (size_t)w + (size_t)x) * 8)
+                                    : _mm256_setzero_ps());
+            }
+    }
     if (t == 5)
-        in_patch_s2(patch, (size_t)t * 8, v, ps);
+        in_patch_s2(p, rs, v, ps);
     else if (m == 4)
-        in_patch_f4(patch, (size_t)t * 8, v, ps);
+        in_patch_f4(p, rs, v, ps);
     else
-        in_patch_f2(patch, (size_t)t * 8, v, ps);
+        in_patch_f2(p, rs, v, ps);
 }
 
 /* m[r][0..16) = sum_k v[r][k] u[k][0..16) for 6 rows r (v rows vs apart, m
