@@ -490,10 +490,9 @@ static af_status run_sppf(af_forward *f, shape_entry *e, const af_layer *L, cons
         if ((st = act_alloc(f, &parts[j], p->n, p->h, p->w, p->c, err)))
             break;
         np++;
-        if (!f->dry)
+        if (!f->dry) /* each block plane on its own */
             st = af_maxpool(p->n * af_blk_pad(p->c) / AF_BLK, p->h, p->w, AF_BLK, k, 1, k / 2,
-                            p->data, parts[j].data, f->threads,
-                            err); /* each block plane on its own */
+                            p->data, parts[j].data, f->threads, err);
     }
     if (!st) {
         act cat;
