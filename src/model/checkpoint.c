@@ -97,6 +97,14 @@ static void finish_metadata(af_checkpoint *ck, long nc_stored)
     else if (ck->names)
         ck->nc = cJSON_GetArraySize(ck->names);
     ck->imgsz = af_train_args_imgsz(ck->train_args);
+    ck->detect_dw_cls = -1;
+    for (size_t i = 0; i < ck->tensors.count && ck->detect_dw_cls < 0; i++) {
+        const char *n = ck->tensors.items[i].name;
+        if (strstr(n, ".cv3.0.0.0."))
+            ck->detect_dw_cls = 1;
+        else if (strstr(n, ".cv3.0.0.conv."))
+            ck->detect_dw_cls = 0;
+    }
     if (ck->bn_eps && cJSON_GetArraySize(ck->bn_eps) == 0) {
         cJSON_Delete(ck->bn_eps);
         ck->bn_eps = NULL;

@@ -29,6 +29,10 @@ typedef struct af_checkpoint {
     int nc;                 /* number of classes (yaml nc, model nc, or metadata); 0 if unknown */
     int fused;              /* 1 if convs carry the BN already (no *.bn.* tensors, conv.bias) */
     int imgsz;              /* training image size (train_args imgsz), 640 if not stored */
+    int detect_dw_cls;      /* Detect's class branch as the tensors show it: 1 depthwise
+                               (DWConv+Conv pairs, "*.cv3.0.0.0.*": YOLO11, and YOLOv8 as
+                               ultralytics 8.3.0-8.3.16 built it, before Detect.legacy),
+                               0 YOLOv8's two 3x3 Convs, -1 no Detect tensors seen */
     char format[16];        /* "pt" or "safetensors" */
     char *version;          /* ultralytics version string from the checkpoint, or NULL */
 } af_checkpoint;
