@@ -65,6 +65,7 @@ static const struct {
     {"torch", "float32", R_TYPE},
     {"torch", "bfloat16", R_TYPE},
     {"ultralytics.utils", "IterableSimpleNamespace", R_CLASS},
+    {"ultralytics.yolo.utils", "IterableSimpleNamespace", R_CLASS}, /* 8.0.x before 8.0.136 */
     {"ultralytics.utils.loss", "v8DetectionLoss", R_CLASS},
     {"ultralytics.utils.loss", "v8SegmentationLoss", R_CLASS},
     {"ultralytics.utils.loss", "v8PoseLoss", R_CLASS},
@@ -83,10 +84,22 @@ static const struct {
     {"numpy._core.multiarray", "_reconstruct", R_NP_RECON},
 };
 
-/* Modules whose CamelCase names are accepted as classes (records only). */
+/* THE table of model classes: modules (and their submodules) whose CamelCase
+ * names are accepted as classes; they only ever become records (AF_PK_OBJECT)
+ * whose state the .pt reader walks, so a class that is new in some release
+ * (YOLO11's C3k2, C2PSA, PSABlock, Attention in ultralytics.nn.modules.block)
+ * loads and reaches the architecture code, which says what it cannot build.
+ *   torch.nn.modules.*            Conv2d, BatchNorm2d, SiLU, Upsample, ...
+ *   ultralytics.nn.modules(.*)    C2f, SPPF, Detect, ... (8.0.x: flat module;
+ *                                 later .block/.conv/.head)
+ *   ultralytics.nn.tasks          DetectionModel
+ *   ultralytics(.yolo).utils.loss / .tal   the criterion kept on the model
+ *                                 (v8DetectionLoss, BboxLoss, TaskAlignedAssigner;
+ *                                 ultralytics.yolo.* before 8.0.136) */
 static const char *const allow_class_modules[] = {
-    "torch.nn.modules", "ultralytics.nn.modules", "ultralytics.nn.tasks",
-    "ultralytics.utils.loss", "ultralytics.utils.tal",
+    "torch.nn.modules",       "ultralytics.nn.modules",      "ultralytics.nn.tasks",
+    "ultralytics.utils.loss", "ultralytics.utils.tal",       "ultralytics.yolo.utils.loss",
+    "ultralytics.yolo.utils.tal",
 };
 
 static int is_ident(const char *s, int allow_dots)
