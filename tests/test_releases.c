@@ -14,6 +14,7 @@
 #include <math.h>
 
 #include "io/image.h"
+#include "box_match.h"
 #include "model/checkpoint.h"
 #include "testutil.h"
 
@@ -79,19 +80,6 @@ static void test_metadata(void)
     }
 }
 
-static double iou(const cJSON *b, const af_detection *d)
-{
-    double a[4];
-    for (int i = 0; i < 4; i++)
-        a[i] = cJSON_GetArrayItem(b, i)->valuedouble;
-    double ix = fmin(a[2], d->x2) - fmax(a[0], d->x1), iy = fmin(a[3], d->y2) - fmax(a[1], d->y1);
-    if (ix <= 0 || iy <= 0)
-        return 0;
-    double inter = ix * iy;
-    double ua = (a[2] - a[0]) * (a[3] - a[1]) + (d->x2 - d->x1) * (d->y2 - d->y1) - inter;
-    return ua > 0 ? inter / ua : 0;
-}
-
 #define STABLE_CONF 0.005
 
 /* Returns the number of golden boxes scored >= STABLE_CONF without a match
@@ -111,29 +99,14 @@ static int match(const cJSON *g, const af_detection *d, int nd, int *ng, int *ns
     int unmatched = 0;
     for (int i = 0; i < n; i++) {
         const cJSON *b = cJSON_GetArrayItem(xy, i);
-        double conf = cJSON_GetArrayItem(cf, i)->valuedouble;
-        int cls = cJSON_GetArrayItem(cl, i)->valueint;
+        double conf = cJSON_GetArrayItem(cf, i)->valuedouble, xyxy[4];
         if (conf < STABLE_CONF)
             continue;
         ++*nstable;
-        int best = -1;
-        double best_iou = 0;
-        for (int j = 0; j < nd; j++) {
-            if (used[j] || d[j].cls != cls || fabs(d[j].conf - conf) > 1e-4)
-                continue;
-            double v = iou(b, &d[j]);
-            if (v > best_iou) {
-                best_iou = v;
-                best = j;
-            }
-        }
-        if (best < 0 || best_iou < 0.999) {
-            unmatched++;
-            continue;
-        }
-        used[best] = 1;
-        *worst_iou = fmin(*worst_iou, best_iou);
-        *worst_dconf = fmax(*worst_dconf, fabs(d[best].conf - conf));
+        for (int c = 0; c < 4; c++)
+            xyxy[c] = cJSON_GetArrayItem(b, c)->valuedouble;
+        unmatched += !t_match_box(xyxy, conf, cJSON_GetArrayItem(cl, i)->valueint, d, nd, used,
+                                  worst_iou, worst_dconf);
     }
     for (int j = 0; j < nd; j++)
         unmatched += !used[j] && d[j].conf >= STABLE_CONF + 1e-6;
