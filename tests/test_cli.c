@@ -253,6 +253,30 @@ static void test_bad_options(void)
     CHECK(rc == 0 && strstr(buf, "--conf") != NULL);
 }
 
+/* A mid-training last.pt of ultralytics 8.3.228 (model None, weights in ema,
+ * optimizer state, numpy scalars) through info and val. 355,019 parameters is
+ * what ultralytics' model summary printed for it (gen_ckpt.py's log). */
+static void test_mid_training_checkpoint_info_val(void)
+{
+    const char *ck = t_fixture("ckpt/v8_3_228_last_mid.pt");
+    int rc = sh(buf, sizeof buf, "%s info %s", cli(), ck);
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, buf);
+    CHECK_MSG(strstr(buf, " 355019 parameters") && strstr(buf, "imgsz:      160 (trained at)") &&
+                  strstr(buf, "0=face"),
+              "%s", buf);
+    if (!t_file_exists(t_shared("data/icartoonface/images/val")))
+        SKIP("shared data not found");
+    rc = sh(buf, sizeof buf,
+            "ls %s | sort | head -4 | sed 's|^|%s/|' > %s/mid.txt && "
+            "printf 'train: mid.txt\nval: mid.txt\nnames:\n  0: face\n' > %s/mid.yaml",
+            t_shared("data/icartoonface/images/val"), t_shared("data/icartoonface/images/val"),
+            tmpdir, tmpdir);
+    REQUIRE(rc == 0);
+    rc = sh(buf, sizeof buf, "%s val --model %s --data %s/mid.yaml --no-plots --project %s/runs",
+            cli(), ck, tmpdir, tmpdir);
+    CHECK_MSG(rc == 0 && strstr(buf, "all "), "rc %d: %s", rc, buf);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/animeface-test-cli-XXXXXX");
@@ -267,6 +291,7 @@ int main(void)
     RUN(test_predict_precision);
     RUN(test_predict_conv_algo);
     RUN(test_bad_options);
+    RUN(test_mid_training_checkpoint_info_val);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

@@ -199,6 +199,7 @@ static void test_numpy_values(void)
 {
     check_numpy("numpy_p2.pkl");
     check_numpy("numpy_p4.pkl");
+    check_numpy("numpy2_p2.pkl"); /* numpy 2: numpy._core.multiarray */
 }
 
 static void check_status(const char *file, af_status want, const char *needle)
