@@ -46,7 +46,7 @@ const char *af_path_unreadable_reason(const char *path, char *buf, size_t n)
         return buf;
     }
     if (access(path, R_OK) != 0) {
-        snprintf(buf, n, "cannot read: %s", strerror(errno));
+        snprintf(buf, n, "%s", strerror(errno)); /* "Permission denied" */
         return buf;
     }
     return NULL;
