@@ -56,6 +56,22 @@ static int count_prefix(const char *s, const char *prefix)
 
 static char buf[1 << 16];
 
+/* A file of tmpdir as a NUL-terminated string (malloc'd), NULL when unreadable. */
+static char *read_tmp_text(const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    size_t len;
+    char *s = (char *)t_read_file(path, &len);
+    char *t = s ? realloc(s, len + 1) : NULL;
+    if (!t) {
+        free(s);
+        return NULL;
+    }
+    t[len] = 0;
+    return t;
+}
+
 static void test_predict_default_model_on_samples(void)
 {
     /* the bundled model's training size, as `info` reports it */
@@ -157,13 +173,8 @@ static void test_batch_goes_on_past_bad_files(void)
     CHECK(strstr(buf, "b_text.jpg") != NULL);
     CHECK(strstr(buf, "c_empty.png") != NULL);
     CHECK(strstr(buf, "3 of 5 sources failed") != NULL);
-    char path[600];
-    snprintf(path, sizeof path, "%s/mixed.jsonl", tmpdir);
-    size_t len;
-    char *js = (char *)t_read_file(path, &len);
+    char *js = read_tmp_text("mixed.jsonl");
     REQUIRE(js != NULL);
-    js = realloc(js, len + 1);
-    js[len] = 0;
     CHECK(count_lines(js, "\"error\": ") == 3);
     CHECK(count_lines(js, "\"detections\": ") == 2);
     free(js);
@@ -206,13 +217,8 @@ static void test_predict_special_folder_entries(void)
     char want[64];
     snprintf(want, sizeof want, "%d of 8 sources failed", nfail);
     CHECK_MSG(strstr(buf, want), "want '%s' in:\n%s", want, buf);
-    char path[600];
-    snprintf(path, sizeof path, "%s/special.jsonl", tmpdir);
-    size_t len;
-    char *js = (char *)t_read_file(path, &len);
+    char *js = read_tmp_text("special.jsonl");
     REQUIRE(js != NULL);
-    js = realloc(js, len + 1);
-    js[len] = 0;
     CHECK(count_lines(js, "\"error\": ") == nfail);
     CHECK(count_lines(js, "\"detections\": ") == 8 - nfail);
     CHECK(strstr(js, "c_fifo.jpg: is a FIFO (named pipe)") != NULL);

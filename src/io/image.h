@@ -1,6 +1,6 @@
 /*
- * 8-bit images: decoding (JPEG, PNG, BMP, WebP), encoding (JPEG, PNG, BMP, WebP) and
- * conversion from caller pixel buffers.
+ * 8-bit images: decoding (JPEG, PNG, BMP, WebP, TIFF, PNM, GIF, AVIF), encoding (JPEG, PNG,
+ * BMP, WebP) and conversion from caller pixel buffers.
  *
  * Decoding reproduces `cv2.imread(path, cv2.IMREAD_COLOR)` of OpenCV 4.6 followed by
  * BGR->RGB, pixel for pixel:
@@ -11,8 +11,13 @@
  *    gray expanded, alpha DROPPED without compositing; the EXIF orientation of an eXIf
  *    chunk is applied (OpenCV 4.6 does so for PNG too).
  *  - BMP: 1/4/8-bit palette, 16-bit 555/565, 24 and 32-bit (alpha dropped), bottom-up
- *    and top-down. RLE compressed BMPs are refused (AF_E_UNSUPPORTED).
+ *    and top-down, RLE4/RLE8 with OpenCV's handling of deltas and early ends.
  *  - WebP: libwebp, alpha dropped.
+ *  - TIFF: libtiff's RGBA interface as OpenCV uses it, first page, Orientation tag applied.
+ *  - PNM: PBM/PGM/PPM, ASCII and binary, maxval over 255 (image_pnm.c gives the rules).
+ * and, for formats OpenCV 4.6 does not read (the reference is then PIL or avifdec):
+ *  - GIF (giflib) and animated WebP (libwebpdemux): the first frame, alpha dropped.
+ *  - AVIF (libavif): the primary image, converted as avifdec does, alpha dropped.
  * Sizes are checked against af_image_limits from the header, before any pixel buffer
  * is allocated.
  *
