@@ -93,7 +93,7 @@ static void test_pnm_vs_cv2(void)
     check_group(".pnm", 1);
 }
 static void test_bmp_vs_cv2(void) { check_group(".bmp", 18); }
-static void test_gif_vs_pil(void) { check_group(".gif", 5); }
+static void test_gif_vs_pil(void) { check_group(".gif", 7); }
 static void test_avif_vs_avifdec(void) { check_group(".avif", 4); }
 static void test_animated_webp_vs_pil(void) { check_group(".webp", 3); }
 
