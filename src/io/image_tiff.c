@@ -3,8 +3,10 @@
  * gray, min-is-white, 16-bit, YCbCr and JPEG-in-TIFF, associated and unassociated alpha,
  * which libtiff premultiplies), the alpha then dropped; then the TIFF Orientation tag
  * applied like an EXIF orientation (flips / transpose), as cv2.imread does.
- * Deviation: 4-bit palette TIFFs, which OpenCV 4.6 refuses ("Invalid bitsperpixel"), are
- * read (later OpenCV releases read them too). The file is read from memory through
+ * Deviation: 2-bit and 4-bit TIFFs (gray or palette), which OpenCV 4.6 refuses ("Invalid
+ * bitsperpixel"), are read as libtiff converts them (later OpenCV releases read 4-bit
+ * palette ones too; the 4-bit palette fixture is checked against PIL). Float and 10/12/14-bit
+ * samples are refused, as by cv2 under IMREAD_COLOR (libtiff's RGBA interface refuses them). The file is read from memory through
  * TIFFClientOpenExt; libtiff's messages go to a per-decode handler, never to stderr. */
 #include <stdio.h>
 #include <stdlib.h>
