@@ -172,6 +172,7 @@ install: all
 		sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@INFER_PKGS@|$(INFER_PKGS)|' \
 			-e 's|@TRAIN_PKGS@|$(TRAIN_PKGS)|' -e 's|@INFER_SYSLIBS@|$(INFER_SYSLIBS)|' \
 			$$p.pc.in > $(LIBDIR)/pkgconfig/$$p.pc; done
+	@[ -n "$(DESTDIR)" ] || [ "$$(id -u)" != 0 ] || ldconfig 2>/dev/null || true # the runtime linker's cache
 
 clean:
 	rm -rf build

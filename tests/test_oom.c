@@ -11,7 +11,9 @@
  * yolov8n face .pt and of the bundled safetensors, af_context_create, af_detect (first call,
  * with the activation planning), every image decoder over the fuzz image seeds (valid and
  * broken ones), af_checkpoint_load_memory over the fuzz checkpoint seeds and the .pt.
- * Every N is run (no sampling): the largest walk, the .pt load, has a few thousand.
+ * Walks of up to 2,000 allocations fail every N; longer ones (the .pt loads, ~7,000) fail
+ * the first and last 300 and, at each call site, its first 3 and its last allocation (see
+ * oom_pick; AF_OOM_EVERY=1 fails every N, ~10x longer).
  * AF_OOM_MAX caps the walks for a quick look (e.g. AF_OOM_MAX=200); AF_OOM_TRAP=N (with
  * AF_TEST_FILTER) stops at the Nth allocation of the walk so ASan prints who made it.
  */
@@ -48,10 +50,16 @@ static long oom_count, oom_fail_at;
 static int oom_failed;
 static int oom_trap;
 
-static int oom_fail_now(void)
+/* the counting run records who made each allocation (its return address), for the sampling */
+#define OOM_SITES_MAX (1 << 16)
+static void **oom_sites;
+
+static int oom_fail_now(void *site)
 {
     if (!oom_armed)
         return 0;
+    if (oom_sites && oom_count < OOM_SITES_MAX)
+        oom_sites[oom_count] = site;
     oom_count++;
     if (oom_fail_at > 0 && oom_count == oom_fail_at) {
         if (oom_trap) /* AF_OOM_TRAP=N: stop at the Nth allocation (ASan prints the caller) */
@@ -62,22 +70,17 @@ static int oom_fail_now(void)
     return 0;
 }
 
-void *__wrap_malloc(size_t n) { return oom_fail_now() ? NULL : __real_malloc(n); }
-void *__wrap_calloc(size_t k, size_t n) { return oom_fail_now() ? NULL : __real_calloc(k, n); }
-void *__wrap_realloc(void *p, size_t n) { return oom_fail_now() ? NULL : __real_realloc(p, n); }
+#define FAIL_HERE oom_fail_now(__builtin_return_address(0))
+void *__wrap_malloc(size_t n) { return FAIL_HERE ? NULL : __real_malloc(n); }
+void *__wrap_calloc(size_t k, size_t n) { return FAIL_HERE ? NULL : __real_calloc(k, n); }
+void *__wrap_realloc(void *p, size_t n) { return FAIL_HERE ? NULL : __real_realloc(p, n); }
 int __wrap_posix_memalign(void **p, size_t a, size_t n)
 {
-    return oom_fail_now() ? 12 /* ENOMEM */ : __real_posix_memalign(p, a, n);
+    return FAIL_HERE ? 12 /* ENOMEM */ : __real_posix_memalign(p, a, n);
 }
-void *__wrap_aligned_alloc(size_t a, size_t n)
-{
-    return oom_fail_now() ? NULL : __real_aligned_alloc(a, n);
-}
-char *__wrap_strdup(const char *s) { return oom_fail_now() ? NULL : __real_strdup(s); }
-char *__wrap_strndup(const char *s, size_t n)
-{
-    return oom_fail_now() ? NULL : __real_strndup(s, n);
-}
+void *__wrap_aligned_alloc(size_t a, size_t n) { return FAIL_HERE ? NULL : __real_aligned_alloc(a, n); }
+char *__wrap_strdup(const char *s) { return FAIL_HERE ? NULL : __real_strdup(s); }
+char *__wrap_strndup(const char *s, size_t n) { return FAIL_HERE ? NULL : __real_strndup(s, n); }
 
 /* ---- the walk ------------------------------------------------------------------------------- */
 /* An operation: runs once (setup and teardown unarmed inside, the call under test armed with
@@ -99,10 +102,49 @@ static long oom_max(void)
     return s && *s ? atol(s) : 0;
 }
 
+/* Which N to fail, of total allocations: every one up to OOM_EVERY; beyond that (a .pt
+ * load makes ~7,000, mostly the pickle's objects, under ASan ~20 ms each) the first
+ * OOM_EDGE and last OOM_EDGE, and at every call site (return address) its first
+ * OOM_PER_SITE and its last occurrence: each distinct place that allocates, at the start
+ * and the end of its loops. AF_OOM_EVERY=1 walks every N regardless. */
+#define OOM_EVERY 2000
+#define OOM_EDGE 300
+#define OOM_PER_SITE 3
+
+static char *oom_pick(long total)
+{
+    char *pick = calloc((size_t)total + 1, 1);
+    if (!pick)
+        return NULL;
+    const char *every = getenv("AF_OOM_EVERY");
+    if (total <= OOM_EVERY || (every && atoi(every)) || total > OOM_SITES_MAX) {
+        memset(pick, 1, (size_t)total + 1);
+        return pick;
+    }
+    for (long n = 1; n <= total; n++)
+        pick[n] = n <= OOM_EDGE || n > total - OOM_EDGE;
+    for (long i = 0; i < total; i++) { /* allocation i is N = i + 1 */
+        long seen = 0, last = i;
+        int first = 1;
+        for (long j = 0; j < i && first; j++)
+            first = oom_sites[j] != oom_sites[i];
+        if (!first)
+            continue;
+        for (long j = i; j < total; j++)
+            if (oom_sites[j] == oom_sites[i]) {
+                if (seen++ < OOM_PER_SITE)
+                    pick[j + 1] = 1;
+                last = j;
+            }
+        pick[last + 1] = 1;
+    }
+    return pick;
+}
+
 /* Walks op; returns the number of allocations of the unfailed run (-1 if a check failed).
  * may_absorb: a failed allocation may also end in AF_OK, where the library has a fallback
- * (the op then checks that its result equals the unfailed run's). */
-static long oom_walk_ex(const char *what, oom_op op, void *user, int may_absorb)
+ * (the op then checks that its result equals the unfailed run's). *walked: the Ns run. */
+static long oom_walk_ex(const char *what, oom_op op, void *user, int may_absorb, long *walked)
 {
     af_error err = {0};
     oom_fail_at = 0;
@@ -112,11 +154,19 @@ static long oom_walk_ex(const char *what, oom_op op, void *user, int may_absorb)
     snprintf(base_msg, sizeof base_msg, "%s", err.msg);
     long cap = oom_max();
     const char *trap = getenv("AF_OOM_TRAP");
+    char *pick = oom_pick(total);
     int bad = 0;
+    if (!pick) {
+        fprintf(stderr, "%s: out of memory in the test\n", what);
+        return -1;
+    }
+    *walked = 0;
     for (long n = 1; n <= total && (!cap || n <= cap) && bad < 5; n++) {
+        if (!pick[n])
+            continue;
+        ++*walked;
         oom_fail_at = n;
         oom_trap = trap && atol(trap) == n;
-        if (getenv("AF_OOM_DEBUG")) fprintf(stderr, "n=%ld\n", n);
         memset(&err, 0, sizeof err);
         af_status st = op(user, &err);
         if (oom_failed) {
@@ -133,13 +183,14 @@ static long oom_walk_ex(const char *what, oom_op op, void *user, int may_absorb)
             bad++;
         }
     }
+    free(pick);
     oom_fail_at = 0;
     return bad ? -1 : total;
 }
 
-static long oom_walk(const char *what, oom_op op, void *user)
+static long oom_walk(const char *what, oom_op op, void *user, long *walked)
 {
-    return oom_walk_ex(what, op, user, 0);
+    return oom_walk_ex(what, op, user, 0, walked);
 }
 
 /* ---- operations ----------------------------------------------------------------------------- */
@@ -272,17 +323,17 @@ static void test_oom_model_load_pt(void)
     const char *pt = t_shared("fixtures/yolov8n_face.pt");
     if (!t_file_exists(pt))
         SKIP("%s not found (set AF_SHARED)", pt);
-    long n = oom_walk("af_model_load(yolov8n_face.pt)", op_model_load, (void *)pt);
+    long w, n = oom_walk("af_model_load(yolov8n_face.pt)", op_model_load, (void *)pt, &w);
     CHECK(n > 0);
-    printf("  af_model_load .pt: %ld allocations walked\n", n);
+    printf("  af_model_load .pt: %ld allocations, %ld walked\n", n, w);
 }
 
 static void test_oom_model_load_safetensors(void)
 {
-    long n = oom_walk("af_model_load(default.safetensors)", op_model_load,
-                      (void *)"models/default.safetensors");
+    long w, n = oom_walk("af_model_load(default.safetensors)", op_model_load,
+                         (void *)"models/default.safetensors", &w);
     CHECK(n > 0);
-    printf("  af_model_load safetensors: %ld allocations walked\n", n);
+    printf("  af_model_load safetensors: %ld allocations, %ld walked\n", n, w);
 }
 
 static void test_oom_checkpoint_load_pt(void)
@@ -290,9 +341,10 @@ static void test_oom_checkpoint_load_pt(void)
     const char *pt = t_shared("fixtures/yolov8n_face.pt");
     if (!t_file_exists(pt))
         SKIP("%s not found (set AF_SHARED)", pt);
-    long n = oom_walk("af_checkpoint_load(yolov8n_face.pt)", op_checkpoint_load, (void *)pt);
+    long w, n = oom_walk("af_checkpoint_load(yolov8n_face.pt)", op_checkpoint_load, (void *)pt,
+                         &w);
     CHECK(n > 0);
-    printf("  af_checkpoint_load .pt: %ld allocations walked\n", n);
+    printf("  af_checkpoint_load .pt: %ld allocations, %ld walked\n", n, w);
 }
 
 static void test_oom_context_create(void)
@@ -300,9 +352,9 @@ static void test_oom_context_create(void)
     af_model *m = NULL;
     af_error err;
     REQUIRE(af_model_load("models/default.safetensors", &m, &err) == AF_OK);
-    long n = oom_walk("af_context_create", op_context_create, m);
+    long w, n = oom_walk("af_context_create", op_context_create, m, &w);
     CHECK(n > 0);
-    printf("  af_context_create: %ld allocations walked\n", n);
+    printf("  af_context_create: %ld allocations, %ld walked\n", n, w);
     af_model_free(m);
 }
 
@@ -317,10 +369,10 @@ static void test_oom_detect(void)
         af_model_free(m);
         REQUIRE(!"personai_icartoonface_detval_00036.jpg");
     }
-    long n = oom_walk_ex("af_detect", op_detect, &in, 1);
+    long w, n = oom_walk_ex("af_detect", op_detect, &in, 1, &w);
     CHECK(in.nref[0] > 0);
     CHECK(n > 0);
-    printf("  af_detect (two sizes): %ld allocations walked\n", n);
+    printf("  af_detect (two sizes): %ld allocations, %ld walked\n", n, w);
     af_image_free(&in.img);
     af_model_free(m);
 }
@@ -344,7 +396,7 @@ static int walk_corpus(const char *dir, oom_op op, long *allocs)
         if (!buf)
             continue;
         mem_input in = {buf, len, e->d_name};
-        long n = oom_walk(path, op, &in);
+        long w, n = oom_walk(path, op, &in, &w);
         CHECK_MSG(n >= 0, "%s", path);
         if (n > 0)
             *allocs += n;
@@ -367,7 +419,7 @@ static void test_oom_image_decoders(void)
         unsigned char *buf = t_read_file(t_fixture(imgs[i]), &len);
         REQUIRE(buf);
         mem_input in = {buf, len, imgs[i]};
-        long n = oom_walk(imgs[i], op_image_decode, &in);
+        long w, n = oom_walk(imgs[i], op_image_decode, &in, &w);
         CHECK(n > 0);
         allocs += n > 0 ? n : 0;
         free(buf);
@@ -393,6 +445,9 @@ static void test_oom_model_seeds(void)
 
 int main(void)
 {
+    oom_sites = malloc(OOM_SITES_MAX * sizeof *oom_sites);
+    if (!oom_sites)
+        return 1;
     RUN(test_oom_image_decoders);
     RUN(test_oom_checkpoint_seeds);
     RUN(test_oom_model_seeds);
@@ -401,5 +456,6 @@ int main(void)
     RUN(test_oom_checkpoint_load_pt);
     RUN(test_oom_context_create);
     RUN(test_oom_detect);
+    free(oom_sites);
     return t_summary();
 }
