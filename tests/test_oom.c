@@ -11,7 +11,7 @@
  * yolov8n face .pt and of the bundled safetensors, af_context_create, af_detect (first call,
  * with the activation planning), every image decoder over the fuzz image seeds (valid and
  * broken ones), af_checkpoint_load_memory over the fuzz checkpoint seeds and the .pt.
- * Walks of up to 2,000 allocations fail every N; longer ones (the .pt loads, ~7,000) fail
+ * Walks of up to 1,000 allocations fail every N; longer ones (model loads: 1,500 to 7,500) fail
  * the first and last 300 and, at each call site, its first 3 and its last allocation (see
  * oom_pick; AF_OOM_EVERY=1 fails every N, ~10x longer).
  * AF_OOM_MAX caps the walks for a quick look (e.g. AF_OOM_MAX=200); AF_OOM_TRAP=N (with
@@ -107,7 +107,7 @@ static long oom_max(void)
  * OOM_EDGE and last OOM_EDGE, and at every call site (return address) its first
  * OOM_PER_SITE and its last occurrence: each distinct place that allocates, at the start
  * and the end of its loops. AF_OOM_EVERY=1 walks every N regardless. */
-#define OOM_EVERY 2000
+#define OOM_EVERY 1000
 #define OOM_EDGE 300
 #define OOM_PER_SITE 3
 
