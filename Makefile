@@ -19,14 +19,16 @@ CLI_DIRS := cli
 # the layer order, lowest first (commas: one layer); an include may only go down or sideways
 LAYERS := core io,ops model detect draw,data,eval train cli
 
-# Debian packages (pkg-config names) each library needs
+# Debian packages (pkg-config names) each library needs, and the CLI alone
 INFER_PKGS := libpng libjpeg libwebp libwebpdemux libexif libzip libcjson
 TRAIN_PKGS := cairo freetype2 yaml-0.1
-PKGS := $(INFER_PKGS) $(TRAIN_PKGS)
+CLI_PKGS :=
+PKGS := $(INFER_PKGS) $(TRAIN_PKGS) $(CLI_PKGS)
 INFER_SYSLIBS := -ldnnl -fopenmp -lpthread -lm
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 INFER_LIBS := $(shell pkg-config --libs $(INFER_PKGS) 2>/dev/null) $(INFER_SYSLIBS)
 TRAIN_LIBS := $(shell pkg-config --libs $(TRAIN_PKGS) 2>/dev/null)
+CLI_LIBS := $(if $(CLI_PKGS),$(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null))
 PKG_LIBS := $(TRAIN_LIBS) $(INFER_LIBS)
 
 CC ?= cc
@@ -43,7 +45,8 @@ else
 endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(CFLAGS)
 LDFLAGS_ALL := $(OPT) $(LDFLAGS)
-# library objects export only what the public headers declare (their visibility pragmas)
+# objects export only what the public headers declare (their visibility pragmas): what the
+# shared libraries export (the CLI's objects are built alike; an executable exports nothing)
 LIB_CFLAGS := -fvisibility=hidden
 
 UNMAPPED := $(filter-out $(INFER_DIRS) $(TRAIN_DIRS) $(CLI_DIRS),$(notdir $(wildcard src/*)))
@@ -79,10 +82,17 @@ CLI := $(BUILD)/animeface
 all: libs $(CLI)
 libs: $(LIB) $(INFER_SO) $(TRAIN_SO)
 
-$(BUILD)/obj/%.o: %.c
+# objects are rebuilt when the compile command changes (e.g. -fvisibility=hidden was added)
+FLAGS_STAMP := $(BUILD)/cflags.txt
+FLAGS_NOW := $(CC) $(CFLAGS_ALL) $(LIB_CFLAGS)
+ifneq ($(FLAGS_NOW),$(shell cat $(FLAGS_STAMP) 2>/dev/null))
+  $(shell mkdir -p $(BUILD) && printf '%s\n' "$(FLAGS_NOW)" > $(FLAGS_STAMP))
+endif
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
-	@$(CC) $(CFLAGS_ALL) $(if $(filter src/cli/%,$<),,$(LIB_CFLAGS)) -MMD -MP -c $< -o $@
+	@$(CC) $(CFLAGS_ALL) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
 
 $(INFER_A): $(INFER_OBJ)
 $(TRAIN_A): $(TRAIN_OBJ)
@@ -113,7 +123,7 @@ $(TRAIN_SO): $(TRAIN_OBJ) $(INFER_A) $(BUILD)/animeface-train.map
 
 $(CLI): $(CLI_OBJ) $(LIB)
 	@echo "LD $@"
-	@$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIB) $(PKG_LIBS)
+	@$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIB) $(CLI_LIBS) $(PKG_LIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
 	@mkdir -p $(dir $@)
