@@ -20,7 +20,7 @@ CLI_DIRS := cli
 LAYERS := core io,ops model detect draw,data,eval train cli
 
 # Debian packages (pkg-config names) each library needs, and the CLI alone
-INFER_PKGS := libpng libjpeg libwebp libwebpdemux libexif libzip libcjson
+INFER_PKGS := libpng libjpeg libwebp libwebpdemux libtiff-4 libgif libavif libexif libzip libcjson
 TRAIN_PKGS := cairo freetype2 yaml-0.1
 CLI_PKGS :=
 PKGS := $(INFER_PKGS) $(TRAIN_PKGS) $(CLI_PKGS)
