@@ -41,6 +41,11 @@ af_status af_safetensors_serialize(const af_tensor_list *tensors, const cJSON *m
 af_status af_safetensors_write_file(const char *path, const af_tensor_list *tensors,
                                     const cJSON *metadata, af_error *err);
 
+/* Sets metadata[key] = value (a string) in the file at path, keeping every tensor and
+ * the other entries; the file is replaced atomically. */
+af_status af_safetensors_set_metadata(const char *path, const char *key, const char *value,
+                                      af_error *err);
+
 /* Reads a whole file into a malloc'd buffer (files larger than max_size give
  * AF_E_LIMIT). Shared by the checkpoint loader. */
 af_status af_read_file_all(const char *path, size_t max_size, void **out, size_t *len,
