@@ -232,6 +232,38 @@ static void test_crop_naming_and_formats(void)
     CHECK(sscanf(c, "\"crop\": \"a/x_0_%d_%d_%d_%d.png", &cx, &cy, &w, &h) == 4);
     CHECK_MSG(abs(2 * cx - w) <= 1 && abs(2 * cy - h) <= 1, "%d %d %d %d", cx, cy, w, h);
     free(man);
+    /* --pad color: a wide square runs past the image, filled with the colour */
+    rc = sh(buf, sizeof buf,
+            "%s crop %s/tree/a --out %s/t3 --square --margin 3 --pad color:255,0,0 --format png "
+            "--conf 0.5 --quiet",
+            cli(), tmpdir, tmpdir);
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, buf);
+    snprintf(path, sizeof path, "%s/t3/manifest.jsonl", tmpdir);
+    man = read_all(path, NULL);
+    REQUIRE(man);
+    long long r[4];
+    c = strstr(man, "\"rect\": [");
+    REQUIRE(c && sscanf(c, "\"rect\": [%lld, %lld, %lld, %lld]", &r[0], &r[1], &r[2], &r[3]) == 4);
+    free(man);
+    af_image src = {0}, cr = {0};
+    af_error err = {0};
+    snprintf(path, sizeof path, "%s/t3/x_0.png", tmpdir);
+    REQUIRE(af_image_load("samples/personai_icartoonface_detval_00346.jpg", NULL, &src, &err) == 0);
+    REQUIRE(af_image_load(path, NULL, &cr, &err) == AF_OK);
+    CHECK(cr.w == r[2] - r[0] && cr.h == r[3] - r[1] && cr.w == cr.h);
+    int outside = 0, red = 0;
+    for (int y = 0; y < cr.h && cr.w == r[2] - r[0]; y += 7)
+        for (int x = 0; x < cr.w; x += 7) {
+            long long sx = r[0] + x, sy = r[1] + y;
+            if (sx >= 0 && sy >= 0 && sx < src.w && sy < src.h)
+                continue;
+            const uint8_t *q = cr.data + ((size_t)y * cr.w + x) * 3;
+            outside++;
+            red += q[0] == 255 && q[1] == 0 && q[2] == 0;
+        }
+    CHECK_MSG(outside > 0 && red == outside, "%d of %d outside pixels red", red, outside);
+    af_image_free(&src);
+    af_image_free(&cr);
 }
 
 /* a JPEG whose EXIF says "rotate 90° clockwise" (orientation 6): crops come from the
