@@ -296,6 +296,10 @@ int cmd_predict(int argc, char **argv)
     for (size_t i = 0; i < src.nerrors; i++) {
         fprintf(stderr, "animeface predict: %s\n", src.errors[i]);
         failures_add(&fails, src.errors[i]);
+        /* their JSON line (not again when a resumed run's file has it) */
+        if (json && i < src.nerror_paths &&
+            !(a.resume && path_set_has(&pr.done, src.error_paths[i])))
+            jsonl_write_error(json, src.error_paths[i], src.errors[i]);
     }
     /* --resume: the images the interrupted run finished are not done again */
     size_t ntodo = 0;
