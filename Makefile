@@ -22,7 +22,7 @@ LAYERS := core io,ops model detect draw,data,eval train cli
 # Debian packages (pkg-config names) each library needs, and the CLI alone
 INFER_PKGS := libpng libjpeg libwebp libwebpdemux libtiff-4 libgif libavif libexif libzip libcjson
 TRAIN_PKGS := cairo freetype2 yaml-0.1
-CLI_PKGS :=
+CLI_PKGS := nettle
 PKGS := $(INFER_PKGS) $(TRAIN_PKGS) $(CLI_PKGS)
 INFER_SYSLIBS := -ldnnl -fopenmp -lpthread -lm
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -86,6 +86,9 @@ int af_model_num_classes(const af_model *m);
 const char *af_model_class_name(const af_model *m, int cls); /* never NULL */
 int af_model_default_imgsz(const af_model *m);                /* train imgsz */
 int af_model_max_stride(const af_model *m);
+/* The calibrated confidence threshold the model carries (the F1-optimal confidence that
+ * `animeface val --save-threshold` stored in its safetensors metadata), or 0 if none. */
+float af_model_conf_threshold(const af_model *m);
 
 /* Arithmetic of the convolutions. */
 typedef enum af_precision {

@@ -12,10 +12,15 @@ int cmd_info(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_val(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_crop(int argc, char **argv);
+int cmd_manifest(int argc, char **argv);
 
 /* Loads --model, or the bundled default when path is NULL or empty. Prints
  * the error line itself; returns NULL on failure. */
 af_model *cli_load_model(const char *path, const char **shown_name);
+/* SHA-256 of the model file (the bundled bytes for NULL/""), as 64 hex digits. 0, or 1
+ * when the file cannot be read. */
+int cli_model_sha256(const char *path, char hex[65]);
 /* Help lines of --precision and --conv (predict, val, bench). */
 #define CLI_HELP_PRECISION                                                                       \
     "fp32 (default) or bf16 (CPUs with avx512_bf16/AMX; elsewhere a notice, then fp32)"

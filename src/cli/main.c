@@ -20,6 +20,8 @@ static void usage(FILE *f)
             "  train     train a YOLOv8 detector on a YOLO dataset (ultralytics' recipe)\n"
             "  val       evaluate a model on a YOLO dataset (P, R, mAP50, mAP50-95, plots)\n"
             "  data      check a YOLO dataset, split it, convert VOC/COCO labels\n"
+            "  crop      face datasets: crop every face of a collection (resumable, sharded)\n"
+            "  manifest  merge the crop manifests of a job's shards\n"
             "  version   print the version\n"
             "\n"
             "ultralytics-style calls work too: animeface predict model=best.pt source=imgs/ conf=0.3\n"
@@ -60,6 +62,10 @@ int main(int argc, char **argv)
         return cmd_val(argc - 2, argv + 2);
     if (!strcmp(cmd, "data"))
         return cmd_data(argc - 2, argv + 2);
+    if (!strcmp(cmd, "crop"))
+        return cmd_crop(argc - 2, argv + 2);
+    if (!strcmp(cmd, "manifest"))
+        return cmd_manifest(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("animeface %s\n", AF_VERSION_STRING);
         return 0;

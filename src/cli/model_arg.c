@@ -1,5 +1,8 @@
 /* --model: a checkpoint path, or the bundled default. */
+#include <stdint.h>
 #include <stdio.h>
+
+#include <nettle/sha2.h>
 #include <string.h>
 
 #include "cli/commands.h"
@@ -69,5 +72,33 @@ int cli_set_conv_algo(const char *cmd, af_model *m, const char *algo)
         fprintf(stderr, "animeface %s: --conv %s: %s\n", cmd, algo, err.msg);
         return 1;
     }
+    return 0;
+}
+
+int cli_model_sha256(const char *path, char hex[65])
+{
+    struct sha256_ctx c;
+    uint8_t d[SHA256_DIGEST_SIZE];
+    sha256_init(&c);
+    if (!path || !*path) {
+        size_t n;
+        const unsigned char *bytes = cli_default_model(&n);
+        sha256_update(&c, n, bytes);
+    } else {
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            return 1;
+        uint8_t buf[1 << 16];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+            sha256_update(&c, n, buf);
+        int bad = ferror(f);
+        fclose(f);
+        if (bad)
+            return 1;
+    }
+    sha256_digest(&c, sizeof d, d);
+    for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
     return 0;
 }

@@ -404,6 +404,7 @@ static af_status finish(builder *b, const cJSON *yaml, int nc, const cJSON *name
         cJSON_ReplaceItemInObject(m->yaml, "nc", cJSON_CreateNumber(nc));
     m->nc = m->desc.nc;
     m->imgsz = af_train_args_imgsz(train_args);
+    m->conf_threshold = b->ck ? (float)b->ck->conf_threshold : 0.f;
     if ((st = set_names(m, names, err)))
         return st;
     if ((st = build_layers(b, err)) || (st = check_unused(b, err)))
@@ -641,6 +642,11 @@ const char *af_model_class_name(const af_model *m, int cls)
 int af_model_default_imgsz(const af_model *m)
 {
     return m->imgsz;
+}
+
+float af_model_conf_threshold(const af_model *m)
+{
+    return m->conf_threshold;
 }
 
 int af_model_max_stride(const af_model *m)

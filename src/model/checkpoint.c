@@ -346,6 +346,10 @@ static af_status from_safetensors(af_safetensors *sf, const char *name, af_check
     long nc = ncs ? strtol(ncs, &end, 10) : 0;
     if (!ncs || end == ncs || *end)
         nc = 0;
+    const char *thr = md_str(md, "conf_threshold");
+    double t = thr ? strtod(thr, &end) : 0;
+    if (thr && end != thr && !*end && t > 0 && t < 1)
+        ck->conf_threshold = t;
     const char *ver = md_str(md, "ultralytics_version");
     if (ver && !(ck->version = strdup(ver)))
         return af_fail(err, AF_E_NOMEM, "%s: out of memory", name);
@@ -477,6 +481,11 @@ af_status af_checkpoint_save_safetensors(const af_checkpoint *ck, const char *pa
             ok = cJSON_AddNumberToObject(md, "nc", ck->nc) != NULL;
         if (ok && ck->version)
             ok = cJSON_AddStringToObject(md, "ultralytics_version", ck->version) != NULL;
+        if (ok && ck->conf_threshold > 0) {
+            char t[32];
+            snprintf(t, sizeof t, "%.9g", ck->conf_threshold);
+            ok = cJSON_AddStringToObject(md, "conf_threshold", t) != NULL;
+        }
         if (!ok)
             st = af_fail(err, AF_E_NOMEM, "%s: out of memory", path);
     }

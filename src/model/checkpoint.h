@@ -35,6 +35,8 @@ typedef struct af_checkpoint {
                                0 YOLOv8's two 3x3 Convs, -1 no Detect tensors seen */
     char format[16];        /* "pt" or "safetensors" */
     char *version;          /* ultralytics version string from the checkpoint, or NULL */
+    double conf_threshold;  /* metadata "conf_threshold": the calibrated (F1-optimal)
+                               confidence `animeface val --save-threshold` stored; 0: none */
 } af_checkpoint;
 
 /* Dispatch on content: zip (PK\3\4) => .pt, else safetensors. */

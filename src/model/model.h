@@ -50,6 +50,7 @@ struct af_model {
     int raw;     /* raw parameters for training: nothing folded, no oneDNN weights */
     af_precision precision; /* of the prepared convolution weights */
     cJSON *yaml; /* the description dict it was built from (nc as built) */
+    float conf_threshold; /* calibrated confidence threshold from the checkpoint; 0: none */
 };
 
 /* Builds a model from a loaded checkpoint (consumes nothing; ck may be freed after). */
