@@ -9,6 +9,10 @@ BUILD ?= build/$(MODE)
 PKGS := libpng libjpeg libwebp libwebpdemux libexif libzip libcjson cairo freetype2 yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldnnl -fopenmp -lpthread -lm
+# animeface serve (src/serve, linked into the CLI only, not the library)
+SERVE_PKGS := libmicrohttpd nettle
+SERVE_CFLAGS := $(shell pkg-config --cflags $(SERVE_PKGS) 2>/dev/null)
+SERVE_LIBS := $(shell pkg-config --libs $(SERVE_PKGS) 2>/dev/null)
 
 CC ?= cc
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation
@@ -25,8 +29,8 @@ endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(CFLAGS)
 LDFLAGS_ALL := $(OPT) $(LDFLAGS)
 
-LIB_SRC ?= $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
-CLI_SRC := $(sort $(wildcard src/cli/*.c))
+LIB_SRC ?= $(shell find src -name '*.c' -not -path 'src/cli/*' -not -path 'src/serve/*' | sort)
+CLI_SRC := $(sort $(wildcard src/cli/*.c src/serve/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
@@ -53,7 +57,7 @@ $(LIB): $(LIB_OBJ)
 
 $(CLI): $(CLI_OBJ) $(LIB)
 	@echo "LD $@"
-	@$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIB) $(PKG_LIBS)
+	@$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIB) $(PKG_LIBS) $(SERVE_LIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
 	@mkdir -p $(dir $@)
@@ -96,6 +100,9 @@ clean:
 
 # the bundled model is compiled into the CLI (src/cli/default_model.c)
 $(BUILD)/obj/src/cli/default_model.o: models/default.safetensors
+# and serve's page (src/serve/page.c)
+$(BUILD)/obj/src/serve/page.o: src/serve/page.html
+$(BUILD)/obj/src/serve/%.o $(BUILD)/obj/src/cli/serve.o: CFLAGS_ALL += $(SERVE_CFLAGS)
 
 -include fuzz.mk
 -include tsan.mk

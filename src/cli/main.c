@@ -20,6 +20,7 @@ static void usage(FILE *f)
             "  train     train a YOLOv8 detector on a YOLO dataset (ultralytics' recipe)\n"
             "  val       evaluate a model on a YOLO dataset (P, R, mAP50, mAP50-95, plots)\n"
             "  data      check a YOLO dataset, split it, convert VOC/COCO labels\n"
+            "  serve     a local HTTP service and web page (POST /v1/detect, /v1/crop)\n"
             "  version   print the version\n"
             "\n"
             "ultralytics-style calls work too: animeface predict model=best.pt source=imgs/ conf=0.3\n"
@@ -60,6 +61,8 @@ int main(int argc, char **argv)
         return cmd_val(argc - 2, argv + 2);
     if (!strcmp(cmd, "data"))
         return cmd_data(argc - 2, argv + 2);
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("animeface %s\n", AF_VERSION_STRING);
         return 0;
