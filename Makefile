@@ -69,7 +69,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	@$(CC) $(CFLAGS_ALL) -MMD -MP -o $@ $< $(LIB) $(PKG_LIBS)
 
 test: $(TEST_BIN) $(CLI)
-	@AF_CLI=$(CLI) sh tests/run.sh $(TEST_BIN)
+	@AF_CLI=$(CLI) AF_BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
 
 asan:
 	$(MAKE) MODE=asan test
