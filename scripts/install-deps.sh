@@ -7,7 +7,8 @@ libdnnl-dev
 libjpeg62-turbo-dev libpng-dev libwebp-dev libexif-dev
 libzip-dev libcjson-dev libyaml-dev
 libcairo2-dev libfreetype-dev fonts-dejavu-core
-valgrind"
+libmicrohttpd-dev nettle-dev
+valgrind curl chromium chromium-driver python3-selenium"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

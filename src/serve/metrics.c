@@ -58,33 +58,33 @@ static void code_label(unsigned code, char *out, size_t cap)
         snprintf(out, cap, "none");
 }
 
+/* One counter by endpoint and code (only the errors when errors_only). */
+static void counts(serve_metrics *m, FILE *f, const char *name, const char *help,
+                   int errors_only)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (int e = 0; e < EP_COUNT; e++)
+        for (int k = 0; k < m->ncodes; k++) {
+            unsigned code = m->codes[k];
+            if (!m->count[e][k] || (errors_only && code && code < 400))
+                continue;
+            char c[16];
+            code_label(code, c, sizeof c);
+            fprintf(f, "%s{endpoint=\"%s\",code=\"%s\"} %llu\n", name, labels[e], c,
+                    m->count[e][k]);
+        }
+}
+
 void serve_metrics_render(serve_metrics *m, FILE *f, int queue_depth, int queue_cap,
                           int in_flight, int workers)
 {
-    char c[16];
     pthread_mutex_lock(&m->mu);
-    fputs("# HELP animeface_http_requests_total Requests by endpoint and status code (code "
-          "\"none\": the connection ended without an answer).\n"
-          "# TYPE animeface_http_requests_total counter\n",
-          f);
-    for (int e = 0; e < EP_COUNT; e++)
-        for (int k = 0; k < m->ncodes; k++)
-            if (m->count[e][k]) {
-                code_label(m->codes[k], c, sizeof c);
-                fprintf(f, "animeface_http_requests_total{endpoint=\"%s\",code=\"%s\"} %llu\n",
-                        labels[e], c, m->count[e][k]);
-            }
-    fputs("# HELP animeface_http_errors_total Requests answered with a status of 400 or more, "
-          "or dropped, by endpoint and code.\n"
-          "# TYPE animeface_http_errors_total counter\n",
-          f);
-    for (int e = 0; e < EP_COUNT; e++)
-        for (int k = 0; k < m->ncodes; k++)
-            if (m->count[e][k] && (m->codes[k] >= 400 || m->codes[k] == 0)) {
-                code_label(m->codes[k], c, sizeof c);
-                fprintf(f, "animeface_http_errors_total{endpoint=\"%s\",code=\"%s\"} %llu\n",
-                        labels[e], c, m->count[e][k]);
-            }
+    counts(m, f, "animeface_http_requests_total",
+           "Requests by endpoint and status code (code \"none\": the connection ended without "
+           "an answer).",
+           0);
+    counts(m, f, "animeface_http_errors_total",
+           "Requests answered with a status of 400 or more, or dropped, by endpoint and code.", 1);
     fputs("# HELP animeface_http_request_duration_seconds Time from the request's headers to "
           "the end of its answer.\n"
           "# TYPE animeface_http_request_duration_seconds histogram\n",
