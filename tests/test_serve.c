@@ -120,12 +120,12 @@ static int server_stop(server *s)
     return -1;
 }
 
-#define REQUIRE_MSG_START(s, args)                                                               \
-    do {                                                                                         \
-        if (server_start(s, args)) {                                                             \
-            CHECK_MSG(0, "serve %s did not start (log %s)", args, (s)->log);                     \
-            return;                                                                              \
-        }                                                                                        \
+#define REQUIRE_MSG_START(s, args)                                                                 \
+    do {                                                                                           \
+        if (server_start(s, args)) {                                                               \
+            CHECK_MSG(0, "serve %s did not start (log %s)", args, (s)->log);                       \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
 static long server_peak_rss_kb(const server *s)
@@ -223,8 +223,9 @@ static int curl(const server *s, char **body, char **headers, const char *path, 
     unlink(bf);
     unlink(hf);
     int rc;
-    char *code = sh_out(&rc, "curl -s -m 120 -o %s -D %s -w '%%{http_code}' %s "
-                             "'http://127.0.0.1:%d%s'",
+    char *code = sh_out(&rc,
+                        "curl -s -m 120 -o %s -D %s -w '%%{http_code}' %s "
+                        "'http://127.0.0.1:%d%s'",
                         bf, hf, args, s->port, path);
     int status = code ? atoi(code) : -1;
     free(code);
@@ -386,8 +387,8 @@ static char *detections_text(const char *json)
 static int load_reference(reference *ref, const char *opts)
 {
     int rc;
-    char *out = sh_out(&rc, "%s predict %s %s %s %s --quiet --json - 2>/dev/null", cli(), samples[0],
-                       samples[1], samples[2], samples[3]);
+    char *out = sh_out(&rc, "%s predict %s %s %s %s --quiet --json - 2>/dev/null", cli(),
+                       samples[0], samples[1], samples[2], samples[3]);
     (void)opts;
     if (opts && *opts) {
         free(out);
@@ -494,12 +495,14 @@ static void test_endpoints(void)
     free(body);
     code = curl(&main_srv, &body, &head, "/metrics", "");
     CHECK(code == 200 && head && strstr(head, "Content-Type: text/plain"));
-    CHECK_MSG(body && strstr(body, "animeface_http_requests_total{endpoint=\"/v1/detect\",code=\"200\"}") &&
-                  strstr(body, "animeface_http_requests_total{endpoint=\"/healthz\",code=\"200\"}") &&
-                  strstr(body, "animeface_http_request_duration_seconds_bucket{endpoint=\"/v1/detect\",le=\"+Inf\"}") &&
-                  strstr(body, "animeface_queue_depth 0") &&
-                  strstr(body, "animeface_queue_capacity 64"),
-              "%s", body);
+    CHECK_MSG(
+        body &&
+            strstr(body, "animeface_http_requests_total{endpoint=\"/v1/detect\",code=\"200\"}") &&
+            strstr(body, "animeface_http_requests_total{endpoint=\"/healthz\",code=\"200\"}") &&
+            strstr(body, "animeface_http_request_duration_seconds_bucket{endpoint=\"/v1/"
+                         "detect\",le=\"+Inf\"}") &&
+            strstr(body, "animeface_queue_depth 0") && strstr(body, "animeface_queue_capacity 64"),
+        "%s", body);
     free(body);
     free(head);
 }
@@ -592,13 +595,13 @@ static void test_errors(void)
                  samples[0]);
     expect_error(&main_srv, 400, "conf: '2' is not a number", "/v1/detect?conf=2",
                  "--data-binary @%s", samples[0]);
-    expect_error(&main_srv, 400, "imgsz", "/v1/detect", "-F imgsz=99999 -F image=@%s",
-                 samples[0]);
+    expect_error(&main_srv, 400, "imgsz", "/v1/detect", "-F imgsz=99999 -F image=@%s", samples[0]);
     expect_error(&lim, 400, "imgsz", "/v1/detect?imgsz=1280", "--data-binary @%s", samples[0]);
     expect_error(&main_srv, 400, "max_det", "/v1/detect?max_det=x", "--data-binary @%s",
                  samples[0]);
-    expect_error(&main_srv, 400, "format", "/v1/crop?format=gif", "--data-binary @%s",
-                 samples[0]);
+    expect_error(&main_srv, 400, "at most 300 faces", "/v1/crop?max_det=1000",
+                 "--data-binary @%s", samples[0]);
+    expect_error(&main_srv, 400, "format", "/v1/crop?format=gif", "--data-binary @%s", samples[0]);
     expect_error(&main_srv, 400, "no image", "/v1/detect", "-X POST%s", "");
     expect_error(&main_srv, 400, "no file field 'image'", "/v1/detect", "-F conf=0.5%s", "");
     /* 404, 405 with Allow */
@@ -619,9 +622,11 @@ static void test_errors(void)
     free(head);
     /* the errors are counted by endpoint and code */
     code = curl(&lim, &body, NULL, "/metrics", "");
-    CHECK_MSG(body && strstr(body, "animeface_http_errors_total{endpoint=\"/v1/detect\",code=\"413\"} 3") &&
-                  strstr(body, "animeface_http_errors_total{endpoint=\"/v1/detect\",code=\"400\"} 3"),
-              "%s", body);
+    CHECK_MSG(
+        body &&
+            strstr(body, "animeface_http_errors_total{endpoint=\"/v1/detect\",code=\"413\"} 3") &&
+            strstr(body, "animeface_http_errors_total{endpoint=\"/v1/detect\",code=\"400\"} 3"),
+        "%s", body);
     free(body);
     CHECK(server_alive(&lim) && server_alive(&main_srv));
     CHECK(server_stop(&lim) == 0);
@@ -666,8 +671,8 @@ static void *client_main(void *p)
     return NULL;
 }
 
-static void start_clients(client_arg *a, pthread_t *t, int n, int port, int nreq,
-                          const char *path, const reference *ref)
+static void start_clients(client_arg *a, pthread_t *t, int n, int port, int nreq, const char *path,
+                          const reference *ref)
 {
     for (int i = 0; i < n; i++) {
         a[i] = (client_arg){.port = port, .index = i, .nreq = nreq, .path = path, .ref = ref};
@@ -781,16 +786,18 @@ static void test_malformed_requests(void)
     char buf[4096];
     double secs;
     /* a multipart body whose closing boundary never comes (Content-Length fits what is sent) */
-    const char *part = "--XyZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n"
-                       "Content-Type: image/jpeg\r\n\r\n";
+    const char *part =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n"
+        "Content-Type: image/jpeg\r\n\r\n";
     size_t plen = strlen(part), jl = sample_len[0] / 2;
     char *mp = malloc(plen + jl + 512);
     memcpy(mp, part, plen);
     memcpy(mp + plen, sample_bytes[0], jl);
-    int n = snprintf(buf, sizeof buf,
-                     "POST /v1/detect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                     "Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: %zu\r\n\r\n",
-                     plen + jl);
+    int n =
+        snprintf(buf, sizeof buf,
+                 "POST /v1/detect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                 "Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: %zu\r\n\r\n",
+                 plen + jl);
     char *req = malloc((size_t)n + plen + jl);
     memcpy(req, buf, (size_t)n);
     memcpy(req + n, mp, plen + jl);
@@ -799,10 +806,11 @@ static void test_malformed_requests(void)
     /* the same, the client gone half way */
     int fd = connect_to(port);
     if (fd >= 0) {
-        n = snprintf(buf, sizeof buf,
-                     "POST /v1/detect HTTP/1.1\r\nHost: x\r\n"
-                     "Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: %zu\r\n\r\n",
-                     plen + sample_len[0] + 8);
+        n = snprintf(
+            buf, sizeof buf,
+            "POST /v1/detect HTTP/1.1\r\nHost: x\r\n"
+            "Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: %zu\r\n\r\n",
+            plen + sample_len[0] + 8);
         send_all(fd, buf, (size_t)n);
         send_all(fd, mp, plen + jl);
         close(fd);
@@ -832,16 +840,19 @@ static void test_malformed_requests(void)
 
     /* wrong Content-Length: not a number; shorter than the body (the rest is garbage
      * for the next request); longer than what comes (the connection times out) */
-    n = snprintf(buf, sizeof buf, "POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n"
-                                  "Connection: close\r\n\r\nxyz");
+    n = snprintf(buf, sizeof buf,
+                 "POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n"
+                 "Connection: close\r\n\r\nxyz");
     st = raw_exchange(port, buf, (size_t)n, &secs);
     CHECK_MSG(st == 400 || st == 0, "Content-Length abc: %d", st);
-    n = snprintf(buf, sizeof buf, "POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"
-                                  "0123456789 garbage that is no request \r\n\r\n");
+    n = snprintf(buf, sizeof buf,
+                 "POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"
+                 "0123456789 garbage that is no request \r\n\r\n");
     st = raw_exchange(port, buf, (size_t)n, &secs);
     CHECK_MSG(st == 400, "Content-Length too short: %d", st);
-    n = snprintf(buf, sizeof buf, "POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
-                                  "Connection: close\r\n\r\nonly this");
+    n = snprintf(buf, sizeof buf,
+                 "POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+                 "Connection: close\r\n\r\nonly this");
     st = raw_exchange(port, buf, (size_t)n, &secs);
     CHECK_MSG(st == 0 && secs < 10, "Content-Length too long: %d after %.1f s", st, secs);
     CHECK(still_answers());
@@ -849,8 +860,9 @@ static void test_malformed_requests(void)
     /* a slow body, one byte every 200 ms: cut at the request deadline (--timeout 2) */
     fd = connect_to(port);
     REQUIRE(fd >= 0);
-    n = snprintf(buf, sizeof buf, "POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n"
-                                  "Connection: close\r\n\r\n");
+    n = snprintf(buf, sizeof buf,
+                 "POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n"
+                 "Connection: close\r\n\r\n");
     send_all(fd, buf, (size_t)n);
     double t0 = now_s();
     int sent = 0, broke = 0;
@@ -877,22 +889,25 @@ static void test_malformed_requests(void)
     CHECK_MSG(broke && now_s() - t0 < 8, "slow body: %d bytes sent over %.1f s, closed %d", sent,
               now_s() - t0, broke);
     /* a stalled client: headers, then nothing */
-    n = snprintf(buf, sizeof buf, "POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n");
+    n = snprintf(buf, sizeof buf,
+                 "POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n");
     st = raw_exchange(port, buf, (size_t)n, &secs);
     CHECK_MSG(st == 0 && secs < 10, "stalled: %d after %.1f s", st, secs);
     /* half a request line */
     st = raw_exchange(port, "GET /hea", 8, &secs);
     CHECK_MSG(st == 0 && secs < 10, "half a request line: %d after %.1f s", st, secs);
     /* not HTTP at all */
-    st = raw_exchange(port, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 binary\r\n\r\n", 20, &secs);
+    st = raw_exchange(port, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 binary\r\n\r\n", 20,
+                      &secs);
     CHECK_MSG(st == 400 || st == 0, "binary: %d", st);
     CHECK(still_answers());
     CHECK(server_alive(&main_srv));
     /* the dropped ones are counted */
     response r;
     if (!get_raw(port, "/metrics", &r)) {
-        CHECK_MSG(strstr(r.body, "animeface_http_errors_total{endpoint=\"/v1/detect\",code=\"none\"}"),
-                  "%s", r.body);
+        CHECK_MSG(
+            strstr(r.body, "animeface_http_errors_total{endpoint=\"/v1/detect\",code=\"none\"}"),
+            "%s", r.body);
         response_free(&r);
     }
 }
@@ -909,8 +924,9 @@ static void test_crop_zip(void)
     snprintf(args, sizeof args, "-F image=@%s -F margin=0.5 -F square=1 -F size=128 -o %s",
              samples[0], zpath);
     int rc;
-    char *code = sh_out(&rc, "curl -s -m 120 -w '%%{http_code} %%{content_type}' %s "
-                             "'http://127.0.0.1:%d/v1/crop'",
+    char *code = sh_out(&rc,
+                        "curl -s -m 120 -w '%%{http_code} %%{content_type}' %s "
+                        "'http://127.0.0.1:%d/v1/crop'",
                         args, main_srv.port);
     CHECK_MSG(code && !strcmp(code, "200 application/zip"), "%s", code);
     free(code);
@@ -1081,8 +1097,8 @@ static void test_page_in_chromium(void)
     if (access("/usr/bin/python3", X_OK))
         SKIP("no /usr/bin/python3 (Debian's python3, for selenium)");
     int rc;
-    char *out = sh_out(&rc, "/usr/bin/python3 tests/serve_page.py %s %s %s 2>&1", url, samples[0],
-                       shot);
+    char *out =
+        sh_out(&rc, "/usr/bin/python3 tests/serve_page.py %s %s %s 2>&1", url, samples[0], shot);
     if (rc == 77) {
         char why[300];
         snprintf(why, sizeof why, "%s", out ? out : "");

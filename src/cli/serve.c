@@ -87,8 +87,8 @@ int cmd_serve(int argc, char **argv)
          "largest imgsz a request may ask for (default: 1280 or the model's, if larger)", "N"},
         {"timeout", NULL, OPT_INT, &timeout, 1, 3600,
          "seconds an idle connection is kept and a request may take to arrive (30)", "S"},
-        {"max-connections", NULL, OPT_INT, &max_conn, 1, 100000,
-         "connections open at once (128)", "N"},
+        {"max-connections", NULL, OPT_INT, &max_conn, 1, 100000, "connections open at once (128)",
+         "N"},
         {"precision", NULL, OPT_STRING, &precision, 1, 0, CLI_HELP_PRECISION, "P"},
         {"conv", NULL, OPT_STRING, &conv, 1, 0, CLI_HELP_CONV, "A"},
         {"help", NULL, OPT_BOOL, &help, 1, 0, "show this help", NULL},
@@ -120,7 +120,9 @@ int cmd_serve(int argc, char **argv)
     }
     int nc = cores();
     cfg.model = m;
-    cfg.model_name = shown;
+    /* a file's name without its folders: clients need not learn the server's paths */
+    const char *slash = strrchr(shown, '/');
+    cfg.model_name = slash && slash[1] ? slash + 1 : shown;
     cfg.host = host;
     cfg.port = port;
     cfg.workers = workers > 0 ? workers : nc;
@@ -128,9 +130,9 @@ int cmd_serve(int argc, char **argv)
     cfg.queue = queue;
     cfg.max_upload = (size_t)(max_upload_mb * 1024 * 1024);
     cfg.max_pixels = (uint64_t)max_pixels;
-    cfg.max_imgsz = max_imgsz > 0 ? max_imgsz : af_model_default_imgsz(m) > 1280
-                                                    ? af_model_default_imgsz(m)
-                                                    : 1280;
+    cfg.max_imgsz = max_imgsz > 0                      ? max_imgsz
+                    : af_model_default_imgsz(m) > 1280 ? af_model_default_imgsz(m)
+                                                       : 1280;
     cfg.timeout_s = timeout;
     cfg.max_connections = max_conn;
     cfg.log = stderr;

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const field_names[SERVE_NFIELDS] = {
-    "conf", "iou", "imgsz", "max_det", "classes", "agnostic",
-    "margin", "square", "size", "format", "quality"};
+static const char *const field_names[SERVE_NFIELDS] = {"conf",    "iou",      "imgsz",  "max_det",
+                                                       "classes", "agnostic", "margin", "square",
+                                                       "size",    "format",   "quality"};
 
 static int budget_take(serve_budget *g, size_t n)
 {
@@ -92,7 +92,8 @@ int serve_body_begin(serve_body *b, struct MHD_Connection *c, size_t max, serve_
     memset(b, 0, sizeof *b);
     b->max = max;
     b->budget = budget;
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end;
         unsigned long long v = strtoull(cl, &end, 10);

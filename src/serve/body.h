@@ -31,13 +31,13 @@ typedef enum serve_body_state {
 typedef struct serve_body {
     struct MHD_PostProcessor *pp; /* NULL: a raw body */
     serve_budget *budget;
-    size_t max;        /* the upload limit */
-    size_t expect;     /* Content-Length when given, else 0 */
-    uint8_t *data;     /* the image bytes */
-    size_t len, cap;   /* cap is what is reserved from the budget */
-    size_t seen;       /* body bytes received (raw or form) */
+    size_t max;      /* the upload limit */
+    size_t expect;   /* Content-Length when given, else 0 */
+    uint8_t *data;   /* the image bytes */
+    size_t len, cap; /* cap is what is reserved from the budget */
+    size_t seen;     /* body bytes received (raw or form) */
     serve_body_state state;
-    int image_parts;   /* form fields named "image" seen */
+    int image_parts; /* form fields named "image" seen */
     char filename[128];
     char fields[SERVE_NFIELDS][SERVE_FIELD_MAX];
     unsigned char has[SERVE_NFIELDS];

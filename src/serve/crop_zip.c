@@ -78,8 +78,8 @@ static af_status cut(const af_image *img, const int r[4], int ow, int oh, af_ima
     if (st)
         return st;
     for (int y = 0; y < ch; y++)
-        memcpy(part.data + (size_t)y * cw * 3,
-               img->data + ((size_t)(r[1] + y) * img->w + r[0]) * 3, (size_t)cw * 3);
+        memcpy(part.data + (size_t)y * cw * 3, img->data + ((size_t)(r[1] + y) * img->w + r[0]) * 3,
+               (size_t)cw * 3);
     if (ow == cw && oh == ch) {
         *out = part;
         return AF_OK;
@@ -111,8 +111,8 @@ static void stem_of(const char *name, char *out, size_t cap)
         snprintf(out, cap, "image");
 }
 
-static void manifest_record(FILE *f, const serve_crop_source *src, const char *file,
-                            const int r[4], const af_detection *d, int ow, int oh)
+static void manifest_record(FILE *f, const serve_crop_source *src, const char *file, const int r[4],
+                            const af_detection *d, int ow, int oh)
 {
     double sx = (double)ow / (r[2] - r[0]), sy = (double)oh / (r[3] - r[1]);
     fputs("{\"source\": ", f);
@@ -124,8 +124,7 @@ static void manifest_record(FILE *f, const serve_crop_source *src, const char *f
             "[%.9g, %.9g, %.9g, %.9g], \"size\": [%d, %d], \"conf\": %.9g, \"cls\": %d, "
             "\"name\": ",
             r[0], r[1], r[2], r[3], d->x1, d->y1, d->x2, d->y2, (d->x1 - r[0]) * sx,
-            (d->y1 - r[1]) * sy, (d->x2 - r[0]) * sx, (d->y2 - r[1]) * sy, ow, oh, d->conf,
-            d->cls);
+            (d->y1 - r[1]) * sy, (d->x2 - r[0]) * sx, (d->y2 - r[1]) * sy, ow, oh, d->conf, d->cls);
     jsonl_write_string(f, af_model_class_name(src->m, d->cls));
     fputs(", \"model\": ", f);
     jsonl_write_string(f, src->model);
@@ -204,6 +203,7 @@ af_status serve_crop_zip(const af_image *img, const af_detection *d, int n,
     FILE *mf = open_memstream(&man, &man_len);
     af_status st = mf ? AF_OK : af_fail(err, AF_E_NOMEM, "out of memory for the manifest");
     char stem[100];
+    size_t total = 0;
     stem_of(src->name, stem, sizeof stem);
     for (int i = 0; i < n && !st; i++) {
         int r[4], ow, oh;
@@ -218,6 +218,15 @@ af_status serve_crop_zip(const af_image *img, const af_detection *d, int n,
         af_image_free(&crop);
         if (st)
             break;
+        total += nb;
+        if (c->max_bytes && total > c->max_bytes) {
+            free(bytes);
+            st = af_fail(err, AF_E_LIMIT,
+                         "the crops are over %zu MiB together: ask for a smaller size, a higher "
+                         "conf or a lower max_det",
+                         c->max_bytes >> 20);
+            break;
+        }
         char file[160];
         snprintf(file, sizeof file, "%s_%d.%s", stem, i, c->ext);
         if ((st = add_entry(z, file, bytes, nb, err)))

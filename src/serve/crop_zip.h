@@ -27,10 +27,10 @@ void serve_crop_rect(const af_detection *d, int w, int h, double margin, int squ
 void serve_crop_out_size(const serve_crop_params *c, int cw, int ch, int *ow, int *oh);
 
 typedef struct serve_crop_source {
-    const char *name;       /* the upload's file name ("image" when none) */
-    const char *model;      /* model name and content hash, for the manifest */
+    const char *name;  /* the upload's file name ("image" when none) */
+    const char *model; /* model name and content hash, for the manifest */
     const char *model_sha256;
-    const af_model *m;      /* class names */
+    const af_model *m; /* class names */
 } serve_crop_source;
 
 /* Crops every detection out of img and returns a zip (malloc'd *zip, *len)

@@ -27,8 +27,7 @@ static unsigned status_for(af_status st)
     }
 }
 
-static void detect_json(serve_req *r, const af_image *img, const af_detection *d, int n,
-                        double ms)
+static void detect_json(serve_req *r, const af_image *img, const af_detection *d, int n, double ms)
 {
     const serve_config *cfg = r->srv->cfg;
     char *buf = NULL;

@@ -6,7 +6,7 @@ static const char *const labels[EP_COUNT] = {"/",        "/v1/detect", "/v1/crop
                                              "/healthz", "/metrics",   "other"};
 
 static const double bounds[SERVE_NBUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                              1,     2.5,  5,     10,   30,  60,  120};
+                                              1,     2.5,  5,     10,   30,  60,   120};
 
 const char *serve_endpoint_label(serve_endpoint ep)
 {
@@ -59,8 +59,7 @@ static void code_label(unsigned code, char *out, size_t cap)
 }
 
 /* One counter by endpoint and code (only the errors when errors_only). */
-static void counts(serve_metrics *m, FILE *f, const char *name, const char *help,
-                   int errors_only)
+static void counts(serve_metrics *m, FILE *f, const char *name, const char *help, int errors_only)
 {
     fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
     for (int e = 0; e < EP_COUNT; e++)
@@ -75,8 +74,8 @@ static void counts(serve_metrics *m, FILE *f, const char *name, const char *help
         }
 }
 
-void serve_metrics_render(serve_metrics *m, FILE *f, int queue_depth, int queue_cap,
-                          int in_flight, int workers)
+void serve_metrics_render(serve_metrics *m, FILE *f, int queue_depth, int queue_cap, int in_flight,
+                          int workers)
 {
     pthread_mutex_lock(&m->mu);
     counts(m, f, "animeface_http_requests_total",

@@ -40,7 +40,7 @@ void serve_metrics_free(serve_metrics *m);
 /* code 0: the connection ended without a response (timeout, client gone). */
 void serve_metrics_observe(serve_metrics *m, serve_endpoint ep, unsigned code, double seconds);
 /* Writes the text exposition format. */
-void serve_metrics_render(serve_metrics *m, FILE *f, int queue_depth, int queue_cap,
-                          int in_flight, int workers);
+void serve_metrics_render(serve_metrics *m, FILE *f, int queue_depth, int queue_cap, int in_flight,
+                          int workers);
 
 #endif

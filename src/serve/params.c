@@ -18,8 +18,7 @@ static af_status get_double(serve_lookup_fn lookup, void *cls, const char *name,
     errno = 0;
     double v = strtod(s, &end);
     if (end == s || *end || errno || !isfinite(v) || v < lo || v > hi)
-        return af_fail(err, AF_E_ARG, "%s: '%.40s' is not a number from %g to %g", name, s, lo,
-                       hi);
+        return af_fail(err, AF_E_ARG, "%s: '%.40s' is not a number from %g to %g", name, s, lo, hi);
     *out = v;
     return AF_OK;
 }
@@ -39,8 +38,8 @@ static af_status get_ints(serve_lookup_fn lookup, void *cls, const char *name, l
         long v = strtol(p, &end, 10);
         if (end == p || errno || v < lo || v > hi || *n == cap || (*end && *end != ','))
             return af_fail(err, AF_E_ARG,
-                           "%s: '%.40s' is not a list of at most %d integers from %ld to %ld",
-                           name, s, cap, lo, hi);
+                           "%s: '%.40s' is not a list of at most %d integers from %ld to %ld", name,
+                           s, cap, lo, hi);
         out[(*n)++] = (int)v;
         if (!*end)
             return AF_OK;
@@ -65,8 +64,7 @@ static af_status get_bool(serve_lookup_fn lookup, void *cls, const char *name, i
     return AF_OK;
 }
 
-static af_status get_format(serve_lookup_fn lookup, void *cls, serve_crop_params *c,
-                            af_error *err)
+static af_status get_format(serve_lookup_fn lookup, void *cls, serve_crop_params *c, af_error *err)
 {
     const char *s = lookup(cls, "format");
     if (!s)
@@ -113,8 +111,7 @@ af_status serve_params_parse(serve_lookup_fn lookup, void *cls, int max_imgsz, s
         return st;
     if (n)
         p->det.max_det = v[0];
-    if ((st = get_ints(lookup, cls, "classes", 0, 100000, p->classes, SERVE_MAX_CLASSES, &n,
-                       err)))
+    if ((st = get_ints(lookup, cls, "classes", 0, 100000, p->classes, SERVE_MAX_CLASSES, &n, err)))
         return st;
     if (n) {
         p->det.classes = p->classes;

@@ -18,7 +18,7 @@ struct serve_pool {
     struct worker_arg {
         serve_pool *p;
         int index;
-    } *args;
+    } * args;
 };
 
 static void *worker_main(void *arg)

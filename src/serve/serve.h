@@ -13,19 +13,19 @@
 
 typedef struct serve_config {
     const af_model *model;
-    const char *model_name;   /* shown in the JSON and /v1/models */
-    char model_sha256[65];    /* hex of the model file's bytes */
-    const char *host;         /* 127.0.0.1 */
-    int port;                 /* 0: any free port (printed) */
-    int workers;              /* detections at once, one af_context each */
-    int threads;              /* compute threads per worker */
-    int queue;                /* requests waiting for a worker, beyond which 503 */
-    size_t max_upload;        /* bytes of a request body, beyond which 413 */
-    uint64_t max_pixels;      /* decoded image w*h, beyond which 400 */
-    int max_imgsz;            /* largest imgsz a request may ask for */
-    int timeout_s;            /* idle connections and slow requests are dropped after this */
+    const char *model_name; /* shown in the JSON and /v1/models */
+    char model_sha256[65];  /* hex of the model file's bytes */
+    const char *host;       /* 127.0.0.1 */
+    int port;               /* 0: any free port (printed) */
+    int workers;            /* detections at once, one af_context each */
+    int threads;            /* compute threads per worker */
+    int queue;              /* requests waiting for a worker, beyond which 503 */
+    size_t max_upload;      /* bytes of a request body, beyond which 413 */
+    uint64_t max_pixels;    /* decoded image w*h, beyond which 400 */
+    int max_imgsz;          /* largest imgsz a request may ask for */
+    int timeout_s;          /* idle connections and slow requests are dropped after this */
     int max_connections;
-    FILE *log;                /* start/stop lines (stderr) */
+    FILE *log; /* start/stop lines (stderr) */
 } serve_config;
 
 /* Runs the server until SIGTERM/SIGINT (which the caller has blocked in every

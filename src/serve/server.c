@@ -23,7 +23,7 @@ static serve_endpoint route(const char *url)
     static const struct {
         const char *path;
         serve_endpoint ep;
-    } table[] = {{"/", EP_PAGE},          {"/index.html", EP_PAGE}, {"/v1/detect", EP_DETECT},
+    } table[] = {{"/", EP_PAGE},          {"/index.html", EP_PAGE},  {"/v1/detect", EP_DETECT},
                  {"/v1/crop", EP_CROP},   {"/v1/models", EP_MODELS}, {"/healthz", EP_HEALTHZ},
                  {"/metrics", EP_METRICS}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
@@ -237,6 +237,14 @@ static int body_done(serve_server *s, serve_req *r)
         serve_reply_error(&r->reply, MHD_HTTP_BAD_REQUEST, "%s", err.msg);
         return 1;
     }
+    if (r->ep == EP_CROP && r->params.det.max_det > SERVE_MAX_CROPS) {
+        serve_reply_error(&r->reply, MHD_HTTP_BAD_REQUEST,
+                          "max_det: /v1/crop cuts at most %d faces per request", SERVE_MAX_CROPS);
+        return 1;
+    }
+    /* every crop of one request together: a few times what may be uploaded */
+    r->params.crop.max_bytes =
+        8 * cfg->max_upload > ((size_t)256 << 20) ? 8 * cfg->max_upload : (size_t)256 << 20;
     /* suspend before queueing: a worker may finish and resume at once */
     r->stage = STAGE_QUEUED;
     MHD_suspend_connection(r->conn);
@@ -326,17 +334,19 @@ static int start_daemon(serve_server *s)
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     memset(&a4, 0, sizeof a4);
     memset(&a6, 0, sizeof a6);
-    if (inet_pton(AF_INET, cfg->host, &a4.sin_addr) == 1) {
+    const char *host = strcmp(cfg->host, "localhost") ? cfg->host : "127.0.0.1";
+    if (inet_pton(AF_INET, host, &a4.sin_addr) == 1) {
         a4.sin_family = AF_INET;
         a4.sin_port = htons((uint16_t)cfg->port);
         addr = (struct sockaddr *)&a4;
-    } else if (inet_pton(AF_INET6, cfg->host, &a6.sin6_addr) == 1) {
+    } else if (inet_pton(AF_INET6, host, &a6.sin6_addr) == 1) {
         a6.sin6_family = AF_INET6;
         a6.sin6_port = htons((uint16_t)cfg->port);
         addr = (struct sockaddr *)&a6;
         flags |= MHD_USE_IPv6;
     } else {
-        fprintf(cfg->log, "animeface serve: --host '%s' is not an IPv4 or IPv6 address\n",
+        fprintf(cfg->log,
+                "animeface serve: --host '%s' is not an IPv4 or IPv6 address (or localhost)\n",
                 cfg->host);
         return -1;
     }
@@ -347,8 +357,9 @@ static int start_daemon(serve_server *s)
         (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
         MHD_OPTION_END);
     if (!s->daemon) {
-        fprintf(cfg->log, "animeface serve: cannot listen on %s port %d (in use, or not an "
-                          "address of this machine?)\n",
+        fprintf(cfg->log,
+                "animeface serve: cannot listen on %s port %d (in use, or not an "
+                "address of this machine?)\n",
                 cfg->host, cfg->port);
         return -1;
     }
@@ -416,8 +427,7 @@ int serve_run(const serve_config *cfg)
             "animeface serve: http://%s%s%s:%d/ (model %s, %d worker%s x %d thread%s, queue %d); "
             "Ctrl-C or SIGTERM stops\n",
             v6 ? "[" : "", cfg->host, v6 ? "]" : "", port, cfg->model_name, cfg->workers,
-            cfg->workers == 1 ? "" : "s", cfg->threads, cfg->threads == 1 ? "" : "s",
-            cfg->queue);
+            cfg->workers == 1 ? "" : "s", cfg->threads, cfg->threads == 1 ? "" : "s", cfg->queue);
     fflush(cfg->log);
     wait_for_signal();
     fprintf(cfg->log, "animeface serve: stopping: finishing %d request%s in flight\n",
