@@ -15,14 +15,15 @@ SOVERSION := 0
 # HACKING.md has the layer order (LAYERS below; `make layers` checks the includes).
 INFER_DIRS := core io ops model detect
 TRAIN_DIRS := draw data eval train
-CLI_DIRS := cli
+CLI_DIRS := cli serve
 # the layer order, lowest first (commas: one layer); an include may only go down or sideways
-LAYERS := core io,ops model detect draw,data,eval train cli
+LAYERS := core io,ops model detect draw,data,eval train cli,serve
 
 # Debian packages (pkg-config names) each library needs, and the CLI alone
 INFER_PKGS := libpng libjpeg libwebp libwebpdemux libtiff-4 libgif libavif libexif libzip libcjson
 TRAIN_PKGS := cairo freetype2 yaml-0.1
-CLI_PKGS := nettle
+# (serve: the HTTP server and SHA-256; src/serve is CLI code, in no library)
+CLI_PKGS := libmicrohttpd nettle
 PKGS := $(INFER_PKGS) $(TRAIN_PKGS) $(CLI_PKGS)
 INFER_SYSLIBS := -ldnnl -fopenmp -lpthread -lm
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -147,7 +148,7 @@ embed-install: all
 	@$(MAKE) --no-print-directory -s install DESTDIR=$(abspath $(EMBED_DIR)) PREFIX=/usr >/dev/null
 
 test: $(TEST_BIN) $(CLI) embed-install
-	@AF_CLI=$(CLI) $(EMBED_ENV) sh tests/run.sh $(TEST_BIN) tests/embed/test_embed.sh
+	@AF_CLI=$(CLI) AF_BUILD=$(BUILD) $(EMBED_ENV) sh tests/run.sh $(TEST_BIN) tests/embed/test_embed.sh
 
 asan:
 	$(MAKE) MODE=asan test
@@ -191,6 +192,8 @@ clean:
 
 # the bundled model is compiled into the CLI (src/cli/default_model.c)
 $(BUILD)/obj/src/cli/default_model.o: models/default.safetensors
+# and serve's page (src/serve/page.c)
+$(BUILD)/obj/src/serve/page.o: src/serve/page.html
 
 -include fuzz.mk
 -include tsan.mk

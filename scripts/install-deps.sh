@@ -8,8 +8,8 @@ libjpeg62-turbo-dev libpng-dev libwebp-dev libexif-dev
 libtiff-dev libgif-dev libavif-dev
 libzip-dev libcjson-dev libyaml-dev
 libcairo2-dev libfreetype-dev fonts-dejavu-core
-nettle-dev
-valgrind
+libmicrohttpd-dev nettle-dev
+valgrind curl chromium chromium-driver python3-selenium
 slurm-wlm munge"
 missing=""
 for p in $PKGS; do

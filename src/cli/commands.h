@@ -14,6 +14,7 @@ int cmd_val(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_crop(int argc, char **argv);
 int cmd_manifest(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Loads --model, or the bundled default when path is NULL or empty. Prints
  * the error line itself; returns NULL on failure. */

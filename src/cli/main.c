@@ -22,6 +22,7 @@ static void usage(FILE *f)
             "  data      check a YOLO dataset, split it, convert VOC/COCO labels\n"
             "  crop      face datasets: crop every face of a collection (resumable, sharded)\n"
             "  manifest  merge the crop manifests of a job's shards\n"
+            "  serve     a local HTTP service and web page (POST /v1/detect, /v1/crop)\n"
             "  version   print the version\n"
             "\n"
             "ultralytics-style calls work too: animeface predict model=best.pt source=imgs/ conf=0.3\n"
@@ -66,6 +67,8 @@ int main(int argc, char **argv)
         return cmd_crop(argc - 2, argv + 2);
     if (!strcmp(cmd, "manifest"))
         return cmd_manifest(argc - 2, argv + 2);
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("animeface %s\n", AF_VERSION_STRING);
         return 0;
