@@ -84,11 +84,13 @@ static af_status get_format(serve_lookup_fn lookup, void *cls, serve_crop_params
     return AF_OK;
 }
 
-af_status serve_params_parse(serve_lookup_fn lookup, void *cls, int max_imgsz, serve_params *p,
-                             af_error *err)
+af_status serve_params_parse(serve_lookup_fn lookup, void *cls, int max_imgsz, float default_conf,
+                             serve_params *p, af_error *err)
 {
     memset(p, 0, sizeof *p);
     af_detect_options_default(&p->det);
+    if (default_conf > 0)
+        p->det.conf = default_conf;
     p->crop.format = "jpeg";
     p->crop.ext = "jpg";
     p->crop.quality = 95;

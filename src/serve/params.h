@@ -34,9 +34,11 @@ typedef struct serve_params {
 /* Returns the value given for name, or NULL when the request has none. */
 typedef const char *(*serve_lookup_fn)(void *cls, const char *name);
 
-/* Fills p from the request's values; max_imgsz bounds imgsz. On a bad value
- * returns AF_E_ARG with one line naming the option and the problem. */
-af_status serve_params_parse(serve_lookup_fn lookup, void *cls, int max_imgsz, serve_params *p,
-                             af_error *err);
+/* Fills p from the request's values; max_imgsz bounds imgsz; default_conf (> 0:
+ * the model's calibrated threshold, as predict uses) is conf when the request
+ * gives none. On a bad value returns AF_E_ARG with one line naming the option
+ * and the problem. */
+af_status serve_params_parse(serve_lookup_fn lookup, void *cls, int max_imgsz, float default_conf,
+                             serve_params *p, af_error *err);
 
 #endif

@@ -233,7 +233,8 @@ static int body_done(serve_server *s, serve_req *r)
         return 1;
     }
     af_error err = {0};
-    if (serve_params_parse(lookup_option, r, cfg->max_imgsz, &r->params, &err)) {
+    if (serve_params_parse(lookup_option, r, cfg->max_imgsz, af_model_conf_threshold(cfg->model),
+                           &r->params, &err)) {
         serve_reply_error(&r->reply, MHD_HTTP_BAD_REQUEST, "%s", err.msg);
         return 1;
     }
