@@ -38,7 +38,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIB := $(BUILD)/libanimeface.a
 CLI := $(BUILD)/animeface
 
-.PHONY: all test asan check demo bench install clean
+.PHONY: all test test-layouts asan check demo bench install clean
 all: $(LIB) $(CLI)
 
 $(BUILD)/obj/%.o: %.c
@@ -70,8 +70,17 @@ test: $(TEST_BIN) $(CLI)
 asan:
 	$(MAKE) MODE=asan test
 
+# The golden parity tests again in both activation layouts (ops/blocked.h),
+# whatever this CPU is: nChw16c forced (on an AVX2 CPU oneDNN runs it between
+# reorders), then nChw8c with oneDNN capped to AVX2 (the Winograd branch).
+LAYOUT_TESTS := $(addprefix $(BUILD)/tests/,test_ops test_forward test_predict test_val test_model)
+test-layouts: $(LAYOUT_TESTS) $(CLI)
+	@AF_BLK=16 AF_CLI=$(CLI) sh tests/run.sh $(LAYOUT_TESTS)
+	@AF_BLK=8 ONEDNN_MAX_CPU_ISA=AVX2 AF_CLI=$(CLI) sh tests/run.sh $(LAYOUT_TESTS)
+
 check:
 	$(MAKE) test
+	$(MAKE) test-layouts
 	$(MAKE) MODE=asan test
 	$(MAKE) MODE=asan fuzz-replay
 	$(MAKE) tsan

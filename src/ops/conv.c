@@ -51,6 +51,12 @@ struct af_conv {
     dnnl_primitive_t prim;
     dnnl_stream_t stream;
     dnnl_memory_t msrc, mwei, mbias, mdst, mscratch;
+    /* the kernel's own activation layouts (make_pd_fast's any_act): the
+     * caller's src and dst (usrc, udst) are reordered into and out of
+     * kernel-layout copies (ksrc, kdst) around each run */
+    dnnl_primitive_t rsrc, rdst;
+    dnnl_memory_t usrc, udst;
+    void *ksrc, *kdst;
     void *own_w;   /* private weights (DNNL_PRIVATE: blocked, REF: OIHW) */
     void *scratch; /* user scratchpad */
     uint16_t *src16; /* bf16 weights: the input converted to bf16 before each run */
@@ -88,14 +94,25 @@ af_status af_conv_desc_check(const af_conv_desc *d, af_error *err)
 
 static dnnl_format_tag_t layout_tag(af_layout l)
 {
-    return l == AF_LAYOUT_BLK8 ? dnnl_nChw8c : l == AF_LAYOUT_NCHW ? dnnl_nchw : dnnl_nhwc;
+    switch (l) {
+    case AF_LAYOUT_BLK8:
+        return dnnl_nChw8c;
+    case AF_LAYOUT_BLK16:
+        return dnnl_nChw16c;
+    case AF_LAYOUT_NCHW:
+        return dnnl_nchw;
+    default:
+        return dnnl_nhwc;
+    }
 }
 
 /* Creates the primitive descriptor for one shape; wmd NULL means format `any`.
- * bf16: input and weights in bf16, bias and output in f32. */
+ * bf16: input and weights in bf16, bias and output in f32. any_act: the
+ * activations in format `any` too (the kernel's own layouts, for a conv whose
+ * layouts have no fast kernel here: it then runs between reorders). */
 static dnnl_status_t make_pd(dnnl_engine_t eng, const af_conv_desc *d, int has_bias, int n,
                              int h, int w, const dnnl_memory_desc_t *wmd, int bf16,
-                             af_layout src_layout, af_layout dst_layout,
+                             af_layout src_layout, af_layout dst_layout, int any_act,
                              dnnl_primitive_desc_t *pd)
 {
     int oh, ow;
@@ -107,8 +124,10 @@ static dnnl_status_t make_pd(dnnl_engine_t eng, const af_conv_desc *d, int has_b
     dnnl_status_t st;
     *pd = NULL;
     dnnl_data_type_t in_dt = bf16 ? dnnl_bf16 : dnnl_f32;
-    if ((st = dnnl_memory_desc_init_by_tag(&src_md, 4, sdims, in_dt, layout_tag(src_layout))) ||
-        (st = dnnl_memory_desc_init_by_tag(&dst_md, 4, ddims, dnnl_f32, layout_tag(dst_layout))) ||
+    dnnl_format_tag_t stag = any_act ? dnnl_format_tag_any : layout_tag(src_layout),
+                      dtag = any_act ? dnnl_format_tag_any : layout_tag(dst_layout);
+    if ((st = dnnl_memory_desc_init_by_tag(&src_md, 4, sdims, in_dt, stag)) ||
+        (st = dnnl_memory_desc_init_by_tag(&dst_md, 4, ddims, dnnl_f32, dtag)) ||
         (st = dnnl_memory_desc_init_by_tag(&any_wmd, 4, wdims, in_dt, dnnl_format_tag_any)) ||
         (st = dnnl_memory_desc_init_by_tag(&bias_md, 1, bdims, dnnl_f32, dnnl_a)))
         return st;
@@ -216,6 +235,33 @@ static af_status alloc_reordered(dnnl_engine_t eng, const dnnl_memory_desc_t *fm
     return AF_OK;
 }
 
+/* make_pd on the given layouts; where oneDNN has only its slow reference
+ * kernel for them (a layout foreign to this CPU's kernels, e.g. nChw16c on
+ * an AVX2 CPU), on the kernel's own activation layouts instead (*any_act
+ * set; the conv then runs between reorders) if that finds a real kernel. */
+static dnnl_status_t make_pd_fast(dnnl_engine_t eng, const af_conv_desc *d, int has_bias, int n,
+                                  int h, int w, const dnnl_memory_desc_t *wmd, int bf16,
+                                  af_layout src_layout, af_layout dst_layout, int *any_act,
+                                  dnnl_primitive_desc_t *pd)
+{
+    *any_act = 0;
+    dnnl_status_t st =
+        make_pd(eng, d, has_bias, n, h, w, wmd, bf16, src_layout, dst_layout, 0, pd);
+    if (st != dnnl_success || !impl_is_ref(pd_impl(*pd)))
+        return st;
+    dnnl_primitive_desc_t alt = NULL;
+    if (make_pd(eng, d, has_bias, n, h, w, wmd, bf16, src_layout, dst_layout, 1, &alt) ==
+            dnnl_success &&
+        !impl_is_ref(pd_impl(alt))) {
+        dnnl_primitive_desc_destroy(*pd);
+        *pd = alt;
+        *any_act = 1;
+    } else if (alt) {
+        dnnl_primitive_desc_destroy(alt);
+    }
+    return dnnl_success;
+}
+
 /* The weights format oneDNN's kernel picks for w's convolution at a nominal
  * input shape, big enough for every kernel and stride (the format depends on
  * the channel counts and kernel, hardly on the spatial size). *is_ref: the
@@ -225,8 +271,9 @@ static dnnl_status_t nominal_wmd(dnnl_engine_t eng, const af_conv_weights *w, in
 {
     int hw = AF_CONV_NOMINAL_HW < w->d.k ? w->d.k : AF_CONV_NOMINAL_HW;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t st = make_pd(eng, &w->d, w->bias != NULL, 1, hw, hw, NULL, bf16,
-                               w->src_layout, w->dst_layout, &pd);
+    int any_act;
+    dnnl_status_t st = make_pd_fast(eng, &w->d, w->bias != NULL, 1, hw, hw, NULL, bf16,
+                                    w->src_layout, w->dst_layout, &any_act, &pd);
     if (st)
         return st;
     *is_ref = impl_is_ref(pd_impl(pd));
@@ -265,7 +312,8 @@ static af_status prepare_dnnl(af_conv_weights *w, const float *weight, af_error 
  * weights would grow from 15 to 26 MiB each. */
 int af_conv_winograd_suits(const af_engine *e, const af_conv_desc *d)
 {
-    if (d->k != 3 || d->pad != 1 || !af_engine_winograd(e) || !af_wino_supported())
+    if (d->k != 3 || d->pad != 1 || !af_engine_winograd(e) || af_engine_blk(e) != 8 ||
+        !af_wino_supported())
         return 0;
     if (d->stride == 1)
         return d->cin >= 32 && d->cout >= 32;
@@ -438,8 +486,9 @@ static af_status shape_check(const af_conv_desc *d, int n, int h, int w, int oh,
     if (n < 1 || h < 1 || w < 1 || oh < 1 || ow < 1)
         return af_fail(err, AF_E_ARG, "conv: input %dx%dx%d (k %d, pad %d) gives no output", n,
                        h, w, d->k, d->pad);
-    /* channels as stored in the blocked layout (rounded up to 8) */
-    size_t cin = (size_t)af_blk_pad(d->cin), cout = (size_t)af_blk_pad(d->cout);
+    /* channels as stored in the blocked layouts (rounded up to at most 16) */
+    size_t cin = (size_t)af_blk_pad(AF_BLK_MAX, d->cin),
+           cout = (size_t)af_blk_pad(AF_BLK_MAX, d->cout);
     if (af_mul3_size((size_t)n, (size_t)h, (size_t)w, &a) || af_mul_size(a, cin, &a) ||
         af_mul3_size((size_t)n, (size_t)oh, (size_t)ow, &b) || af_mul_size(b, cout, &b) ||
         a > AF_CONV_MAX_ELEMS || b > AF_CONV_MAX_ELEMS)
@@ -450,7 +499,54 @@ static af_status shape_check(const af_conv_desc *d, int n, int h, int w, int oh,
 /* Floats of an n x h x w x c tensor stored in layout l. */
 static size_t layout_elems(af_layout l, int n, int h, int w, int c)
 {
-    return l == AF_LAYOUT_BLK8 ? af_blk_elems(n, h, w, c) : (size_t)n * h * w * c;
+    return af_layout_blk(l) ? af_blk_elems(af_layout_blk(l), n, h, w, c) : (size_t)n * h * w * c;
+}
+
+/* The reorders between the caller's layouts and the kernel's (smd, dmd) and
+ * the kernel-layout buffers, for a conv made with make_pd_fast's any_act. */
+static af_status make_act_reorders(af_conv *c, const dnnl_memory_desc_t *smd,
+                                   const dnnl_memory_desc_t *dmd, af_error *err)
+{
+    dnnl_engine_t eng = af_engine_dnnl(c->e);
+    const af_conv_desc *d = &c->w->d;
+    dnnl_memory_desc_t umd_s, umd_d;
+    dnnl_dims_t sdims = {c->n, d->cin, c->h, c->wd}, ddims = {c->n, d->cout, c->oh, c->ow};
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_status_t st;
+    const char *what = "describing the activations";
+    if ((st = dnnl_memory_desc_init_by_tag(&umd_s, 4, sdims, c->w->bf16 ? dnnl_bf16 : dnnl_f32,
+                                           layout_tag(c->src_layout))) ||
+        (st = dnnl_memory_desc_init_by_tag(&umd_d, 4, ddims, dnnl_f32,
+                                           layout_tag(c->dst_layout))))
+        return dnnl_err(err, what, st);
+    size_t sb = dnnl_memory_desc_get_size(smd), db = dnnl_memory_desc_get_size(dmd);
+    if (!(c->ksrc = af_alloc64(sb ? sb : 1)) || !(c->kdst = af_alloc64(db ? db : 1)))
+        return af_fail(err, AF_E_NOMEM, "conv: out of memory for the reordered activations");
+    what = "creating the activation reorders";
+    if ((st = dnnl_memory_create(&c->usrc, &umd_s, eng, DNNL_MEMORY_NONE)) ||
+        (st = dnnl_memory_create(&c->udst, &umd_d, eng, DNNL_MEMORY_NONE)) ||
+        (st = dnnl_memory_set_data_handle(c->msrc, c->ksrc)) ||
+        (st = dnnl_memory_set_data_handle(c->mdst, c->kdst)) ||
+        (st = dnnl_reorder_primitive_desc_create(&rpd, &umd_s, eng, smd, eng, NULL)) ||
+        (st = dnnl_primitive_create(&c->rsrc, rpd)))
+        goto out;
+    dnnl_primitive_desc_destroy(rpd);
+    rpd = NULL;
+    if ((st = dnnl_reorder_primitive_desc_create(&rpd, dmd, eng, &umd_d, eng, NULL)) ||
+        (st = dnnl_primitive_create(&c->rdst, rpd)))
+        goto out;
+out:
+    if (rpd)
+        dnnl_primitive_desc_destroy(rpd);
+    return st ? dnnl_err(err, what, st) : AF_OK;
+}
+
+/* Runs reorder r from `from` to `to` on c's stream. */
+static dnnl_status_t run_reorder(af_conv *c, dnnl_primitive_t r, dnnl_memory_t from,
+                                 dnnl_memory_t to)
+{
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    return dnnl_primitive_execute(r, c->stream, 2, args);
 }
 
 static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int h, int width,
@@ -516,9 +612,10 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     int prev = af_engine_set_threads(e, threads);
     if (threads <= 0)
         c->threads = af_engine_max_threads(e);
+    int any_act = 0;
     st = naive || oihw ? dnnl_unimplemented
-                       : make_pd(eng, d, w->bias != NULL, n, h, width, &w->wmd, w->bf16,
-                                 c->src_layout, c->dst_layout, &pd);
+                       : make_pd_fast(eng, d, w->bias != NULL, n, h, width, &w->wmd, w->bf16,
+                                      c->src_layout, c->dst_layout, &any_act, &pd);
     if (st == dnnl_success && impl_is_ref(pd_impl(pd))) {
         dnnl_primitive_desc_destroy(pd); /* the blocked format forced a slow kernel */
         pd = NULL;
@@ -528,8 +625,8 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         c->path = AF_CONV_DNNL_SHARED;
     } else if (st == dnnl_unimplemented) {
         st = naive ? dnnl_unimplemented
-                   : make_pd(eng, d, w->bias != NULL, n, h, width, NULL, w->bf16, c->src_layout,
-                             c->dst_layout, &pd);
+                   : make_pd_fast(eng, d, w->bias != NULL, n, h, width, NULL, w->bf16,
+                                  c->src_layout, c->dst_layout, &any_act, &pd);
         if (st == dnnl_success) {
             c->path = AF_CONV_DNNL_PRIVATE;
         } else if (st == dnnl_unimplemented) {
@@ -581,7 +678,7 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         *out = c;
         return AF_OK;
     }
-    snprintf(c->impl, sizeof c->impl, "%s", pd_impl(pd));
+    snprintf(c->impl, sizeof c->impl, "%s%s", pd_impl(pd), any_act ? "+reorders" : "");
     if (w->bf16) {
         c->src_elems = layout_elems(src_layout, n, h, width, d->cin); /* bounded by shape_check */
         if (!(c->src16 = af_alloc64(c->src_elems * sizeof *c->src16))) {
@@ -609,6 +706,8 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         (st = dnnl_memory_create(&c->mdst, dmd, eng, DNNL_MEMORY_NONE)) ||
         (st = dnnl_memory_create(&c->mwei, wmd, eng, (void *)wptr)))
         goto dnnl_fail;
+    if (any_act && (rc = make_act_reorders(c, smd, dmd, err)))
+        goto fail;
     if (w->bias) {
         const dnnl_memory_desc_t *bmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
         if (!bmd) {
@@ -675,10 +774,10 @@ af_status af_conv_create_naive_for(af_engine *e, const af_conv_weights *w, int n
 static void convert_nhwc(af_layout l, int to_nhwc, int n, int h, int w, int c, const float *src,
                          float *dst)
 {
-    if (l == AF_LAYOUT_BLK8 && to_nhwc)
-        af_blk_to_nhwc(n, h, w, c, src, dst, 1);
-    else if (l == AF_LAYOUT_BLK8)
-        af_nhwc_to_blk(n, h, w, c, src, dst);
+    if (af_layout_blk(l) && to_nhwc)
+        af_blk_to_nhwc(af_layout_blk(l), n, h, w, c, src, dst, 1);
+    else if (af_layout_blk(l))
+        af_nhwc_to_blk(af_layout_blk(l), n, h, w, c, src, dst);
     else if (l == AF_LAYOUT_NCHW && to_nhwc)
         af_nchw_to_nhwc(n, h, w, c, src, dst);
     else if (l == AF_LAYOUT_NCHW)
@@ -710,8 +809,9 @@ af_status af_conv_forward(af_conv *c, const float *src, float *dst, af_error *er
     dnnl_status_t st;
     if (c->src16)
         af_bf16_from_f32_array(src, c->src16, c->src_elems, c->threads);
-    if ((st = dnnl_memory_set_data_handle(c->msrc, c->src16 ? (void *)c->src16 : (void *)src)) ||
-        (st = dnnl_memory_set_data_handle(c->mdst, dst)))
+    void *in = c->src16 ? (void *)c->src16 : (void *)src;
+    if ((st = dnnl_memory_set_data_handle(c->rsrc ? c->usrc : c->msrc, in)) ||
+        (st = dnnl_memory_set_data_handle(c->rdst ? c->udst : c->mdst, dst)))
         return dnnl_err(err, "setting the convolution buffers", st);
     dnnl_exec_arg_t args[5];
     int na = 0;
@@ -723,7 +823,11 @@ af_status af_conv_forward(af_conv *c, const float *src, float *dst, af_error *er
     if (c->mscratch)
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, c->mscratch};
     int prev = af_engine_set_threads(c->e, c->threads);
-    st = dnnl_primitive_execute(c->prim, c->stream, na, args);
+    st = c->rsrc ? run_reorder(c, c->rsrc, c->usrc, c->msrc) : dnnl_success;
+    if (!st)
+        st = dnnl_primitive_execute(c->prim, c->stream, na, args);
+    if (!st && c->rdst)
+        st = run_reorder(c, c->rdst, c->mdst, c->udst);
     if (!st)
         st = dnnl_stream_wait(c->stream);
     af_engine_restore_threads(c->e, prev);
@@ -746,6 +850,16 @@ void af_conv_free(af_conv *c)
         dnnl_memory_destroy(c->mdst);
     if (c->msrc)
         dnnl_memory_destroy(c->msrc);
+    if (c->usrc)
+        dnnl_memory_destroy(c->usrc);
+    if (c->udst)
+        dnnl_memory_destroy(c->udst);
+    if (c->rsrc)
+        dnnl_primitive_destroy(c->rsrc);
+    if (c->rdst)
+        dnnl_primitive_destroy(c->rdst);
+    free(c->ksrc);
+    free(c->kdst);
     if (c->stream)
         dnnl_stream_destroy(c->stream);
     if (c->prim)
