@@ -591,16 +591,42 @@ static void test_conv_bf16(void)
             af_conv *c = NULL;
             REQUIRE(af_conv_create(e, cw, 1, h, w, 2, &c, &err) == AF_OK);
             CHECK(af_conv_forward(c, src, got, &err) == AF_OK);
+            float *src_r = malloc(ni * sizeof *src_r);
+            REQUIRE(src_r != NULL);
             for (size_t i = 0; i < ni; i++)
-                src[i] = af_bf16_to_f32(af_bf16_from_f32(src[i]));
-            af_conv_ref(d, wr, bias, 1, h, w, src, want);
+                src_r[i] = af_bf16_to_f32(af_bf16_from_f32(src[i]));
+            af_conv_ref(d, wr, bias, 1, h, w, src_r, want);
             double ma, mr;
             size_t bad = compare(got, want, no, 1e-4, &ma, &mr);
             printf("  bf16 conv %d->%d k%d: max abs %.2e (%s)\n", d->cin, d->cout, d->k, ma,
                    af_conv_impl(c));
             CHECK_MSG(bad == 0, "%zu outputs off (max abs %.3g)", bad, ma);
             af_conv_free(c);
-            free(src), free(got), free(want), free(wr);
+            /* the forward pass's layouts: planar or blocked input, blocked output, both blocks */
+            for (int bs = 8; bs <= 16; bs += 8) {
+                const af_layout bl = af_blk_layout(bs), sl = d->cin == 3 ? AF_LAYOUT_NCHW : bl;
+                float *xin = malloc(af_blk_elems(bs, 1, h, w, d->cin) * sizeof *xin),
+                      *y = malloc(af_blk_elems(bs, 1, oh, ow, d->cout) * sizeof *y);
+                af_conv_weights *bw = NULL;
+                REQUIRE(xin && y &&
+                        af_conv_weights_create_for(e, d, wt, bias, sl, bl, &bw, &err) == AF_OK);
+                CHECK_MSG(af_conv_weights_to_bf16(bw, &err) == AF_OK, "%s", err.msg);
+                if (sl == AF_LAYOUT_NCHW)
+                    af_nhwc_to_nchw(1, h, w, d->cin, src, xin, 1);
+                else
+                    af_nhwc_to_blk(bs, 1, h, w, d->cin, src, xin);
+                REQUIRE(af_conv_create_for(e, bw, 1, h, w, 2, sl, bl, &c, &err) == AF_OK);
+                CHECK(af_conv_forward(c, xin, y, &err) == AF_OK);
+                af_blk_to_nhwc(bs, 1, oh, ow, d->cout, y, got, 1);
+                bad = compare(got, want, no, 1e-4, &ma, &mr);
+                printf("  bf16 conv %d->%d k%d to nChw%dc: max abs %.2e (%s)\n", d->cin, d->cout,
+                       d->k, bs, ma, af_conv_impl(c));
+                CHECK_MSG(bad == 0, "%zu outputs off (max abs %.3g)", bad, ma);
+                af_conv_free(c);
+                af_conv_weights_free(bw);
+                free(xin), free(y);
+            }
+            free(src), free(src_r), free(got), free(want), free(wr);
         }
         af_conv_weights_free(cw);
         free(wt), free(bias);
@@ -610,7 +636,7 @@ static void test_conv_bf16(void)
     af_engine_free(e);
 }
 
-/* ---- the blocked (nChw8c, nChw16c) layouts ---- */
+/* ---- int8 ---- */
 
 /* The documented element position, written out independently of ops/blocked.c. */
 static size_t blk_at(int blk, int c_total, int h, int w, int b, int c, int y, int x)
@@ -621,6 +647,112 @@ static size_t blk_at(int blk, int c_total, int h, int w, int b, int c, int y, in
 }
 
 static const int blk_sizes[] = {8, 16};
+
+/* s8 of v (round half to even, saturated), as oneDNN's reorders quantize. */
+static float q8(float v)
+{
+    float r = nearbyintf(v);
+    return r > 127.0f ? 127.0f : r < -128.0f ? -128.0f : r;
+}
+
+/* int8 convolutions in the forward pass's layouts (planar or blocked input,
+ * blocked output, both blocks) against the reference conv run on the
+ * quantized operands: the input quantized with range A (A -> 127, beyond
+ * saturated: A is set below the data's largest value on purpose), the weights
+ * per output channel (largest |w| -> 127), written out here independently.
+ * Without VNNI oneDNN's s8 x s8 kernels take the weights at half that scale
+ * (largest -> 63.5: its pmaddubsw pairs would saturate otherwise), so the
+ * reference quantizes them so there; the largest weight of a channel then
+ * lands on the tie 63.5, which oneDNN's float arithmetic may round either
+ * way: one weight step (|x| * wmax / 63.5 <= 5e-3 here) is allowed there. */
+static void test_conv_int8(void)
+{
+    af_engine *e = NULL;
+    af_error err = {0};
+    REQUIRE(af_engine_create(&e, &err) == AF_OK);
+    static const af_conv_desc ds[] = {{16, 32, 3, 1, 1, AF_ACT_SILU}, {3, 16, 3, 2, 1, AF_ACT_SILU},
+                                      {32, 5, 1, 1, 0, AF_ACT_NONE}, {64, 40, 3, 2, 1, AF_ACT_SILU}};
+    const char *isa = "";
+    af_engine_has_bf16(e, &isa);
+    const float wq_max = strstr(isa, "vnni") || strstr(isa, "bf16") || strstr(isa, "amx")
+                             ? 127.0f
+                             : 63.5f;
+    printf("  oneDNN ISA %s: weights to +-%g\n", isa, (double)wq_max);
+    int ran = 0;
+    for (size_t k = 0; k < sizeof ds / sizeof ds[0]; k++)
+        for (int bs = 8; bs <= 16; bs += 8) {
+            const af_conv_desc *d = &ds[k];
+            const af_layout bl = af_blk_layout(bs), sl = d->cin == 3 ? AF_LAYOUT_NCHW : bl;
+            int n = 2, h = 13, w = 11, oh, ow;
+            af_conv_out_hw(d, h, w, &oh, &ow);
+            size_t nw = (size_t)d->cout * d->cin * d->k * d->k, per = nw / (size_t)d->cout;
+            size_t ni = (size_t)n * h * w * d->cin, no = (size_t)n * oh * ow * d->cout;
+            float *wt = rand_buf(nw, 0.3f), *bias = rand_buf((size_t)d->cout, 0.5f);
+            float *x = rand_buf(ni, 1.0f), *xq = malloc(ni * sizeof *xq),
+                  *wq = malloc(nw * sizeof *wq), *want = malloc(no * sizeof *want),
+                  *got = malloc(no * sizeof *got);
+            float *xin = malloc(af_blk_elems(bs, n, h, w, d->cin) * sizeof *xin),
+                  *y = malloc(af_blk_elems(bs, n, oh, ow, d->cout) * sizeof *y);
+            REQUIRE(wt && bias && x && xq && wq && want && got && xin && y);
+            const float A = 0.8f; /* rand_buf is within +-1: the rest saturates */
+            for (size_t i = 0; i < ni; i++)
+                xq[i] = q8(x[i] * (127.0f / A)) * (A / 127.0f);
+            for (int o = 0; o < d->cout; o++) {
+                float mx = 0;
+                for (size_t i = 0; i < per; i++)
+                    mx = fmaxf(mx, fabsf(wt[o * per + i]));
+                for (size_t i = 0; i < per; i++)
+                    wq[o * per + i] = q8(wt[o * per + i] * (wq_max / mx)) * (mx / wq_max);
+            }
+            af_conv_ref(d, wq, bias, n, h, w, xq, want);
+            af_conv_weights *cw = NULL;
+            REQUIRE(af_conv_weights_create_for(e, d, wt, bias, sl, bl, &cw, &err) == AF_OK);
+            af_status st = af_conv_weights_to_int8(cw, A, &err);
+            if (st == AF_E_UNSUPPORTED) {
+                printf("  int8: %s\n", err.msg);
+                af_conv_weights_free(cw);
+                free(wt), free(bias), free(x), free(xq), free(wq), free(want), free(got);
+                free(xin), free(y);
+                continue;
+            }
+            CHECK_MSG(st == AF_OK, "%s", err.msg);
+            CHECK(af_conv_weights_is_int8(cw));
+            CHECK(af_conv_weights_to_bf16(cw, &err) == AF_E_ARG); /* one or the other */
+            if (sl == AF_LAYOUT_NCHW)
+                af_nhwc_to_nchw(n, h, w, d->cin, x, xin, 1);
+            else
+                af_nhwc_to_blk(bs, n, h, w, d->cin, x, xin);
+            af_conv *c = NULL;
+            REQUIRE(af_conv_create_for(e, cw, n, h, w, 2, sl, bl, &c, &err) == AF_OK);
+            for (size_t i = 0; i < af_blk_elems(bs, n, oh, ow, d->cout); i++)
+                y[i] = NAN;
+            CHECK(af_conv_forward(c, xin, y, &err) == AF_OK);
+            af_blk_to_nhwc(bs, n, oh, ow, d->cout, y, got, 1);
+            double ma, mr;
+            size_t bad = compare(got, want, no, wq_max == 127.0f ? 1e-4 : 5e-3, &ma, &mr);
+            printf("  int8 conv %2d->%2d k%d s%d to nChw%dc: max abs %.2e (%s)\n", d->cin,
+                   d->cout, d->k, d->stride, bs, ma, af_conv_impl(c));
+            CHECK_MSG(bad == 0, "%zu of %zu outputs off (max abs %.3g)", bad, no, ma);
+            size_t pad_bad = 0;
+            for (int b = 0; b < n; b++)
+                for (int ch = d->cout; ch < af_blk_pad(bs, d->cout); ch++)
+                    for (int p = 0; p < oh * ow; p++)
+                        pad_bad += y[blk_at(bs, d->cout, oh, ow, b, ch, p / ow, p % ow)] != 0.0f;
+            CHECK(pad_bad == 0);
+            ran++;
+            af_conv_free(c);
+            CHECK(af_conv_create_naive_for(e, cw, n, h, w, sl, bl, &c, &err) == AF_E_UNSUPPORTED);
+            af_conv_weights_free(cw);
+            free(wt), free(bias), free(x), free(xq), free(wq), free(want), free(got);
+            free(xin), free(y);
+        }
+    af_engine_free(e);
+    if (!ran)
+        SKIP("oneDNN has no int8 kernel on this CPU");
+}
+
+/* ---- the blocked (nChw8c, nChw16c) layouts ---- */
+
 
 /* NHWC value (b, c, y, x) of a tensor with C channels. */
 static size_t nhwc_at(int c_total, int h, int w, int b, int c, int y, int x)
@@ -1007,5 +1139,6 @@ int main(void)
     RUN(test_conv_winograd_s2);
     RUN(test_bf16_rounding);
     RUN(test_conv_bf16);
+    RUN(test_conv_int8);
     return t_summary();
 }

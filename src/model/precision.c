@@ -19,13 +19,27 @@ af_status af_model_set_precision(af_model *m, af_precision p, af_error *err)
                        "this CPU has no bf16 arithmetic (oneDNN uses %s here; bf16 needs "
                        "avx512_bf16 or AMX)",
                        isa);
+    /* a conv oneDNN has no bf16 kernel for (such as the first one, 3 channels
+     * in planar layout, on some CPUs) stays fp32; each conv is consistent on
+     * its own */
+    int converted = 0;
+    af_error first = {0};
     for (int i = 0; i < m->nconvs; i++) {
-        af_status st = af_conv_weights_to_bf16(m->convs[i].prepared, err);
-        if (st) { /* those converted so far stay bf16: each conv is consistent on its own */
-            af_error_prefix(err, "%s", m->convs[i].name);
+        af_error e1 = {0};
+        af_status st = af_conv_weights_to_bf16(m->convs[i].prepared, &e1);
+        if (st == AF_E_UNSUPPORTED) {
+            if (!first.msg[0])
+                af_fail(&first, st, "%s: %s", m->convs[i].name, e1.msg);
+            continue;
+        }
+        if (st) {
+            af_fail(err, st, "%s: %s", m->convs[i].name, e1.msg);
             return st;
         }
+        converted++;
     }
+    if (!converted && m->nconvs > 0)
+        return af_fail(err, AF_E_UNSUPPORTED, "%s", first.msg);
     m->precision = AF_PRECISION_BF16;
     return AF_OK;
 }

@@ -63,6 +63,16 @@ void af_conv_weights_free(af_conv_weights *w);
 af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err);
 int af_conv_weights_is_bf16(const af_conv_weights *w);
 
+/* Turns prepared weights into int8 ones: s8 weights with one scale per output
+ * channel (its largest |w| -> 127); convolutions created from them afterwards
+ * quantize their input to s8 with act_absmax -> 127 (rounded to nearest,
+ * saturated; from a calibration), run oneDNN's s8 kernels (s32 accumulation,
+ * VNNI where the CPU has it; NHWC, reordered to and from the caller's layouts)
+ * and give float32 (scales, bias and SiLU in float32). AF_E_UNSUPPORTED where
+ * oneDNN has no int8 kernel. Not while an af_conv made from w exists. */
+af_status af_conv_weights_to_int8(af_conv_weights *w, float act_absmax, af_error *err);
+int af_conv_weights_is_int8(const af_conv_weights *w);
+
 /* Winograd weights (ops/winograd.h): F(2x2,3x3) is chosen at creation for
  * 3x3 stride-1 pad-1 convolutions between blocked activations from 32
  * channels on either side, and its stride-2 form (S2) for stride-2 pad-1 ones
