@@ -512,6 +512,12 @@ af_status af_model_build_ex(const af_checkpoint *ck, int unfused, af_model **out
     }
     cJSON_Delete(own);
     free(b.used);
+    /* int8 calibration (animeface calibrate): each conv's input range, by name */
+    for (int i = 0; !st && ck->int8 && i < m->nconvs; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(ck->int8, m->convs[i].name);
+        if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e30)
+            m->convs[i].act_absmax = (float)v->valuedouble;
+    }
     if (st) {
         af_model_free(m);
         return st;

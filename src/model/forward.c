@@ -75,6 +75,7 @@ struct af_forward {
     af_conv_timing *conv_t; /* model->nconvs */
     int conv_seq;           /* convolutions run so far in this pass */
     double flops; /* of the last run */
+    float *observe; /* af_forward_observe: per conv, the largest |input| so far */
     int keep_raw; /* keep the head's raw outputs (for a loss on validation batches) */
     float *raw[AF_MAX_LEVELS];
     size_t raw_cap[AF_MAX_LEVELS];
@@ -174,6 +175,11 @@ const af_conv_timing *af_forward_conv_timing(const af_forward *f)
     return f->conv_t;
 }
 
+void af_forward_observe(af_forward *f, float *absmax)
+{
+    f->observe = absmax;
+}
+
 const double *af_forward_layer_flops(const af_forward *f)
 {
     return f->layer_flops;
@@ -226,6 +232,13 @@ static af_status act_alloc_as(af_forward *f, act *a, int n, int h, int w, int c,
 static af_status act_alloc(af_forward *f, act *a, int n, int h, int w, int c, af_error *err)
 {
     return act_alloc_as(f, a, n, h, w, c, f->lay, err);
+}
+
+/* Floats of an activation in its layout. */
+static size_t act_elems(const act *a)
+{
+    int blk = af_layout_blk(a->lay);
+    return blk ? af_blk_elems(blk, a->n, a->h, a->w, a->c) : (size_t)a->n * a->h * a->w * a->c;
 }
 
 static void act_release(af_forward *f, act *a)
@@ -288,6 +301,8 @@ static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, a
     f->flops += 2.0 * in->n * oh * ow * (double)u->desc.cout * u->desc.cin * u->desc.k * u->desc.k;
     if (f->dry)
         return AF_OK;
+    if (f->observe) /* padding lanes hold zeros: harmless to a maximum */
+        f->observe[ci] = af_absmax(in->data, act_elems(in), f->observe[ci]);
     const double t0 = now_ms();
     if ((st = af_conv_forward(e->convs[ci], in->data, out->data, err))) {
         if (alloc)

@@ -5,14 +5,38 @@
 #include "ops/conv.h"
 #include "ops/engine.h"
 
+/* int8: every conv needs its calibrated input range (animeface calibrate). */
+static af_status set_int8(af_model *m, af_error *err)
+{
+    for (int i = 0; i < m->nconvs; i++)
+        if (!(m->convs[i].act_absmax > 0))
+            return af_fail(err, AF_E_ARG,
+                           "the model has no int8 calibration (%s has no input range): make one "
+                           "with `animeface calibrate MODEL --source DIR -o OUT.safetensors`",
+                           m->convs[i].name);
+    for (int i = 0; i < m->nconvs; i++) {
+        af_status st = af_conv_weights_to_int8(m->convs[i].prepared, m->convs[i].act_absmax, err);
+        if (st) { /* those converted so far stay int8: each conv is consistent on its own */
+            af_error_prefix(err, "%s", m->convs[i].name);
+            return st;
+        }
+    }
+    m->precision = AF_PRECISION_INT8;
+    return AF_OK;
+}
+
 af_status af_model_set_precision(af_model *m, af_precision p, af_error *err)
 {
     if (p == m->precision)
         return AF_OK;
-    if (p != AF_PRECISION_BF16)
-        return af_fail(err, AF_E_ARG, "a bf16 model goes back to fp32 only by loading it again");
+    if (m->precision != AF_PRECISION_FP32 || p == AF_PRECISION_FP32)
+        return af_fail(err, AF_E_ARG, "a model goes back to fp32 only by loading it again");
     if (m->raw)
-        return af_fail(err, AF_E_ARG, "bf16 is for inference; training runs in fp32");
+        return af_fail(err, AF_E_ARG, "bf16 and int8 are for inference; training runs in fp32");
+    if (p == AF_PRECISION_INT8)
+        return set_int8(m, err);
+    if (p != AF_PRECISION_BF16)
+        return af_fail(err, AF_E_ARG, "unknown precision %d", (int)p);
     const char *isa;
     if (!af_engine_has_bf16(m->engine, &isa))
         return af_fail(err, AF_E_UNSUPPORTED,

@@ -44,6 +44,9 @@ struct af_conv_weights {
     float act_absmax;       /* int8: the calibrated input range */
     float *oscale;          /* int8: [cout] output scales, (act_absmax/127) * (wmax[oc]/127) */
     float *qbias;           /* int8: bias / oscale (oneDNN 2.x scales the bias with the sum) */
+    float *oihw32, *q8;     /* int8: the float OIHW weights and their per output channel
+                             * quantization factors, for shapes whose kernel wants another
+                             * weights format (quantized afresh into it) */
     af_layout src_layout, dst_layout; /* the activations wmd was chosen for */
     af_wino_weights *wino;  /* Winograd weights instead of wbuf (3x3 s1, blocked) */
 };
@@ -534,6 +537,10 @@ af_status af_conv_weights_to_int8(af_conv_weights *w, float act_absmax, af_error
     oscale = NULL;
     w->qbias = qbias;
     qbias = NULL;
+    w->oihw32 = oihw;
+    oihw = NULL;
+    w->q8 = q;
+    q = NULL;
     w->act_absmax = act_absmax;
     w->int8 = 1;
 out:
@@ -606,6 +613,8 @@ void af_conv_weights_free(af_conv_weights *w)
     free(w->bias);
     free(w->oscale);
     free(w->qbias);
+    free(w->oihw32);
+    free(w->q8);
     af_wino_weights_free(w->wino);
     free(w);
 }
@@ -781,9 +790,8 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         rc = dnnl_err(err, "creating a convolution", st);
         goto fail;
     }
-    if (w->int8 && c->path != AF_CONV_DNNL_SHARED) { /* s8 weights: their one format only */
-        rc = af_fail(err, AF_E_UNSUPPORTED, "conv: no int8 kernel for a %dx%d input%s", h, width,
-                     naive ? " (naive loops are fp32)" : "");
+    if (w->int8 && c->path == AF_CONV_REF) { /* the naive loops are fp32 */
+        rc = af_fail(err, AF_E_UNSUPPORTED, "conv: no int8 kernel for a %dx%d input", h, width);
         goto fail;
     }
 
@@ -804,6 +812,22 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         if (!oihw && dnnl_memory_desc_equal(&tmd, &w->wmd)) {
             if (c->path == AF_CONV_DNNL_PRIVATE)
                 c->path = AF_CONV_DNNL_SHARED;
+        } else if (w->int8) { /* quantized afresh from the float weights for this format */
+            dnnl_memory_desc_t fmd;
+            size_t bytes = dnnl_memory_desc_get_size(&tmd);
+            if ((st = oihw_md(d, &fmd))) {
+                rc = dnnl_err(err, "describing the OIHW weights", st);
+                goto fail;
+            }
+            if (!(c->own_w = af_alloc64(bytes ? bytes : 1))) {
+                rc = af_fail(err, AF_E_NOMEM, "conv: out of memory for the int8 weights");
+                goto fail;
+            }
+            memset(c->own_w, 0, bytes);
+            if ((rc = reorder_quantize(eng, &fmd, w->oihw32, &tmd, c->own_w, d->cout, w->q8,
+                                       err)))
+                goto fail;
+            wptr = c->own_w;
         } else {
             if ((rc = alloc_reordered(eng, swmd, swbuf, &tmd, &c->own_w, err)))
                 goto fail;

@@ -68,8 +68,10 @@ int af_conv_weights_is_bf16(const af_conv_weights *w);
  * quantize their input to s8 with act_absmax -> 127 (rounded to nearest,
  * saturated; from a calibration), run oneDNN's s8 kernels (s32 accumulation,
  * VNNI where the CPU has it; NHWC, reordered to and from the caller's layouts)
- * and give float32 (scales, bias and SiLU in float32). AF_E_UNSUPPORTED where
- * oneDNN has no int8 kernel. Not while an af_conv made from w exists. */
+ * and give float32 (scales, bias and SiLU in float32). The float weights are
+ * kept too, for shapes whose kernel wants another weights format.
+ * AF_E_UNSUPPORTED where oneDNN has no int8 kernel. Not while an af_conv made
+ * from w exists. */
 af_status af_conv_weights_to_int8(af_conv_weights *w, float act_absmax, af_error *err);
 int af_conv_weights_is_int8(const af_conv_weights *w);
 
