@@ -1,6 +1,8 @@
 #!/bin/sh
 # animeface vs reference runtimes, on this machine, in one run. Prints markdown tables:
-#   1. yolov8n_face @640: animeface (fp32) vs PyTorch (TorchScript) vs ONNX Runtime, same model,
+#   0. the ISA oneDNN reports and the convolution kernels of one pass (fp32, bf16, int8)
+#   1. yolov8n_face @640: animeface (fp32; bf16 where the CPU has it; int8 calibrated on 50 val
+#      images) vs PyTorch (TorchScript) vs ONNX Runtime fp32, same model,
 #      2 threads each -> median/min ms, ratio to animeface, peak RSS
 #   2. bigger models, random weights (yolov8s@640, yolov8x6@1280): animeface vs PyTorch eager
 #      (bench/ref_torch_arch.py) -> ms, ratio, GFLOP/s, % of the measured fp32 FMA peak, RSS
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
     --skip-big) SKIP_BIG=1 ;;
     --skip-folder) SKIP_FOLDER=1 ;;
     --skip-train) SKIP_TRAIN=1 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -111,6 +113,7 @@ echo
 AF_NAME="animeface (fp32, default --conv auto)"
 AF_FAST="animeface --conv fast (Winograd F(4x4))"
 AF_BF16="animeface --precision bf16 (convs bf16, fp32 accumulation)"
+AF_INT8="animeface --precision int8 (convs s8, calibrated on 50 val images)"
 af_bench() { # model imgsz runs warmup [conv] [precision]
     "$AF" bench --model "$1" --imgsz "$2" --runs "$3" --warmup "$4" --threads "$THREADS" \
         --conv "${5:-auto}" --precision "${6:-fp32}" 2>/dev/null | grep '^|' >"$TMP/afb.md"
@@ -126,15 +129,19 @@ ISA=$(ONEDNN_VERBOSE=1 "$AF" bench --model "$FACE_PT" --imgsz 64 --runs 1 --warm
 HAS_BF16=1
 "$AF" bench --model "$FACE_PT" --imgsz 64 --runs 1 --warmup 0 --threads 1 --precision bf16 2>&1 |
     grep -q 'notice' && HAS_BF16=0
-kernels() { # precision -> "impl xN, impl xN" over the convolutions of one pass
-    "$AF" bench --model "$FACE_PT" --imgsz 640 --runs 1 --warmup 0 --threads "$THREADS" \
-        --precision "$1" --layers 2>/dev/null |
+kernels() { # model precision -> "impl xN, impl xN" over the convolutions of one pass
+    "$AF" bench --model "$1" --imgsz 640 --runs 1 --warmup 0 --threads "$THREADS" \
+        --precision "$2" --layers 2>/dev/null |
         awk -F'|' '/^\| conv \|/ {c = 1; next} c && NF > 6 && $6 !~ /---/ {gsub(/ /, "", $6); n[$6]++}
             END {s = ""; for (k in n) s = s (s == "" ? "" : ", ") k " x" n[k]; print s}'
 }
-K_FP32=$(kernels fp32)
+# int8 needs a calibrated model: the face model's, from the first 50 sorted val images
+FACE_INT8=$TMP/yolov8n_face_int8.safetensors
+"$AF" calibrate "$FACE_PT" --source "$VAL_DIR" --images 50 --threads "$THREADS" -o "$FACE_INT8" \
+    >/dev/null 2>"$TMP/calib.err" || { cat "$TMP/calib.err" >&2; rm -f "$FACE_INT8"; }
+K_FP32=$(kernels "$FACE_PT" fp32)
 K_BF16=-
-[ $HAS_BF16 = 1 ] && K_BF16=$(kernels bf16)
+[ $HAS_BF16 = 1 ] && K_BF16=$(kernels "$FACE_PT" bf16)
 WINO=0
 case $K_FP32 in *winograd*) WINO=1 ;; esac
 echo "oneDNN's ISA here: ${ISA:-?}"
@@ -146,6 +153,9 @@ if [ $HAS_BF16 = 1 ]; then
     echo "- bf16: $K_BF16"
 else
     echo "- bf16: none (no avx512_bf16/AMX here: --precision bf16 runs fp32, so no bf16 rows below)"
+fi
+if [ -f "$FACE_INT8" ]; then
+    echo "- int8: $(kernels "$FACE_INT8" int8)"
 fi
 [ $WINO = 1 ] || echo "- no Winograd here (AVX-512 kernels on nChw16c), so no --conv fast rows below"
 echo
@@ -189,6 +199,10 @@ while [ "$r" -le "$ROUNDS" ]; do
         if [ $WINO = 1 ]; then
             RF=$(af_bench "$FACE_PT" 640 "$RUNS" "$WARMUP" fast)
             printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$AF_FAST" "$(echo "$RF" | cut -f1)" "$(echo "$RF" | cut -f2)" "$(echo "$RF" | cut -f5)" "$L"
+        fi
+        if [ -f "$FACE_INT8" ]; then
+            RI=$(af_bench "$FACE_INT8" 640 "$RUNS" "$WARMUP" auto int8)
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$AF_INT8" "$(echo "$RI" | cut -f1)" "$(echo "$RI" | cut -f2)" "$(echo "$RI" | cut -f5)" "$L"
         fi
         if [ $HAS_BF16 = 1 ]; then
             RB=$(af_bench "$FACE_PT" 640 "$RUNS" "$WARMUP" auto bf16)
