@@ -390,19 +390,6 @@ static af_status set_names(af_model *m, const cJSON *names, af_error *err)
     return AF_OK;
 }
 
-static int imgsz_from_args(const cJSON *args)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, "imgsz");
-    if (cJSON_IsNumber(v) && v->valuedouble >= 32 && v->valuedouble <= 8192)
-        return (int)v->valuedouble;
-    if (cJSON_IsArray(v) && cJSON_IsNumber(cJSON_GetArrayItem(v, 0))) {
-        double x = cJSON_GetArrayItem(v, 0)->valuedouble;
-        if (x >= 32 && x <= 8192)
-            return (int)x;
-    }
-    return 640;
-}
-
 static af_status finish(builder *b, const cJSON *yaml, int nc, const cJSON *names,
                         const cJSON *train_args, af_error *err)
 {
@@ -416,7 +403,7 @@ static af_status finish(builder *b, const cJSON *yaml, int nc, const cJSON *name
     if (nc > 0)
         cJSON_ReplaceItemInObject(m->yaml, "nc", cJSON_CreateNumber(nc));
     m->nc = m->desc.nc;
-    m->imgsz = imgsz_from_args(train_args);
+    m->imgsz = af_train_args_imgsz(train_args);
     if ((st = set_names(m, names, err)))
         return st;
     if ((st = build_layers(b, err)) || (st = check_unused(b, err)))
