@@ -226,7 +226,7 @@ awk -F'\t' '{k = $2; if (!(k in n)) {order[++no] = k; ld[k] = $6}
             md = (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
             printf "%s\t%.3f\t%.3f\t%.1f\t%s\n", k, md, mn[k], rss[k], ld[k]}}' "$TMP/t1raw.tsv" >"$TMP/t1.tsv"
 AF_MED=$(awk -F'\t' 'NR==1 {print $2}' "$TMP/t1.tsv")
-echo "## 1. Same model, three runtimes: yolov8n_face @ 640x640 (batch 1, fp32 unless the row says bf16, $THREADS threads)"
+echo "## 1. Same model, three runtimes: yolov8n_face @ 640x640 (batch 1, fp32 unless the row says bf16 or int8, $THREADS threads)"
 echo
 echo "| runtime | median ms | min ms | median / animeface | peak RSS MiB | load1 before |"
 echo "|---|---|---|---|---|---|"
