@@ -17,6 +17,11 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is exported from libanimeface.so; the library is
+ * built with -fvisibility=hidden, so nothing else is. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
 
 #define AF_VERSION_STRING "0.1.0"
 
@@ -135,6 +140,9 @@ typedef struct af_timings {
 } af_timings;
 void af_context_last_timings(const af_context *ctx, af_timings *t);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

@@ -279,6 +279,8 @@ static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, a
                          int alloc, af_error *err)
 {
     const af_conv_unit *u = &f->m->convs[ci];
+    if (alloc) /* empty until allocated: a caller may release it after a failure */
+        *out = (act){.data = NULL, .slot = -1, .lay = AF_LAYOUT_BLK8};
     if (in->c != u->desc.cin)
         return af_fail(err, AF_E_INTERNAL, "%s: input has %d channels, expected %d", u->name,
                        in->c, u->desc.cin);
