@@ -79,7 +79,7 @@ TRAIN_SO := $(BUILD)/libanimeface-train.so.$(VERSION)
 LIB := $(TRAIN_A) $(INFER_A)
 CLI := $(BUILD)/animeface
 
-.PHONY: all libs test asan check layers demo bench install embed-install clean
+.PHONY: all libs test test-layouts asan check layers demo bench install embed-install clean
 all: libs $(CLI)
 libs: $(LIB) $(INFER_SO) $(TRAIN_SO)
 
@@ -153,12 +153,21 @@ test: $(TEST_BIN) $(CLI) embed-install
 asan:
 	$(MAKE) MODE=asan test
 
+# The golden parity tests again in both activation layouts (ops/blocked.h),
+# whatever this CPU is: nChw16c forced (on an AVX2 CPU oneDNN runs it between
+# reorders), then nChw8c with oneDNN capped to AVX2 (the Winograd branch).
+LAYOUT_TESTS := $(addprefix $(BUILD)/tests/,test_ops test_forward test_predict test_val test_model)
+test-layouts: $(LAYOUT_TESTS) $(CLI)
+	@AF_BLK=16 AF_CLI=$(CLI) sh tests/run.sh $(LAYOUT_TESTS)
+	@AF_BLK=8 ONEDNN_MAX_CPU_ISA=AVX2 AF_CLI=$(CLI) sh tests/run.sh $(LAYOUT_TESTS)
+
 layers:
 	@sh scripts/check-layers.sh $(LAYERS)
 
 check:
 	$(MAKE) layers
 	$(MAKE) test
+	$(MAKE) test-layouts
 	$(MAKE) MODE=asan test
 	$(MAKE) MODE=asan fuzz-replay
 	$(MAKE) tsan

@@ -15,6 +15,7 @@ static void usage(FILE *f)
             "Commands:\n"
             "  predict   detect faces in images, folders, globs or .txt lists of paths\n"
             "  export    convert an ultralytics .pt checkpoint to animeface safetensors\n"
+            "  calibrate measure input ranges on a folder of images, for --precision int8\n"
             "  info      show a model's description, classes and strides\n"
             "  bench     time the network's forward pass\n"
             "  train     train a YOLOv8 detector on a YOLO dataset (ultralytics' recipe)\n"
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
         return cmd_predict(argc - 2, argv + 2);
     if (!strcmp(cmd, "export"))
         return cmd_export(argc - 2, argv + 2);
+    if (!strcmp(cmd, "calibrate"))
+        return cmd_calibrate(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench"))
         return cmd_bench(argc - 2, argv + 2);
     if (!strcmp(cmd, "info"))

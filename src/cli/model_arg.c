@@ -35,12 +35,19 @@ int cli_set_precision(const char *cmd, af_model *m, const char *precision)
 {
     if (!precision || !strcmp(precision, "fp32") || !strcmp(precision, "f32"))
         return 0;
+    af_error err = {0};
+    if (!strcmp(precision, "int8")) {
+        if (af_model_set_precision(m, AF_PRECISION_INT8, &err)) {
+            fprintf(stderr, "animeface %s: --precision int8: %s\n", cmd, err.msg);
+            return 1;
+        }
+        return 0;
+    }
     if (strcmp(precision, "bf16")) {
-        fprintf(stderr, "animeface %s: --precision must be fp32 or bf16, not '%s'\n", cmd,
+        fprintf(stderr, "animeface %s: --precision must be fp32, bf16 or int8, not '%s'\n", cmd,
                 precision);
         return 1;
     }
-    af_error err = {0};
     af_status st = af_model_set_precision(m, AF_PRECISION_BF16, &err);
     if (st == AF_E_UNSUPPORTED) {
         fprintf(stderr, "animeface %s: notice: --precision bf16: %s; running fp32\n", cmd, err.msg);

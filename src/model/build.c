@@ -429,11 +429,12 @@ static af_status finish(builder *b, const cJSON *yaml, int nc, const cJSON *name
             first = m->layers[i].cv1;
             break;
         }
+    const af_layout lay = af_blk_layout(af_engine_blk(m->engine));
     for (int i = 0; i < m->nconvs; i++) {
         af_conv_unit *u = &m->convs[i];
-        af_layout src = i == first ? AF_LAYOUT_NCHW : AF_LAYOUT_BLK8;
-        if ((st = af_conv_weights_create_for(m->engine, &u->desc, u->weight, u->bias, src,
-                                              AF_LAYOUT_BLK8, &u->prepared, err))) {
+        af_layout src = i == first ? AF_LAYOUT_NCHW : lay;
+        if ((st = af_conv_weights_create_for(m->engine, &u->desc, u->weight, u->bias, src, lay,
+                                              &u->prepared, err))) {
             af_error_prefix(err, "%s", u->name);
             return st;
         }
@@ -499,6 +500,12 @@ af_status af_model_build_ex(const af_checkpoint *ck, int unfused, af_model **out
     }
     cJSON_Delete(own);
     free(b.used);
+    /* int8 calibration (animeface calibrate): each conv's input range, by name */
+    for (int i = 0; !st && ck->int8 && i < m->nconvs; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(ck->int8, m->convs[i].name);
+        if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e30)
+            m->convs[i].act_absmax = (float)v->valuedouble;
+    }
     if (st) {
         af_model_free(m);
         return st;

@@ -20,6 +20,7 @@ typedef struct af_conv_unit {
     int has_bn;                /* an ultralytics Conv (conv + BN + SiLU), else a plain Conv2d */
     float *bn_gamma, *bn_bias, *bn_mean, *bn_var; /* raw mode: the BN parameters as stored */
     float bn_eps;
+    float act_absmax;          /* int8 calibration: the largest |input| seen, 0 if none */
     char name[64];             /* state-dict prefix, e.g. "model.2.m.0.cv1" */
 } af_conv_unit;
 
