@@ -602,6 +602,20 @@ static void test_errors(void)
     expect_error(&main_srv, 400, "at most 300 faces", "/v1/crop?max_det=1000",
                  "--data-binary @%s", samples[0]);
     expect_error(&main_srv, 400, "format", "/v1/crop?format=gif", "--data-binary @%s", samples[0]);
+    /* crop's options, as `animeface crop` checks them */
+    expect_error(&main_srv, 400, "pad: 'color:1,2,300' is not", "/v1/crop?pad=color:1,2,300",
+                 "--data-binary @%s", samples[0]);
+    expect_error(&main_srv, 400, "aspect: '3x4' is not W:H", "/v1/crop?aspect=3x4",
+                 "--data-binary @%s", samples[0]);
+    expect_error(&main_srv, 400, "square and aspect both", "/v1/crop?aspect=3:4&square=1",
+                 "--data-binary @%s", samples[0]);
+    expect_error(&main_srv, 400, "size", "/v1/crop?size=1,2,3", "--data-binary @%s", samples[0]);
+    expect_error(&main_srv, 400, "min_rel", "/v1/crop?min_rel=2", "--data-binary @%s",
+                 samples[0]);
+    expect_error(&main_srv, 400, "max_faces", "/v1/crop?max_faces=-1", "--data-binary @%s",
+                 samples[0]);
+    expect_error(&main_srv, 400, "one_face", "/v1/crop?one_face=maybe", "--data-binary @%s",
+                 samples[0]);
     expect_error(&main_srv, 400, "no image", "/v1/detect", "-X POST%s", "");
     expect_error(&main_srv, 400, "no file field 'image'", "/v1/detect", "-F conf=0.5%s", "");
     /* 404, 405 with Allow */
@@ -912,6 +926,104 @@ static void test_malformed_requests(void)
     }
 }
 
+/* One zip member's bytes (malloc'd), NULL when absent. */
+static unsigned char *zip_member(zip_t *z, const char *name, size_t *len)
+{
+    zip_stat_t zs;
+    if (zip_stat(z, name, 0, &zs))
+        return NULL;
+    unsigned char *b = calloc(zs.size + 1, 1);
+    zip_file_t *zf = zip_fopen(z, name, 0);
+    if (!b || !zf || zip_fread(zf, b, zs.size) != (zip_int64_t)zs.size) {
+        free(b);
+        b = NULL;
+    }
+    if (zf)
+        zip_fclose(zf);
+    *len = zs.size;
+    return b;
+}
+
+/* /v1/crop with form fields `form` against `animeface crop SAMPLE --out DIR cli_opts`:
+ * every member of the zip is crop's file byte for byte, and the manifests hold the same
+ * records (the source aside: the upload's name there, the path here; the model's name
+ * without folders). Returns the number of crops compared, -1 after a failed check. */
+static int crop_same_as_cli(const char *sample, const char *form, const char *cli_opts,
+                            const char *tag)
+{
+    char zpath[300], dir[300];
+    snprintf(zpath, sizeof zpath, "%s/%s.zip", tmpdir, tag);
+    snprintf(dir, sizeof dir, "%s/%s", tmpdir, tag);
+    int rc;
+    char *code = sh_out(&rc, "curl -s -m 120 -w '%%{http_code}' -F image=@%s %s -o %s "
+                             "'http://127.0.0.1:%d/v1/crop'",
+                        sample, form, zpath, main_srv.port);
+    int ok = code && !strcmp(code, "200");
+    CHECK_MSG(ok, "%s: %s", tag, code);
+    free(code);
+    char *out = sh_out(&rc, "%s crop %s --out %s %s --quiet 2>&1", cli(), sample, dir, cli_opts);
+    CHECK_MSG(out && rc == 0, "crop %s: %s", cli_opts, out);
+    ok = ok && out && rc == 0;
+    free(out);
+    if (!ok)
+        return -1;
+    int zerr;
+    zip_t *z = zip_open(zpath, ZIP_RDONLY, &zerr);
+    CHECK_MSG(z, "%s: not a zip", tag);
+    if (!z)
+        return -1;
+    size_t zlen, flen;
+    char mpath[400];
+    snprintf(mpath, sizeof mpath, "%s/manifest.jsonl", dir);
+    char *zman = (char *)zip_member(z, "manifest.jsonl", &zlen);
+    char *fman = (char *)read_file(mpath, &flen);
+    int n = 0, bad = !zman || !fman;
+    char *zs = NULL, *fs = NULL;
+    char *zl = zman ? strtok_r(zman, "\n", &zs) : NULL;
+    char *fl = fman ? strtok_r(fman, "\n", &fs) : NULL;
+    for (; !bad && zl && fl;
+         zl = strtok_r(NULL, "\n", &zs), fl = strtok_r(NULL, "\n", &fs), n++) {
+        cJSON *a = cJSON_Parse(zl), *b = cJSON_Parse(fl);
+        bad = !a || !b;
+        /* the source and the model as each names them */
+        const char *src = a ? cJSON_GetStringValue(cJSON_GetObjectItem(a, "source")) : NULL;
+        CHECK_MSG(!bad && src && strstr(sample, src), "%s: source %s", tag, src ? src : "?");
+        const char *ma = cJSON_GetStringValue(cJSON_GetObjectItem(a, "model"));
+        const char *mb = cJSON_GetStringValue(cJSON_GetObjectItem(b, "model"));
+        const char *mb_base = mb && strrchr(mb, '/') ? strrchr(mb, '/') + 1 : mb;
+        CHECK_MSG(ma && mb_base && !strcmp(ma, mb_base), "%s: model %s vs %s", tag, ma, mb);
+        if (!bad) {
+            cJSON_DeleteItemFromObject(a, "source");
+            cJSON_DeleteItemFromObject(b, "source");
+            cJSON_DeleteItemFromObject(a, "model");
+            cJSON_DeleteItemFromObject(b, "model");
+            bad = !cJSON_Compare(a, b, 1) || cJSON_GetArraySize(a) != 9;
+            CHECK_MSG(!bad, "%s: record %d differs: %s vs %s", tag, n, zl, fl);
+        }
+        const char *file = a ? cJSON_GetStringValue(cJSON_GetObjectItem(a, "crop")) : NULL;
+        char fpath[600];
+        snprintf(fpath, sizeof fpath, "%s/%s", dir, file ? file : "?");
+        size_t al, bl;
+        unsigned char *za = file ? zip_member(z, file, &al) : NULL;
+        unsigned char *fb = read_file(fpath, &bl);
+        int same = za && fb && al == bl && !memcmp(za, fb, al);
+        CHECK_MSG(same, "%s: %s differs from crop's file", tag, file ? file : "?");
+        bad = bad || !same;
+        free(za);
+        free(fb);
+        cJSON_Delete(a);
+        cJSON_Delete(b);
+    }
+    CHECK_MSG(!bad && !zl && !fl, "%s: the manifests differ in length", tag);
+    bad = bad || zl || fl;
+    CHECK_MSG(zip_get_num_entries(z, 0) == n + 1, "%s: %d members for %d records", tag,
+              (int)zip_get_num_entries(z, 0), n);
+    free(zman);
+    free(fman);
+    zip_close(z);
+    return bad ? -1 : n;
+}
+
 static void test_crop_zip(void)
 {
     if (!have_curl)
@@ -955,21 +1067,24 @@ static void test_crop_zip(void)
             r[k] = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "rect"), k)->valuedouble;
             CHECK(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "box"), k)->valuedouble == b[k]);
         }
-        /* by hand: side = ceil(max(2w, 2h)) (margin 0.5 twice), centred on the box,
-         * rounded, inside the 640x417 image */
+        /* by hand (detect/face_crop.h): side = max(2w, 2h) (margin 0.5 twice) rounded
+         * half up, at most the 640x417 image's shorter side, left edge floor(cx - side / 2
+         * + 0.5), then shifted inside the image */
         double w = b[2] - b[0], h = b[3] - b[1];
-        int side = (int)ceil(2 * (w > h ? w : h));
+        int side = (int)floor(2 * (w > h ? w : h) + 0.5);
         if (side > 417)
             side = 417;
-        int x0 = (int)lround((b[0] + b[2]) / 2 - side / 2.0);
-        int y0 = (int)lround((b[1] + b[3]) / 2 - side / 2.0);
+        int x0 = (int)floor((b[0] + b[2]) / 2 - side / 2.0 + 0.5);
+        int y0 = (int)floor((b[1] + b[3]) / 2 - side / 2.0 + 0.5);
         x0 = x0 < 0 ? 0 : x0 > 640 - side ? 640 - side : x0;
         y0 = y0 < 0 ? 0 : y0 > 417 - side ? 417 - side : y0;
         CHECK_MSG(r[0] == x0 && r[1] == y0 && r[2] == x0 + side && r[3] == y0 + side,
                   "rect %g %g %g %g, by hand %d %d %d %d", r[0], r[1], r[2], r[3], x0, y0,
                   x0 + side, y0 + side);
-        if (nrec == 0) /* worked on paper: box 261.75,96.75-394.32,187.76 */
-            CHECK(r[0] == 195 && r[1] == 9 && r[2] == 461 && r[3] == 275);
+        if (nrec == 0) /* worked on paper: box 261.75,96.75-394.32,187.76: side
+                        * round(265.14) = 265, x0 floor(196.04), y0 floor(10.26) */
+            CHECK_MSG(r[0] == 196 && r[1] == 10 && r[2] == 461 && r[3] == 275,
+                      "rect %g %g %g %g", r[0], r[1], r[2], r[3]);
         const char *file = cJSON_GetStringValue(cJSON_GetObjectItem(j, "crop"));
         REQUIRE(file && zip_stat(z, file, 0, &zs) == 0);
         unsigned char *img = malloc(zs.size);
@@ -1033,6 +1148,28 @@ static void test_crop_zip(void)
     af_image_free(&src);
     free(man);
     zip_close(z);
+
+    /* the same bytes as `animeface crop` with the same options: its geometry, padding
+     * (margins 2 and 3 run past the image: a colour, the edge), INTER_AREA / INTER_CUBIC
+     * resizing, no_upscale, selection, names and manifest */
+    CHECK(crop_same_as_cli(samples[0], "-F margin=0.5 -F square=1 -F size=128",
+                           "--margin 0.5 --square --size 128", "cli_square") > 0);
+    CHECK(crop_same_as_cli(samples[1],
+                           "-F margin=2 -F aspect=3:4 -F pad=color:10,20,30 -F size=90,120 "
+                           "-F format=png -F max_faces=2",
+                           "--margin 2 --aspect 3:4 --pad color:10,20,30 --size 90,120 "
+                           "--format png --max-faces 2",
+                           "cli_pad") > 0);
+    CHECK(crop_same_as_cli(samples[2],
+                           "-F pad=edge -F margin=3 -F size=1000 -F no_upscale=1 -F quality=80 "
+                           "-F min_size=10 -F min_rel=0.01",
+                           "--pad edge --margin 3 --size 1000 --no-upscale --quality 80 "
+                           "--min-size 10 --min-rel 0.01",
+                           "cli_edge") > 0);
+    CHECK(crop_same_as_cli(samples[3], "-F square=1 -F size=64 -F format=webp -F pad=black",
+                           "--square --size 64 --format webp --pad black", "cli_webp") > 0);
+    /* one_face: an image with several faces gives none, as crop gives none */
+    CHECK(crop_same_as_cli(samples[0], "-F one_face=1", "--one-face", "cli_one") >= 0);
 }
 
 /* SIGTERM while requests are in flight: each is answered in full, then exit 0. */

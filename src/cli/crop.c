@@ -135,35 +135,17 @@ static int scan_manifest(void *ud, const cJSON *rec)
 
 static int parse_aspect(const char *s, double *out)
 {
-    double w = 0, h = 0;
-    char extra;
-    if (!s)
-        return 0;
-    if (sscanf(s, "%lf:%lf%c", &w, &h, &extra) != 2 || !(w > 0) || !(h > 0) || w / h > 100 ||
-        h / w > 100) {
+    if (s && crop_parse_aspect(s, out)) {
         fprintf(stderr, "animeface crop: --aspect must be W:H, two positive numbers (got '%s')\n",
                 s);
         return 1;
     }
-    *out = w / h;
     return 0;
 }
 
 static int parse_pad(const char *s, af_face_crop_opts *g)
 {
-    int r, gr, b;
-    char extra;
-    if (!s || !strcmp(s, "none")) {
-        g->pad = AF_PAD_NONE;
-    } else if (!strcmp(s, "edge")) {
-        g->pad = AF_PAD_EDGE;
-    } else if (!strcmp(s, "black")) {
-        g->pad = AF_PAD_COLOR;
-    } else if (sscanf(s, "color:%d,%d,%d%c", &r, &gr, &b, &extra) == 3 && r >= 0 && r < 256 &&
-               gr >= 0 && gr < 256 && b >= 0 && b < 256) {
-        g->pad = AF_PAD_COLOR;
-        g->color[0] = (uint8_t)r, g->color[1] = (uint8_t)gr, g->color[2] = (uint8_t)b;
-    } else {
+    if (s && crop_parse_pad(s, g)) {
         fprintf(stderr, "animeface crop: --pad must be edge, black, color:R,G,B or none (got "
                         "'%s')\n",
                 s);

@@ -49,23 +49,23 @@ static long round_half_up(double v)
     return (long)floor(v + 0.5);
 }
 
-/* One crop: pixels, resize, encode, write; its record into rec. */
-static int one_crop(const crop_cfg *c, const char *source, const char *base, int k,
-                    const af_image *img, const af_detection *det, FILE *rec, char *msg, size_t cap)
+int crop_encode(const crop_cfg *c, const char *source, const char *base, int k,
+                const af_image *img, const af_detection *det, FILE *rec, char *name,
+                size_t name_cap, uint8_t **enc, size_t *enc_len, char *msg, size_t cap)
 {
     const float box[4] = {det->x1, det->y1, det->x2, det->y2};
     int64_t rect[4];
     af_error err = {0};
     af_image px = {0}, out = {0};
-    uint8_t *enc = NULL;
-    size_t enc_len = 0;
+    *enc = NULL;
+    *enc_len = 0;
     int rc = 1;
     if (af_face_crop_rect(box, img->w, img->h, &c->geo, rect, &err) ||
         af_face_crop_pixels(img, rect, &c->geo, &px, &err))
-        goto fail;
+        goto done;
     if (c->size_w > 0) {
         if (af_face_crop_resize(&px, c->size_w, c->size_h, c->no_upscale, &out, &err))
-            goto fail;
+            goto done;
         af_image_free(&px);
     } else {
         out = px;
@@ -73,27 +73,14 @@ static int one_crop(const crop_cfg *c, const char *source, const char *base, int
     }
     double bc[4];
     af_face_box_in_crop(box, rect, out.w, out.h, bc);
-    char name[5400], path[8400];
     if (c->name_box)
-        snprintf(name, sizeof name, "%s_%d_%04ld_%04ld_%04ld_%04ld.%s", base, k,
+        snprintf(name, name_cap, "%s_%d_%04ld_%04ld_%04ld_%04ld.%s", base, k,
                  round_half_up((bc[0] + bc[2]) / 2), round_half_up((bc[1] + bc[3]) / 2),
                  round_half_up(bc[2] - bc[0]), round_half_up(bc[3] - bc[1]), c->ext);
     else
-        snprintf(name, sizeof name, "%s_%d.%s", base, k, c->ext);
-    snprintf(path, sizeof path, "%s/%s", c->out_dir, name);
-    if (c->keep_tree && strchr(name, '/')) {
-        char dir[8400];
-        snprintf(dir, sizeof dir, "%s", path);
-        *strrchr(dir, '/') = '\0';
-        if (fs_mkdirs(dir)) {
-            snprintf(msg, cap, "cannot create %s", dir);
-            goto done;
-        }
-    }
+        snprintf(name, name_cap, "%s_%d.%s", base, k, c->ext);
     const char *fmt = !strcmp(c->ext, "jpg") ? "jpeg" : c->ext;
-    if (af_image_encode(&out, fmt, c->quality, &enc, &enc_len, &err))
-        goto fail;
-    if (write_atomic(path, enc, enc_len, msg, cap))
+    if (af_image_encode(&out, fmt, c->quality, enc, enc_len, &err))
         goto done;
     fputs("{\"source\": ", rec);
     jsonl_write_string(rec, source);
@@ -111,14 +98,74 @@ static int one_crop(const crop_cfg *c, const char *source, const char *base, int
     jsonl_write_string(rec, c->model_name);
     fprintf(rec, ", \"model_sha256\": \"%s\"}\n", c->model_sha256);
     rc = 0;
-    goto done;
-fail:
-    snprintf(msg, cap, "%s", err.msg);
 done:
-    free(enc);
+    if (rc) {
+        snprintf(msg, cap, "%s", err.msg);
+        free(*enc);
+        *enc = NULL;
+    }
     af_image_free(&px);
     af_image_free(&out);
     return rc;
+}
+
+/* One crop: crop_encode, then the file written (its folder made with --keep-tree). */
+static int one_crop(const crop_cfg *c, const char *source, const char *base, int k,
+                    const af_image *img, const af_detection *det, FILE *rec, char *msg, size_t cap)
+{
+    char name[5400], path[8400];
+    uint8_t *enc;
+    size_t enc_len;
+    if (crop_encode(c, source, base, k, img, det, rec, name, sizeof name, &enc, &enc_len, msg,
+                    cap))
+        return 1;
+    int rc = 1;
+    snprintf(path, sizeof path, "%s/%s", c->out_dir, name);
+    if (c->keep_tree && strchr(name, '/')) {
+        char dir[8400];
+        snprintf(dir, sizeof dir, "%s", path);
+        *strrchr(dir, '/') = '\0';
+        if (fs_mkdirs(dir)) {
+            snprintf(msg, cap, "cannot create %s", dir);
+            goto done;
+        }
+    }
+    rc = write_atomic(path, enc, enc_len, msg, cap);
+done:
+    free(enc);
+    return rc;
+}
+
+/* --aspect W:H, each side positive and at most 100 times the other */
+int crop_parse_aspect(const char *s, double *out)
+{
+    double w = 0, h = 0;
+    char extra;
+    if (sscanf(s, "%lf:%lf%c", &w, &h, &extra) != 2 || !(w > 0) || !(h > 0) || w / h > 100 ||
+        h / w > 100)
+        return 1;
+    *out = w / h;
+    return 0;
+}
+
+int crop_parse_pad(const char *s, af_face_crop_opts *g)
+{
+    int r, gr, b;
+    char extra;
+    if (!strcmp(s, "none")) {
+        g->pad = AF_PAD_NONE;
+    } else if (!strcmp(s, "edge")) {
+        g->pad = AF_PAD_EDGE;
+    } else if (!strcmp(s, "black")) {
+        g->pad = AF_PAD_COLOR;
+    } else if (sscanf(s, "color:%d,%d,%d%c", &r, &gr, &b, &extra) == 3 && r >= 0 && r < 256 &&
+               gr >= 0 && gr < 256 && b >= 0 && b < 256) {
+        g->pad = AF_PAD_COLOR;
+        g->color[0] = (uint8_t)r, g->color[1] = (uint8_t)gr, g->color[2] = (uint8_t)b;
+    } else {
+        return 1;
+    }
+    return 0;
 }
 
 void crop_image(const crop_cfg *c, const char *source, const char *base, const af_image *img,

@@ -4,6 +4,8 @@
 #define AF_CLI_CROP_WRITE_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "animeface.h"
 #include "detect/face_crop.h"
@@ -30,6 +32,17 @@ typedef struct crop_result {
     int failed;      /* a crop could not be made or written: msg says why */
     char msg[1200];
 } crop_result;
+
+/* One crop of det (the k-th kept face): its name {base}_{k}.{ext} into name, the
+ * encoded file (malloc'd *enc) and its manifest record into rec; writes no file.
+ * Returns 0, or 1 with msg saying why. */
+int crop_encode(const crop_cfg *c, const char *source, const char *base, int k,
+                const af_image *img, const af_detection *det, FILE *rec, char *name,
+                size_t name_cap, uint8_t **enc, size_t *enc_len, char *msg, size_t cap);
+
+/* --aspect W:H into W / H; --pad none|edge|black|color:R,G,B into g. 1 when bad. */
+int crop_parse_aspect(const char *s, double *out);
+int crop_parse_pad(const char *s, af_face_crop_opts *g);
 
 /* source: the path as given (recorded as it is); base: crop_names' base for it. */
 void crop_image(const crop_cfg *c, const char *source, const char *base, const af_image *img,

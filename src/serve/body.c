@@ -5,9 +5,11 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const field_names[SERVE_NFIELDS] = {"conf",    "iou",      "imgsz",  "max_det",
-                                                       "classes", "agnostic", "margin", "square",
-                                                       "size",    "format",   "quality"};
+/* params.c's names: detection, then `animeface crop`'s */
+static const char *const field_names[SERVE_NFIELDS] = {
+    "conf",     "iou",      "imgsz",   "max_det",   "classes",  "agnostic", "margin",
+    "square",   "size",     "format",  "quality",   "aspect",   "pad",      "no_upscale",
+    "min_size", "max_size", "min_rel", "max_faces", "one_face"};
 
 static int budget_take(serve_budget *g, size_t n)
 {

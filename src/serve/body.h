@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define SERVE_FIELD_MAX 96
-#define SERVE_NFIELDS 11
+#define SERVE_NFIELDS 19
 
 /* Bytes held by all request bodies at once, and the most they may hold. */
 typedef struct serve_budget {

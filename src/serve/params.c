@@ -64,23 +64,67 @@ static af_status get_bool(serve_lookup_fn lookup, void *cls, const char *name, i
     return AF_OK;
 }
 
-static af_status get_format(serve_lookup_fn lookup, void *cls, serve_crop_params *c, af_error *err)
+static af_status get_format(serve_lookup_fn lookup, void *cls, crop_cfg *c, af_error *err)
 {
     const char *s = lookup(cls, "format");
     if (!s)
         return AF_OK;
-    if (!strcasecmp(s, "jpg") || !strcasecmp(s, "jpeg")) {
-        c->format = "jpeg";
+    if (!strcasecmp(s, "jpg") || !strcasecmp(s, "jpeg"))
         c->ext = "jpg";
-    } else if (!strcasecmp(s, "png")) {
-        c->format = "png";
+    else if (!strcasecmp(s, "png"))
         c->ext = "png";
-    } else if (!strcasecmp(s, "webp")) {
-        c->format = "webp";
+    else if (!strcasecmp(s, "webp"))
         c->ext = "webp";
-    } else {
+    else
         return af_fail(err, AF_E_ARG, "format: '%.40s' is not jpg, png or webp", s);
+    return AF_OK;
+}
+
+/* aspect, square, pad, margin: the crop's shape, as `animeface crop` reads them */
+static af_status get_shape(serve_lookup_fn lookup, void *cls, crop_cfg *c, af_error *err)
+{
+    int square = 0, st;
+    const char *aspect = lookup(cls, "aspect"), *pad = lookup(cls, "pad");
+    if ((st = get_double(lookup, cls, "margin", 0, 100, &c->geo.margin, err)) ||
+        (st = get_bool(lookup, cls, "square", &square, err)))
+        return st;
+    if (aspect && crop_parse_aspect(aspect, &c->geo.aspect))
+        return af_fail(err, AF_E_ARG, "aspect: '%.40s' is not W:H, two positive numbers", aspect);
+    if (aspect && square)
+        return af_fail(err, AF_E_ARG, "square and aspect both set the shape: give one");
+    if (square)
+        c->geo.aspect = 1;
+    if (pad && crop_parse_pad(pad, &c->geo))
+        return af_fail(err, AF_E_ARG, "pad: '%.40s' is not edge, black, color:R,G,B or none",
+                       pad);
+    return AF_OK;
+}
+
+/* size, no_upscale and the face selection */
+static af_status get_crop(serve_lookup_fn lookup, void *cls, crop_cfg *c, af_error *err)
+{
+    int v[2], n, st;
+    if ((st = get_shape(lookup, cls, c, err)) || (st = get_format(lookup, cls, c, err)) ||
+        (st = get_bool(lookup, cls, "no_upscale", &c->no_upscale, err)) ||
+        (st = get_bool(lookup, cls, "one_face", &c->sel.one_face, err)) ||
+        (st = get_double(lookup, cls, "min_size", 0, 1e6, &c->sel.min_size, err)) ||
+        (st = get_double(lookup, cls, "max_size", 0, 1e6, &c->sel.max_size, err)) ||
+        (st = get_double(lookup, cls, "min_rel", 0, 1, &c->sel.min_rel, err)))
+        return st;
+    if ((st = get_ints(lookup, cls, "size", 1, 65500, v, 2, &n, err)))
+        return st;
+    if (n) {
+        c->size_w = v[0];
+        c->size_h = v[n - 1];
     }
+    if ((st = get_ints(lookup, cls, "max_faces", 0, 100000, v, 1, &n, err)))
+        return st;
+    if (n)
+        c->sel.max_faces = v[0];
+    if ((st = get_ints(lookup, cls, "quality", 1, 100, v, 1, &n, err)))
+        return st;
+    if (n)
+        c->quality = v[0];
     return AF_OK;
 }
 
@@ -91,18 +135,17 @@ af_status serve_params_parse(serve_lookup_fn lookup, void *cls, int max_imgsz, f
     af_detect_options_default(&p->det);
     if (default_conf > 0)
         p->det.conf = default_conf;
-    p->crop.format = "jpeg";
-    p->crop.ext = "jpg";
-    p->crop.quality = 95;
-    double conf = p->det.conf, iou = p->det.iou, margin = 0;
+    crop_cfg *c = &p->crop.cfg;
+    c->ext = "jpg";
+    c->quality = 95;
+    double conf = p->det.conf, iou = p->det.iou;
     int v[2], n, st;
     if ((st = get_double(lookup, cls, "conf", 0, 1, &conf, err)) ||
-        (st = get_double(lookup, cls, "iou", 0, 1, &iou, err)) ||
-        (st = get_double(lookup, cls, "margin", 0, 10, &margin, err)))
+        (st = get_double(lookup, cls, "iou", 0, 1, &iou, err)))
         return st;
     p->det.conf = (float)conf;
     p->det.iou = (float)iou;
-    p->crop.margin = margin;
+    c->sel.conf = (float)conf;
     if ((st = get_ints(lookup, cls, "imgsz", 1, max_imgsz, v, 2, &n, err)))
         return st;
     if (n) {
@@ -118,22 +161,10 @@ af_status serve_params_parse(serve_lookup_fn lookup, void *cls, int max_imgsz, f
     if (n) {
         p->det.classes = p->classes;
         p->det.nclasses = n;
+        c->sel.classes = p->classes;
+        c->sel.nclasses = n;
     }
-    if ((st = get_bool(lookup, cls, "agnostic", &p->det.agnostic, err)) ||
-        (st = get_bool(lookup, cls, "square", &p->crop.square, err)) ||
-        (st = get_format(lookup, cls, &p->crop, err)))
+    if ((st = get_bool(lookup, cls, "agnostic", &p->det.agnostic, err)))
         return st;
-    if ((st = get_ints(lookup, cls, "size", 1, 4096, v, 2, &n, err)))
-        return st;
-    if (n == 1)
-        p->crop.size_n = v[0];
-    else if (n == 2) {
-        p->crop.size_w = v[0];
-        p->crop.size_h = v[1];
-    }
-    if ((st = get_ints(lookup, cls, "quality", 1, 100, v, 1, &n, err)))
-        return st;
-    if (n)
-        p->crop.quality = v[0];
-    return AF_OK;
+    return get_crop(lookup, cls, c, err);
 }

@@ -1,25 +1,22 @@
 /* The options of a request (conf, iou, imgsz, max_det, classes, agnostic;
- * for /v1/crop also margin, square, size, format, quality), read from the
- * form fields or the query string by name, checked and turned into
- * af_detect_options and crop settings. */
+ * for /v1/crop also `animeface crop`'s: margin, square, aspect, pad, size,
+ * no_upscale, min_size, max_size, min_rel, max_faces, one_face, format,
+ * quality), read from the form fields or the query string by name (the
+ * CLI's, with underscores for dashes), checked and turned into
+ * af_detect_options and crop_cfg. */
 #ifndef AF_SERVE_PARAMS_H
 #define AF_SERVE_PARAMS_H
 
 #include <stddef.h>
 
 #include "animeface.h"
+#include "cli/crop_write.h"
 
 #define SERVE_MAX_CLASSES 64
 
 typedef struct serve_crop_params {
-    double margin;      /* grow the face box by margin x its width/height on each side */
-    int square;         /* a square of the grown box's longer side, same centre */
-    int size_w, size_h; /* resize to this (0: keep); size N alone: longest side N */
-    int size_n;         /* the single-number form (0: W,H or none) */
-    const char *format; /* "jpeg", "png" or "webp" (af_image_encode's names) */
-    const char *ext;    /* "jpg", "png", "webp" */
-    int quality;        /* JPEG quality 1..100 */
-    size_t max_bytes;   /* the crops' encoded bytes together, beyond which the request fails */
+    crop_cfg cfg;     /* `animeface crop`'s options: geometry, selection, size, format */
+    size_t max_bytes; /* the crops' encoded bytes together, beyond which the request fails */
 } serve_crop_params;
 
 /* /v1/crop cuts at most this many faces per request (ultralytics' default max_det). */
