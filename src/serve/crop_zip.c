@@ -133,6 +133,11 @@ af_status serve_crop_zip(const af_image *img, const af_detection *d, int n,
     if (mf && fclose(mf) && !st)
         st = af_fail(err, AF_E_NOMEM, "out of memory for the manifest");
     if (!st) {
+        /* no crops: an empty manifest (libzip keeps a zero-length buffer it was to free) */
+        if (!man_len) {
+            free(man);
+            man = NULL;
+        }
         st = add_entry(z, "manifest.jsonl", man, man_len, err);
         man = NULL;
     }
