@@ -609,6 +609,11 @@ af_status af_tnet_forward(af_tnet *t, const float *x, int n, int h, int w,
             st = detect_fwd(t, TL, L, levels, err);
             TL->out = NULL;
             break;
+        case AF_M_C3K2: /* refused by af_tnet_create */
+        case AF_M_C2PSA:
+            st = af_fail(err, AF_E_UNSUPPORTED, "layer %d: %s is not trainable", i,
+                         af_module_name(S->type));
+            break;
         }
     }
     return st;
@@ -661,6 +666,11 @@ af_status af_tnet_backward(af_tnet *t, af_error *err)
         case AF_M_DETECT:
             st = detect_bwd(t, TL, L, err);
             break;
+        case AF_M_C3K2: /* refused by af_tnet_create */
+        case AF_M_C2PSA:
+            st = af_fail(err, AF_E_UNSUPPORTED, "layer %d: %s is not trainable", i,
+                         af_module_name(S->type));
+            break;
         }
     }
     return st;
@@ -694,6 +704,13 @@ af_status af_tnet_create(af_model *m, int threads, float bn_momentum, af_tnet **
     *out = NULL;
     if (!m->raw)
         return af_fail(err, AF_E_ARG, "training needs a model built with raw parameters");
+    for (int i = 0; i < m->desc.nlayers; i++) {
+        af_module_type ty = m->desc.layers[i].type;
+        if (ty == AF_M_C3K2 || ty == AF_M_C2PSA)
+            return af_fail(err, AF_E_UNSUPPORTED,
+                           "training a model with %s layers (YOLO11) is not implemented yet",
+                           af_module_name(ty));
+    }
     af_tnet *t = calloc(1, sizeof *t);
     if (!t)
         return af_fail(err, AF_E_NOMEM, "out of memory");
