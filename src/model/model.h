@@ -28,6 +28,13 @@ typedef struct af_conv_unit {
     char name[64];             /* state-dict prefix, e.g. "model.2.m.0.cv1" */
 } af_conv_unit;
 
+/* Floats of a unit's weight: cout x cin/groups x k x k. */
+static inline size_t af_conv_unit_weights(const af_conv_unit *u)
+{
+    return (size_t)u->desc.cout * (size_t)(u->desc.cin / u->groups) * (size_t)u->desc.k *
+           (size_t)u->desc.k;
+}
+
 typedef struct af_layer {
     af_layer_spec spec;
     int stride;      /* output stride relative to the network input */

@@ -20,6 +20,8 @@ af_status af_model_set_precision(af_model *m, af_precision p, af_error *err)
                        "avx512_bf16 or AMX)",
                        isa);
     for (int i = 0; i < m->nconvs; i++) {
+        if (!m->convs[i].prepared) /* depthwise (ops/dwconv.h): stays fp32 */
+            continue;
         af_status st = af_conv_weights_to_bf16(m->convs[i].prepared, err);
         if (st) { /* those converted so far stay bf16: each conv is consistent on its own */
             af_error_prefix(err, "%s", m->convs[i].name);
@@ -43,6 +45,8 @@ af_status af_model_set_conv_algo(af_model *m, af_conv_algo a, af_error *err)
     if (m->raw)
         return AF_OK; /* training convolutions have their own kernels */
     for (int i = 0; i < m->nconvs; i++) {
+        if (!m->convs[i].prepared) /* depthwise (ops/dwconv.h) */
+            continue;
         af_status st =
             af_conv_weights_set_winograd(m->convs[i].prepared, tile, err);
         if (st) {

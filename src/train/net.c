@@ -246,7 +246,7 @@ static af_status unit_backward(af_tnet *t, tunit *U, af_error *err)
     size_t npix = (size_t)y->n * y->h * y->w;
     int c = u->desc.cout;
     float *dz = y->g;
-    size_t wn = (size_t)u->desc.cout * u->desc.cin * u->desc.k * u->desc.k;
+    size_t wn = af_conv_unit_weights(u);
     if (ensure(&t->pscratch, &t->pscratch_cap, wn + 2 * (size_t)c, err))
         return AF_E_NOMEM;
     float *pw = t->pscratch, *pa = pw + wn, *pb = pa + c;
@@ -729,7 +729,7 @@ af_status af_tnet_create(af_model *m, int threads, float bn_momentum, af_tnet **
         af_conv_unit *u = &m->convs[i];
         U->u = u;
         int c = u->desc.cout;
-        size_t wn = (size_t)c * u->desc.cin * u->desc.k * u->desc.k;
+        size_t wn = af_conv_unit_weights(u);
         if ((st = add_param(t, u->weight, &U->gw, wn, 0, u->name,
                             u->has_bn ? "conv.weight" : "weight", err)))
             break;
