@@ -116,7 +116,8 @@ static void test_attention_hand(void)
     af_attn_shape s = {1, 1, 2, 1, 1, 1, 1.0f};
     float qkv[6] = {1, 0, /* q */ 0, 1, /* k */ 2, 4 /* v */};
     float *b = to_blk(1, 3, 1, 2, qkv);
-    float *o = malloc(af_blk_elems(1, 1, 2, 1) * sizeof *o), *v = malloc(af_blk_elems(1, 1, 2, 1) * sizeof *v);
+    float *o = malloc(af_blk_elems(1, 1, 2, 1) * sizeof *o);
+    float *v = malloc(af_blk_elems(1, 1, 2, 1) * sizeof *v);
     af_error err = {0};
     REQUIRE(af_attention_blk(&s, b, o, v, 1, &err) == AF_OK);
     /* row 0: q0 = 1, scores (1*0, 1*1) = (0, 1): softmax (1, e)/(1+e); row 1: q1 = 0: (1/2, 1/2) */
@@ -141,7 +142,8 @@ static void attention_case(int n, int h, int w, int heads, int kd, int hd, int t
     float *ref = malloc((size_t)n * c * N * sizeof *ref);
     af_attention_ref(&s, qkv, ref);
     float *b = to_blk(n, cq, h, w, qkv);
-    float *o = malloc(af_blk_elems(n, h, w, c) * sizeof *o), *v = malloc(af_blk_elems(n, h, w, c) * sizeof *v);
+    float *o = malloc(af_blk_elems(n, h, w, c) * sizeof *o);
+    float *v = malloc(af_blk_elems(n, h, w, c) * sizeof *v);
     for (size_t i = 0; i < af_blk_elems(n, h, w, c); i++)
         o[i] = v[i] = NAN;
     af_error err = {0};
@@ -151,7 +153,8 @@ static void attention_case(int n, int h, int w, int heads, int kd, int hd, int t
     for (int bi = 0; bi < n; bi++)
         for (int ch = 0; ch < c; ch++)
             for (size_t p = 0; p < N; p++) {
-                double d = fabs(ref[((size_t)bi * c + ch) * N + p] - blk_get(o, c, h, w, bi, ch, (int)p));
+                double d = fabs(ref[((size_t)bi * c + ch) * N + p] -
+                                blk_get(o, c, h, w, bi, ch, (int)p));
                 worst = d > worst || d != d ? d : worst;
                 int head = ch / hd, j = ch % hd;
                 vbad += blk_get(v, c, h, w, bi, ch, (int)p) !=
@@ -358,7 +361,8 @@ static void test_attention_train_vs_naive_and_fd(void)
     for (int b = 0; b < s.n; b++)
         for (size_t i = 0; i < N; i++)
             for (int ch = 0; ch < c; ch++)
-                ef = fmax(ef, fabs(o[((size_t)b * N + i) * c + ch] - ref[((size_t)b * c + ch) * N + i]));
+                ef = fmax(ef, fabs(o[((size_t)b * N + i) * c + ch] -
+                                   ref[((size_t)b * c + ch) * N + i]));
     REQUIRE(af_attention_train_backward(&s, qkv, p, g, dq, 2, &err) == AF_OK);
     attn_bwd_naive(&s, qkv, g, rdq);
     double eb = 0;
@@ -382,7 +386,8 @@ static void test_attention_train_vs_naive_and_fd(void)
             for (int b = 0; b < s.n; b++)
                 for (size_t j = 0; j < N; j++)
                     for (int ch = 0; ch < c; ch++)
-                        l[sgn] += (double)g[((size_t)b * N + j) * c + ch] * ref[((size_t)b * c + ch) * N + j];
+                        l[sgn] += (double)g[((size_t)b * N + j) * c + ch] *
+                                  ref[((size_t)b * c + ch) * N + j];
         }
         fd = fmax(fd, fabs((l[0] - l[1]) / (2 * eps) - dq[i]));
     }
