@@ -754,12 +754,6 @@ static af_status train_epoch(run *r, int epoch, double tloss[3], af_error *err)
     hyp.box = (float)a->box;
     hyp.cls = (float)a->cls;
     hyp.dfl = (float)a->dfl;
-    if (r->model->layers[r->model->desc.nlayers - 1].spec.dwhead)
-        /* YOLO11 trains with ultralytics 8.3's loop, whose scheduler.step() runs at the
-         * start of each epoch: epoch e (after the warmup) at lf(e + 1), where 8.1.9's
-         * steps at the end (epoch e at lf(e)); the warmup still aims at lf(e) */
-        for (int k = 0; k < 3; k++)
-            r->opt.lr[k] = r->opt.initial_lr[k] * lf(r, epoch + 1);
     int np;
     const af_param *params = af_tnet_params(r->net, &np);
     af_tnet_zero_grad(r->net);
