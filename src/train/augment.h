@@ -52,6 +52,9 @@
 typedef struct af_aug_hyp {
     float hsv_h, hsv_s, hsv_v, degrees, translate, scale, shear, perspective, flipud, fliplr,
         mosaic, mixup;
+    int labels_pad_rounded; /* without mosaic, LetterBox moves the labels by its rounded padding
+                             * (left, top), as ultralytics 8.3 (YOLO11) does; 0: by the
+                             * unrounded half padding, as 8.1.9 */
 } af_aug_hyp;
 
 /* ultralytics default.yaml: hsv 0.015/0.7/0.4, degrees 0, translate 0.1, scale 0.5, shear 0,
