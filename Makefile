@@ -6,7 +6,7 @@ MODE ?= release
 PREFIX ?= /usr/local
 BUILD ?= build/$(MODE)
 
-PKGS := libpng libjpeg libwebp libwebpdemux libexif libzip libcjson cairo freetype2 yaml-0.1
+PKGS := libpng libjpeg libwebp libwebpdemux libtiff-4 libgif libavif libexif libzip libcjson cairo freetype2 yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldnnl -fopenmp -lpthread -lm
 

@@ -1,5 +1,5 @@
-/* Fuzz target: image decoding (JPEG, PNG, BMP, WebP, EXIF orientation) through
- * af_image_decode with the default limits. */
+/* Fuzz target: image decoding (JPEG, PNG, BMP, WebP, TIFF, PNM, GIF, AVIF, EXIF
+ * orientation) through af_image_decode with the default limits. */
 #include <stdint.h>
 #include <stddef.h>
 

@@ -5,6 +5,7 @@ set -e
 PKGS="build-essential pkg-config
 libdnnl-dev
 libjpeg62-turbo-dev libpng-dev libwebp-dev libexif-dev
+libtiff-dev libgif-dev libavif-dev
 libzip-dev libcjson-dev libyaml-dev
 libcairo2-dev libfreetype-dev fonts-dejavu-core
 valgrind"

@@ -56,6 +56,22 @@ static int count_prefix(const char *s, const char *prefix)
 
 static char buf[1 << 16];
 
+/* A file of tmpdir as a NUL-terminated string (malloc'd), NULL when unreadable. */
+static char *read_tmp_text(const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    size_t len;
+    char *s = (char *)t_read_file(path, &len);
+    char *t = s ? realloc(s, len + 1) : NULL;
+    if (!t) {
+        free(s);
+        return NULL;
+    }
+    t[len] = 0;
+    return t;
+}
+
 static void test_predict_default_model_on_samples(void)
 {
     /* the bundled model's training size, as `info` reports it */
@@ -157,16 +173,62 @@ static void test_batch_goes_on_past_bad_files(void)
     CHECK(strstr(buf, "b_text.jpg") != NULL);
     CHECK(strstr(buf, "c_empty.png") != NULL);
     CHECK(strstr(buf, "3 of 5 sources failed") != NULL);
-    char path[600];
-    snprintf(path, sizeof path, "%s/mixed.jsonl", tmpdir);
-    size_t len;
-    char *js = (char *)t_read_file(path, &len);
+    char *js = read_tmp_text("mixed.jsonl");
     REQUIRE(js != NULL);
-    js = realloc(js, len + 1);
-    js[len] = 0;
     CHECK(count_lines(js, "\"error\": ") == 3);
     CHECK(count_lines(js, "\"detections\": ") == 2);
     free(js);
+}
+
+/* Folder entries named like images that are not readable files (issue 16): each one is
+ * named in the failure summary and as a JSON Lines error record with its reason, and a
+ * FIFO does not hang the run (`timeout` ends a hung command: exit 124). Formats beyond
+ * IMG_FORMATS (a GIF here) are picked from folders. The no-permission entry is skipped as
+ * root (root reads any file). */
+static void test_predict_special_folder_entries(void)
+{
+    char d[512];
+    snprintf(d, sizeof d, "%s/special", tmpdir);
+    mkdir(d, 0777);
+    char out[1 << 12];
+    int root = geteuid() == 0;
+    sh(out, sizeof out,
+       "cp samples/personai_icartoonface_detval_00346.jpg %s/a_good.jpg && "
+       "cp tests/fixtures/formats/still.gif %s/b_still.gif && mkfifo %s/c_fifo.jpg && "
+       "ln -s no_such_target.jpg %s/d_dangling.jpg && ln -s e_loop.png %s/e_loop.png && "
+       "mkdir %s/f_folder.jpg && cp samples/personai_icartoonface_detval_00346.jpg %s/g_noperm.jpg && "
+       "chmod 000 %s/g_noperm.jpg && ln -s /dev/null %s/h_device.webp",
+       d, d, d, d, d, d, d, d, d);
+    int rc = sh(buf, sizeof buf, "timeout 60 %s predict %s --json %s/special.jsonl", cli(), d,
+                tmpdir);
+    CHECK_MSG(rc == 1, "rc %d (124: timed out, a FIFO blocked?)\n%s", rc, buf);
+    CHECK(strstr(buf, "a_good.jpg: ") != NULL);
+    CHECK(strstr(buf, "b_still.gif: ") != NULL);
+    CHECK_MSG(strstr(buf, "c_fifo.jpg: is a FIFO (named pipe), not an image file"), "%s", buf);
+    CHECK_MSG(strstr(buf, "d_dangling.jpg: cannot open: dangling symbolic link"), "%s", buf);
+    CHECK_MSG(strstr(buf, "e_loop.png: cannot open: symbolic link loop"), "%s", buf);
+    CHECK_MSG(strstr(buf, "f_folder.jpg: is a directory, not an image file"), "%s", buf);
+    CHECK_MSG(strstr(buf, "h_device.webp: is a device, not an image file"), "%s", buf);
+    if (!root)
+        CHECK_MSG(strstr(buf, "g_noperm.jpg: cannot open: Permission denied"), "%s", buf);
+    else
+        fprintf(stderr, "  (g_noperm.jpg: running as root, which reads any file: not checked)\n");
+    int nfail = root ? 5 : 6;
+    char want[64];
+    snprintf(want, sizeof want, "%d of 8 sources failed", nfail);
+    CHECK_MSG(strstr(buf, want), "want '%s' in:\n%s", want, buf);
+    char *js = read_tmp_text("special.jsonl");
+    REQUIRE(js != NULL);
+    CHECK(count_lines(js, "\"error\": ") == nfail);
+    CHECK(count_lines(js, "\"detections\": ") == 8 - nfail);
+    CHECK(strstr(js, "c_fifo.jpg: is a FIFO (named pipe)") != NULL);
+    CHECK(strstr(js, "d_dangling.jpg: cannot open: dangling symbolic link") != NULL);
+    free(js);
+    /* an explicit dangling symlink argument gets its reason too */
+    rc = sh(buf, sizeof buf, "timeout 60 %s predict %s/d_dangling.jpg", cli(), d);
+    CHECK(rc == 1);
+    CHECK_MSG(strstr(buf, "d_dangling.jpg: dangling symbolic link"), "%s", buf);
+    sh(out, sizeof out, "chmod 644 %s/g_noperm.jpg", d);
 }
 
 static void test_sources_globs_lists_missing(void)
@@ -253,6 +315,30 @@ static void test_bad_options(void)
     CHECK(rc == 0 && strstr(buf, "--conf") != NULL);
 }
 
+/* A mid-training last.pt of ultralytics 8.3.228 (model None, weights in ema,
+ * optimizer state, numpy scalars) through info and val. 355,019 parameters is
+ * what ultralytics' model summary printed for it (gen_ckpt.py's log). */
+static void test_mid_training_checkpoint_info_val(void)
+{
+    const char *ck = t_fixture("ckpt/v8_3_228_last_mid.pt");
+    int rc = sh(buf, sizeof buf, "%s info %s", cli(), ck);
+    CHECK_MSG(rc == 0, "rc %d: %s", rc, buf);
+    CHECK_MSG(strstr(buf, " 355019 parameters") && strstr(buf, "imgsz:      160 (trained at)") &&
+                  strstr(buf, "0=face"),
+              "%s", buf);
+    if (!t_file_exists(t_shared("data/icartoonface/images/val")))
+        SKIP("shared data not found");
+    rc = sh(buf, sizeof buf,
+            "ls %s | sort | head -4 | sed 's|^|%s/|' > %s/mid.txt && "
+            "printf 'train: mid.txt\nval: mid.txt\nnames:\n  0: face\n' > %s/mid.yaml",
+            t_shared("data/icartoonface/images/val"), t_shared("data/icartoonface/images/val"),
+            tmpdir, tmpdir);
+    REQUIRE(rc == 0);
+    rc = sh(buf, sizeof buf, "%s val --model %s --data %s/mid.yaml --no-plots --project %s/runs",
+            cli(), ck, tmpdir, tmpdir);
+    CHECK_MSG(rc == 0 && strstr(buf, "all "), "rc %d: %s", rc, buf);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/animeface-test-cli-XXXXXX");
@@ -264,9 +350,11 @@ int main(void)
     RUN(test_predict_outputs);
     RUN(test_batch_goes_on_past_bad_files);
     RUN(test_sources_globs_lists_missing);
+    RUN(test_predict_special_folder_entries);
     RUN(test_predict_precision);
     RUN(test_predict_conv_algo);
     RUN(test_bad_options);
+    RUN(test_mid_training_checkpoint_info_val);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

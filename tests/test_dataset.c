@@ -547,7 +547,7 @@ static void test_image_check(void)
     REQUIRE(af_dataset_load_paths(&paths, 1, &o, &ds, &err) == AF_OK);
     CHECK(ds.n == 4 && ds.counts.corrupt == 2);
     CHECK(has_issue(&ds, "small.png", 0, "<10 pixels", AF_ISSUE_CORRUPT));
-    CHECK(has_issue(&ds, "fake.jpg", 0, "not an image format", AF_ISSUE_CORRUPT));
+    CHECK(has_issue(&ds, "fake.jpg", 0, "invalid GIF data", AF_ISSUE_CORRUPT)); /* a GIF header, no image */
     CHECK(has_issue(&ds, "noeoi.jpg", 0, "corrupt JPEG", AF_ISSUE_WARNING));
     CHECK(find_item(&ds, "noeoi.jpg")->state == AF_LABEL_MISSING);
     af_dataset_free(&ds);
@@ -556,7 +556,7 @@ static void test_image_check(void)
     af_strlist_push(&paths, tp("p/t.txt"), &err);
     REQUIRE(af_dataset_load_paths(&paths, 1, NULL, &ds, &err) == AF_OK);
     CHECK(ds.n == 2 && ds.counts.corrupt == 1);
-    CHECK(has_issue(&ds, "absent.jpg", 0, "not found", AF_ISSUE_CORRUPT));
+    CHECK(has_issue(&ds, "absent.jpg", 0, "No such file", AF_ISSUE_CORRUPT));
     af_dataset_free(&ds);
     af_strlist_free(&paths);
 }

@@ -145,6 +145,61 @@ static void test_allow_list(void)
     CHECK(!af_pickle_global_allowed("torch.nn.modules..x", "A"));
     CHECK(!af_pickle_global_allowed("torch.nn.modulesx", "A"));
     CHECK(!af_pickle_global_allowed("torch.nn.modules.conv", "Conv2d.__init__"));
+    /* ultralytics 8.0.x paths and 8.3's YOLO11 blocks are records like any module */
+    CHECK(af_pickle_global_allowed("ultralytics.nn.modules", "C2f"));
+    CHECK(af_pickle_global_allowed("ultralytics.nn.modules.block", "C3k2"));
+    CHECK(af_pickle_global_allowed("ultralytics.nn.modules.block", "C2PSA"));
+    CHECK(af_pickle_global_allowed("ultralytics.nn.modules.block", "PSABlock"));
+    CHECK(af_pickle_global_allowed("ultralytics.nn.modules.block", "Attention"));
+    /* numpy values as data; nothing else of numpy */
+    CHECK(af_pickle_global_allowed("numpy.core.multiarray", "scalar"));
+    CHECK(af_pickle_global_allowed("numpy._core.multiarray", "_reconstruct"));
+    CHECK(af_pickle_global_allowed("numpy", "dtype"));
+    CHECK(!af_pickle_global_allowed("numpy", "load"));
+    CHECK(!af_pickle_global_allowed("numpy", "frombuffer"));
+    CHECK(!af_pickle_global_allowed("numpy.core.multiarray", "fromstring"));
+    CHECK(!af_pickle_global_allowed("numpy.testing._private.utils", "runstring"));
+}
+
+/* numpy scalars, dtypes and arrays (as numpy pickles them, protocols 2 and 4)
+ * read as the plain values numpy's .item() / .tolist() give (make_numpy.py). */
+static void check_numpy(const char *file)
+{
+    size_t len, elen;
+    unsigned char *b = load_fixture(file, &len);
+    unsigned char *e = load_fixture("numpy_expected.json", &elen);
+    REQUIRE(b != NULL && e != NULL);
+    af_pickle doc;
+    af_error err = {0};
+    af_status st = af_pickle_load(b, len, file, NULL, &doc, &err);
+    CHECK_MSG(st == AF_OK, "%s: %s", file, err.msg);
+    cJSON *want = cJSON_ParseWithLength((const char *)e, elen), *got = NULL;
+    CHECK(want != NULL);
+    if (!st) {
+        const af_pk_value *r = doc.root;
+        CHECK(af_pk_dict_get(r, "f64")->kind == AF_PK_FLOAT);
+        CHECK(af_pk_dict_get(r, "i64")->kind == AF_PK_INT);
+        CHECK(af_pk_dict_get(r, "b")->kind == AF_PK_BOOL);
+        const af_pk_value *sh = af_pk_dict_get(r, "shared");
+        CHECK(sh && sh->kind == AF_PK_LIST && sh->u.seq.count == 2 &&
+              sh->u.seq.items[0] == sh->u.seq.items[1]); /* one array, memo kept */
+        CHECK_MSG(af_pk_to_json(r, 16, &got, &err) == AF_OK, "%s", err.msg);
+        char *txt = got ? cJSON_PrintUnformatted(got) : NULL;
+        CHECK_MSG(cJSON_Compare(want, got, 1), "%s: got %s", file, txt ? txt : "(null)");
+        free(txt);
+        af_pickle_free(&doc);
+    }
+    cJSON_Delete(got);
+    cJSON_Delete(want);
+    free(b);
+    free(e);
+}
+
+static void test_numpy_values(void)
+{
+    check_numpy("numpy_p2.pkl");
+    check_numpy("numpy_p4.pkl");
+    check_numpy("numpy2_p2.pkl"); /* numpy 2: numpy._core.multiarray */
 }
 
 static void check_status(const char *file, af_status want, const char *needle)
@@ -172,6 +227,12 @@ static void test_malformed(void)
     check_status("underflow.pkl", AF_E_FORMAT, "underflow");
     check_status("bad_length.pkl", AF_E_FORMAT, "truncated");
     check_status("bigint.pkl", AF_E_UNSUPPORTED, "64 bits");
+    check_status("np_short_scalar.pkl", AF_E_FORMAT, "numpy scalar of 8 bytes holds 3");
+    check_status("np_short_array.pkl", AF_E_FORMAT, "does not match its shape");
+    check_status("np_rows_bomb.pkl", AF_E_LIMIT, "too many rows");
+    check_status("np_recon_other.pkl", AF_E_UNSUPPORTED, "not an ndarray");
+    check_refused("np_evil_load.pkl", "numpy.load");
+    check_refused("np_evil_frombuffer.pkl", "numpy.frombuffer");
 }
 
 static void test_cycle_and_limits(void)
@@ -208,7 +269,8 @@ static void test_cycle_and_limits(void)
  * ASan), never success for a cut. */
 static void test_mutations(void)
 {
-    const char *files[] = {"plain_p2.pkl", "plain_p4.pkl", "plain_p1.pkl"};
+    const char *files[] = {"plain_p2.pkl", "plain_p4.pkl", "plain_p1.pkl", "numpy_p2.pkl",
+                           "numpy_p4.pkl"};
     for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
         size_t len;
         unsigned char *b = load_fixture(files[f], &len);
@@ -246,6 +308,7 @@ int main(void)
     RUN(test_plain_protocols);
     RUN(test_refuses_code);
     RUN(test_allow_list);
+    RUN(test_numpy_values);
     RUN(test_malformed);
     RUN(test_cycle_and_limits);
     RUN(test_mutations);

@@ -8,6 +8,7 @@
 
 #include "io/image.h"
 #include "io/safetensors.h"
+#include "box_match.h"
 #include "model/checkpoint.h"
 #include "testutil.h"
 
@@ -33,16 +34,6 @@ static const pcase cases[] = {
      "personai_icartoonface_detval_00036.jpg"},
 };
 
-static double iou(const float *a, const af_detection *b)
-{
-    double ix = fmin(a[2], b->x2) - fmax(a[0], b->x1), iy = fmin(a[3], b->y2) - fmax(a[1], b->y1);
-    if (ix <= 0 || iy <= 0)
-        return 0;
-    double inter = ix * iy;
-    double ua = (a[2] - a[0]) * (a[3] - a[1]) + (b->x2 - b->x1) * (b->y2 - b->y1) - inter;
-    return ua > 0 ? inter / ua : 0;
-}
-
 /* Matches golden set `tag` (det_a / det_b) against our detections; returns the
  * number of golden boxes without a match. */
 static int match(const af_safetensors *g, const char *tag, const af_detection *d, int nd,
@@ -63,26 +54,10 @@ static int match(const af_safetensors *g, const char *tag, const af_detection *d
     int unmatched = 0;
     for (int i = 0; i < n; i++) {
         const float *b = (const float *)xy->data + 4 * i;
-        float conf = ((const float *)cf->data)[i];
-        long long cls = ((const long long *)cl->data)[i];
-        int best = -1;
-        double best_iou = 0;
-        for (int j = 0; j < nd; j++) {
-            if (used[j] || d[j].cls != cls || fabs(d[j].conf - conf) > 1e-4)
-                continue;
-            double v = iou(b, &d[j]);
-            if (v > best_iou) {
-                best_iou = v;
-                best = j;
-            }
-        }
-        if (best < 0 || best_iou < 0.999) {
-            unmatched++;
-            continue;
-        }
-        used[best] = 1;
-        *worst_iou = fmin(*worst_iou, best_iou);
-        *worst_dconf = fmax(*worst_dconf, fabs(d[best].conf - conf));
+        const double xyxy[4] = {b[0], b[1], b[2], b[3]};
+        unmatched += !t_match_box(xyxy, ((const float *)cf->data)[i],
+                                  ((const long long *)cl->data)[i], d, nd, used, worst_iou,
+                                  worst_dconf);
     }
     free(used);
     return unmatched;

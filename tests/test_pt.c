@@ -252,6 +252,28 @@ static void test_tiny(void)
     af_checkpoint_free(&ck);
 }
 
+/* Mid-training checkpoints: the EMA's weights load, whether the model is kept
+ * beside it (8.0, 8.1) or None (8.2+), as ultralytics loads them. */
+static void test_mid_training_picks_ema(void)
+{
+    const char *files[] = {"pickle/mid_both.pt", "pickle/mid_ema_only.pt"};
+    for (int f = 0; f < 2; f++) {
+        af_checkpoint ck;
+        af_error err = {0};
+        af_status st = af_checkpoint_load(t_fixture(files[f]), &ck, &err);
+        CHECK_MSG(st == AF_OK, "%s: %s", files[f], err.msg);
+        if (st)
+            continue;
+        const af_tensor *w = af_tensor_list_find(&ck.tensors, "model.0.conv.weight");
+        const float want_w[] = {100, 102, 104, 101, 103, 105};
+        CHECK_MSG(ck.tensors.count == 5 && w && w->nbytes == sizeof want_w &&
+                      !memcmp(w->data, want_w, sizeof want_w),
+                  "%s: not the EMA's weights", files[f]);
+        CHECK(ck.nc == 2 && ck.imgsz == 256);
+        af_checkpoint_free(&ck);
+    }
+}
+
 static void check_bad(const char *rel, af_status want, const char *needle)
 {
     af_checkpoint ck;
@@ -274,6 +296,7 @@ static void test_bad_fixtures(void)
     check_bad("pickle/no_such_file.pt", AF_E_IO, "no_such_file.pt");
     check_bad("pickle/dag_bomb.pt", AF_E_LIMIT, "modules");
     check_bad("pickle/module_cycle.pt", AF_E_LIMIT, "deeper");
+    check_bad("pickle/no_weights.pt", AF_E_FORMAT, "no 'model' (nor 'ema')");
 }
 
 static void test_zip_reader(void)
@@ -445,6 +468,7 @@ int main(void)
     RUN(test_p6);
     RUN(test_coco_equals_pretrained);
     RUN(test_tiny);
+    RUN(test_mid_training_picks_ema);
     RUN(test_bad_fixtures);
     RUN(test_zip_reader);
     RUN(test_corrupt_zip);

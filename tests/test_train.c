@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "model/checkpoint.h"
 #include "testutil.h"
 #include "train/trainer.h"
 
@@ -213,6 +214,39 @@ static void test_short_run_learns(void)
     free(csv);
 }
 
+/* `train --model last.pt` from a mid-training checkpoint of ultralytics 8.2
+ * (model None, the weights in ema, optimizer state, numpy scalars): the run
+ * starts from its EMA weights and architecture (the narrow tiny.yaml). */
+static void test_starts_from_mid_training_checkpoint(void)
+{
+    if (!make_tiny_dataset(4))
+        SKIP("shared data not found");
+    char dir[600], p[700];
+    snprintf(dir, sizeof dir, "%s/from_last", tmpdir);
+    af_train_args a;
+    quick_args(&a, dir);
+    a.model = t_fixture("ckpt/v8_2_0_last_mid.pt");
+    a.epochs = 1;
+    a.batch = 2;
+    a.imgsz = 64;
+    a.val = 0;
+    af_error err = {0};
+    af_status st = af_train(&a, NULL, NULL, &err);
+    CHECK_MSG(st == AF_OK, "%s", err.msg);
+    snprintf(p, sizeof p, "%s/weights/last.safetensors", dir);
+    af_checkpoint start, out;
+    REQUIRE(af_checkpoint_load(a.model, &start, &err) == AF_OK);
+    st = af_checkpoint_load(p, &out, &err);
+    CHECK_MSG(st == AF_OK, "%s", err.msg);
+    if (!st) {
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(out.yaml, "width_multiple");
+        CHECK(cJSON_IsNumber(w) && w->valuedouble == 0.0625);
+        CHECK(out.tensors.count == start.tensors.count);
+        af_checkpoint_free(&out);
+    }
+    af_checkpoint_free(&start);
+}
+
 /* `animeface train --model yolo11n.yaml` runs, on ultralytics' schedule. 8.3
  * moved scheduler.step() to the start of each epoch, but with last_epoch =
  * start_epoch - 1 set before the loop, epoch e (0-based; no warmup here) still
@@ -272,6 +306,7 @@ int main(void)
     RUN(test_resume_is_bit_exact);
     RUN(test_kill_anywhere_then_resume);
     RUN(test_short_run_learns);
+    RUN(test_starts_from_mid_training_checkpoint);
     RUN(test_yolo11_trains_on_the_schedule);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

@@ -412,6 +412,8 @@ int cmd_predict(int argc, char **argv)
     for (size_t i = 0; i < src.nerrors; i++) {
         fprintf(stderr, "animeface predict: %s\n", src.errors[i]);
         add_failure(&fails, src.errors[i]);
+        if (json && i < src.nerror_paths)
+            jsonl_write_error(json, src.error_paths[i], src.errors[i]);
     }
     size_t total = src.count;
     progress bar;

@@ -9,6 +9,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "io/file_kind.h"
+
 static int push(char ***v, size_t *n, size_t *cap, const char *s)
 {
     if (*n == *cap) {
@@ -35,13 +37,14 @@ static int add_error(source_list *l, const char *path, const char *what)
 {
     char buf[4200];
     snprintf(buf, sizeof buf, "%s: %s", path, what);
-    return push(&l->errors, &l->nerrors, &l->errcap, buf);
+    return push(&l->errors, &l->nerrors, &l->errcap, buf) ||
+           push(&l->error_paths, &l->nerror_paths, &l->errpcap, path);
 }
 
 int sources_is_image_name(const char *path)
 {
-    static const char *ext[] = {"bmp", "dng", "jpeg", "jpg", "mpo", "png",
-                                "tif", "tiff", "webp", "pfm"};
+    static const char *ext[] = {"bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff",
+                                "webp", "pfm", "gif", "avif", "pbm", "pgm", "ppm", "pnm"};
     const char *dot = strrchr(path, '.');
     const char *slash = strrchr(path, '/');
     if (!dot || (slash && dot < slash))
@@ -74,12 +77,15 @@ static int add_dir(source_list *l, const char *dir, int recursive, int depth)
         size_t dl = strlen(dir);
         snprintf(path, sizeof path, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", e->d_name);
         struct stat st;
-        if (stat(path, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            if (recursive && depth < 32)
+        int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+        if (is_dir && recursive) {
+            if (depth < 32)
                 rc = push(&subdirs, &nd, &cd, path);
-        } else if (S_ISREG(st.st_mode) && sources_is_image_name(path)) {
+        } else if (sources_is_image_name(path)) {
+            /* everything named like an image is kept, readable or not: a FIFO, socket,
+             * device, dangling symlink, symlink loop, unreadable file or folder named
+             * x.jpg then fails in the loader with its reason (without opening a FIFO)
+             * and is reported with the other failures, never dropped */
             rc = push(&files, &nf, &cf, path);
         }
     }
@@ -143,18 +149,16 @@ int sources_expand(char **args, int nargs, int recursive, source_list *out)
             size_t n = strlen(a);
             if (S_ISDIR(st.st_mode))
                 rc = add_dir(out, a, recursive, 0);
-            else if (n > 4 && strcasecmp(a + n - 4, ".txt") == 0)
+            else if (S_ISREG(st.st_mode) && n > 4 && strcasecmp(a + n - 4, ".txt") == 0)
                 rc = add_list_file(out, a);
             else
-                rc = add_path(out, a);
+                rc = add_path(out, a); /* a FIFO etc. is refused by the loader, unopened */
         } else if (strpbrk(a, "*?[")) {
             glob_t g;
             int gr = glob(a, 0, NULL, &g);
             if (gr == 0) {
                 for (size_t j = 0; !rc && j < g.gl_pathc; j++) {
-                    struct stat s2;
-                    if (stat(g.gl_pathv[j], &s2) == 0 && S_ISREG(s2.st_mode) &&
-                        sources_is_image_name(g.gl_pathv[j]))
+                    if (sources_is_image_name(g.gl_pathv[j])) /* readable or not: as add_dir */
                         rc = add_path(out, g.gl_pathv[j]);
                 }
                 globfree(&g);
@@ -162,7 +166,12 @@ int sources_expand(char **args, int nargs, int recursive, source_list *out)
                 rc = add_error(out, a, "no files match this pattern");
             }
         } else {
-            rc = add_error(out, a, "does not exist");
+            /* a dangling symlink or a loop gets its own reason */
+            char why[160];
+            struct stat ls;
+            const char *r = lstat(a, &ls) == 0 ? af_path_unreadable_reason(a, why, sizeof why)
+                                               : NULL;
+            rc = add_error(out, a, r ? r : "does not exist");
         }
         if (rc)
             return 1;
@@ -176,7 +185,10 @@ void sources_free(source_list *l)
         free(l->paths[i]);
     for (size_t i = 0; i < l->nerrors; i++)
         free(l->errors[i]);
+    for (size_t i = 0; i < l->nerror_paths; i++)
+        free(l->error_paths[i]);
     free(l->paths);
     free(l->errors);
+    free(l->error_paths);
     memset(l, 0, sizeof *l);
 }

@@ -10,6 +10,8 @@
 #include "core/checked.h"
 #include "core/error.h"
 #include "data/dataset.h"
+#include "io/file_kind.h"
+#include "io/image.h"
 
 #define DATASET_MAX_IMAGES ((size_t)1 << 26)
 
@@ -114,10 +116,30 @@ af_status af_image_probe(const char *path, int *w, int *h, const char **format, 
             st = af_fail(err, AF_E_FORMAT, "unrecognised WebP header");
         }
     } else {
-        st = af_fail(err, AF_E_UNSUPPORTED,
-                     "not an image format animeface reads (JPEG, PNG, BMP, WebP)");
+        /* TIFF, GIF, AVIF, PNM: sizes from a full decode (after the TIFF orientation, as
+         * cv2 gives them), not from the header */
+        fclose(f);
+        f = NULL;
+        af_image img = {0};
+        af_error e = {0};
+        size_t pl = strlen(path);
+        if (af_image_load(path, NULL, &img, &e) == AF_OK) {
+            *format = n >= 4 && (!memcmp(hd, "II", 2) || !memcmp(hd, "MM", 2)) ? "tiff"
+                      : n >= 4 && !memcmp(hd, "GIF8", 4)                      ? "gif"
+                      : n >= 2 && hd[0] == 'P'                                ? "pnm"
+                                                                              : "avif";
+            *w = img.w;
+            *h = img.h;
+            af_image_free(&img);
+        } else {
+            /* the loader's message starts with the path; the issue names the file already */
+            st = af_fail(err, e.code ? e.code : AF_E_FORMAT, "%s",
+                         !strncmp(e.msg, path, pl) && !strncmp(e.msg + pl, ": ", 2) ? e.msg + pl + 2
+                                                                                    : e.msg);
+        }
     }
-    fclose(f);
+    if (f)
+        fclose(f);
     if (st == AF_OK && (*w <= 9 || *h <= 9))
         st = af_fail(err, AF_E_FORMAT, "image size (%d, %d) <10 pixels", *h, *w);
     return st;
@@ -148,12 +170,15 @@ static void add_count(af_dataset_counts *c, const af_dataset_item *it, int dups)
 static af_status load_item(af_dataset *ds, af_dataset_item *it, int nc, const af_dataset_opts *opts,
                            af_error *err)
 {
-    struct stat sb;
-    if (stat(it->image, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    /* a FIFO, socket, device, folder, dangling symlink, symlink loop or unreadable file
+     * is reported with its reason, and never opened (a FIFO would block) */
+    char why[160];
+    const char *r = af_path_unreadable_reason(it->image, why, sizeof why);
+    if (r) {
         it->state = AF_LABEL_CORRUPT;
         add_count(&ds->counts, it, 0);
         return af_issue_add(&ds->issues, AF_ISSUE_CORRUPT, it->image, 0, err,
-                            "image not found, ignoring it");
+                            "%s", r);
     }
     if (opts && opts->check_images) {
         int w, h, no_eoi;

@@ -20,9 +20,11 @@
  *  - every val path must exist (ultralytics raises FileNotFoundError), else AF_E_IO.
  *
  * Image lists (af_image_list_collect), as get_img_files:
- *  - a folder: every file below it, recursively, whose name has a dot (glob "**" / "*.*");
- *    names starting with '.' are skipped (files and folders), as glob does; symlinked folders
- *    are followed (depth limit 64);
+ *  - a folder: every entry below it, recursively, whose name has a dot (glob "**" / "*.*"):
+ *    files, and also FIFOs, sockets, devices, dangling symlinks, symlink loops and folders
+ *    named like x.jpg (which the dataset then reports as corrupt with the reason, never
+ *    opening them); names starting with '.' are skipped (files and folders), as glob does;
+ *    symlinked folders are followed (depth limit 64);
  *  - a file: a text list, one path per line. The whole text is stripped, then split into
  *    lines. A line that starts with "./" has EVERY "./" in it replaced by the list's folder
  *    + "/" (Python's str.replace, faithfully); other lines are used as written (absolute, or
@@ -48,9 +50,11 @@
  *  - duplicate rows (equal as float32) are removed with a warning; as np.unique(axis=0) does,
  *    the remaining rows are then in lexicographic order (only when something was removed).
  *
- * Image check (optional, af_dataset_opts.check_images): reads only the header. Corrupt when
- * the file cannot be opened, the format is not one animeface decodes (JPEG, PNG, BMP, WebP),
- * or a side is under 10 pixels (sizes after the EXIF orientation). A JPEG that does not end
+ * Every image path is first checked without opening it: a FIFO, socket, device, folder,
+ * dangling symlink, symlink loop or unreadable file is corrupt, with that reason.
+ * Image check (optional, af_dataset_opts.check_images): reads only the header of JPEG, PNG,
+ * BMP and WebP (TIFF, GIF, AVIF and PNM are decoded for their size). Corrupt when the file
+ * cannot be opened or decoded, or a side is under 10 pixels (sizes after the EXIF orientation). A JPEG that does not end
  * in FF D9 gets a warning (ultralytics rewrites such a file; animeface leaves it alone).
  * A corrupt image's labels are not read (ultralytics stops at the first failure).
  *

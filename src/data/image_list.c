@@ -196,9 +196,14 @@ static af_status walk_dir(const char *dir, int depth, af_strlist *out, af_error 
         struct stat sb;
         int is_dir = stat(full, &sb) == 0 && S_ISDIR(sb.st_mode);
         if (is_dir) {
-            st = walk_dir(full, depth + 1, out, err);
+            /* glob's "*.*" lists a folder named like x.jpg too (the dataset then reports
+             * it as corrupt, as ultralytics does) */
+            if (strchr(name, '.'))
+                st = af_strlist_push(out, full, err);
+            if (st == AF_OK)
+                st = walk_dir(full, depth + 1, out, err);
             free(full);
-        } else if (strchr(name, '.')) {
+        } else if (strchr(name, '.')) { /* FIFOs, dangling links etc. too: reported later */
             st = af_strlist_push_own(out, full, err);
         } else {
             free(full);

@@ -1,6 +1,6 @@
 /*
- * 8-bit images: decoding (JPEG, PNG, BMP, WebP), encoding (JPEG, PNG, BMP, WebP) and
- * conversion from caller pixel buffers.
+ * 8-bit images: decoding (JPEG, PNG, BMP, WebP, TIFF, PNM, GIF, AVIF), encoding (JPEG, PNG,
+ * BMP, WebP) and conversion from caller pixel buffers.
  *
  * Decoding reproduces `cv2.imread(path, cv2.IMREAD_COLOR)` of OpenCV 4.6 followed by
  * BGR->RGB, pixel for pixel:
@@ -11,8 +11,13 @@
  *    gray expanded, alpha DROPPED without compositing; the EXIF orientation of an eXIf
  *    chunk is applied (OpenCV 4.6 does so for PNG too).
  *  - BMP: 1/4/8-bit palette, 16-bit 555/565, 24 and 32-bit (alpha dropped), bottom-up
- *    and top-down. RLE compressed BMPs are refused (AF_E_UNSUPPORTED).
+ *    and top-down, RLE4/RLE8 with OpenCV's handling of deltas and early ends.
  *  - WebP: libwebp, alpha dropped.
+ *  - TIFF: libtiff's RGBA interface as OpenCV uses it, first page, Orientation tag applied.
+ *  - PNM: PBM/PGM/PPM, ASCII and binary, maxval over 255 (image_pnm.c gives the rules).
+ * and, for formats OpenCV 4.6 does not read (the reference is then PIL or avifdec):
+ *  - GIF (giflib) and animated WebP (libwebpdemux): the first frame, alpha dropped.
+ *  - AVIF (libavif): the primary image, converted as avifdec does, alpha dropped.
  * Sizes are checked against af_image_limits from the header, before any pixel buffer
  * is allocated.
  *
@@ -47,7 +52,11 @@ typedef struct af_image_limits {
 /* max_pixels 1<<28 (OpenCV allows 1<<30), max_dim 65500, max_file_bytes 1 GiB. */
 void af_image_limits_default(af_image_limits *l);
 
-/* Reads and decodes a file; format by content (magic bytes), not by name. lim NULL: defaults. */
+/* The formats af_image_decode reads, for messages. */
+#define AF_IMAGE_FORMATS_TEXT "JPEG, PNG, BMP, WebP, TIFF, GIF, AVIF or PNM"
+
+/* Reads and decodes a file; format by content (magic bytes), not by name. lim NULL: defaults.
+ * Only regular files are opened (a FIFO, socket or device is refused without blocking). */
 af_status af_image_load(const char *path, const af_image_limits *lim, af_image *out, af_error *err);
 
 /* Decodes an encoded image held in memory. */
@@ -89,6 +98,23 @@ af_status af_image_decode_bmp(const uint8_t *buf, size_t len, const char *name,
                               const af_image_limits *lim, af_image *out, af_error *err);
 af_status af_image_decode_webp(const uint8_t *buf, size_t len, const char *name,
                                const af_image_limits *lim, af_image *out, af_error *err);
+af_status af_image_decode_tiff(const uint8_t *buf, size_t len, const char *name,
+                               const af_image_limits *lim, af_image *out, af_error *err);
+af_status af_image_decode_pnm(const uint8_t *buf, size_t len, const char *name,
+                              const af_image_limits *lim, af_image *out, af_error *err);
+af_status af_image_decode_gif(const uint8_t *buf, size_t len, const char *name,
+                              const af_image_limits *lim, af_image *out, af_error *err);
+af_status af_image_decode_avif(const uint8_t *buf, size_t len, const char *name,
+                               const af_image_limits *lim, af_image *out, af_error *err);
+
+/* 1 when buf starts like an AVIF file (ftyp box with an avif/avis brand). */
+int af_image_is_avif(const uint8_t *buf, size_t len);
+
+/* RLE8 (bpp 8) / RLE4 (bpp 4) pixel data at buf + offset into img (allocated w x h x 3);
+ * pal: the palette (RGB, 256 entries, unused ones zero). */
+af_status af_image_decode_bmp_rle(const uint8_t *buf, size_t len, size_t offset, int bpp,
+                                  const uint8_t pal[256][3], int bottom_up, const char *name,
+                                  af_image *img, af_error *err);
 
 /* EXIF orientation (1..8) from a TIFF block ("II*\0"/"MM\0*" header first); 0 if absent
  * or unreadable. */

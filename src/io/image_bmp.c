@@ -1,7 +1,7 @@
-/* BMP decoding (OpenCV 4.6 BmpDecoder semantics, uncompressed only): 1/4/8-bit palette,
- * 16-bit 555 (BI_RGB or bitfields) and 565 (bitfields) expanded without bit replication,
- * 24-bit, 32-bit (4th byte ignored). Rows bottom-up for positive height, top-down for
- * negative. RLE4/RLE8 are refused. */
+/* BMP decoding (OpenCV 4.6 BmpDecoder semantics): 1/4/8-bit palette, 16-bit 555 (BI_RGB
+ * or bitfields) and 565 (bitfields) expanded without bit replication, 24-bit, 32-bit (4th
+ * byte ignored, any bit masks). Rows bottom-up for positive height, top-down for negative.
+ * RLE8 (8-bit) and RLE4 (4-bit) compression: image_bmp_rle.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,9 +55,11 @@ af_status af_image_decode_bmp(const uint8_t *buf, size_t len, const char *name,
         comp = le32(buf + 30);
         clrused = le32(buf + 46);
         size_t after = (size_t)14 + hsize;
-        if (comp == 1 || comp == 2)
-            return af_fail(err, AF_E_UNSUPPORTED, "%s: RLE-compressed BMP is not supported", name);
-        if (comp == 3 && (bpp == 16 || bpp == 32)) {
+        if (comp == 1 || comp == 2) {
+            if (bpp != (comp == 1 ? 8 : 4))
+                return af_fail(err, AF_E_FORMAT, "%s: RLE%d compression in a %d-bit BMP", name,
+                               comp == 1 ? 8 : 4, bpp);
+        } else if (comp == 3 && (bpp == 16 || bpp == 32)) {
             if (bpp == 16) {
                 size_t mo = hsize >= 52 ? 14 + 40 : after;
                 if (mo + 12 > len)
@@ -102,6 +104,15 @@ af_status af_image_decode_bmp(const uint8_t *buf, size_t len, const char *name,
     af_status st = af_image_check_size(name, "BMP", (uint64_t)w, (uint64_t)h, lim, err);
     if (st)
         return st;
+    if (comp == 1 || comp == 2) {
+        if ((st = af_image_alloc(out, (int)w, (int)h, 3, err)))
+            return st;
+        st = af_image_decode_bmp_rle(buf, len, offset, bpp, (const uint8_t(*)[3])pal, bottom_up,
+                                     name, out, err);
+        if (st)
+            af_image_free(out);
+        return st;
+    }
     size_t pitch = (((size_t)w * (size_t)bpp + 7) / 8 + 3) & ~(size_t)3;
     /* w, h <= 65500 by the limits: no overflow in size_t */
     if ((uint64_t)offset + (uint64_t)pitch * (uint64_t)h > len)

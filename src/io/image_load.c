@@ -2,14 +2,18 @@
  * allocation helpers and conversion from caller pixel buffers. */
 #include "io/image.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "io/file_kind.h"
 
 void af_image_limits_default(af_image_limits *l)
 {
@@ -144,23 +148,30 @@ af_status af_image_decode(const uint8_t *buf, size_t len, const char *name,
         return af_image_decode_bmp(buf, len, name, lim, out, err);
     if (len >= 12 && memcmp(buf, "RIFF", 4) == 0 && memcmp(buf + 8, "WEBP", 4) == 0)
         return af_image_decode_webp(buf, len, name, lim, out, err);
+    if (has_prefix(buf, len, "II*\0", 4) || has_prefix(buf, len, "MM\0*", 4) ||
+        has_prefix(buf, len, "II+\0", 4) || has_prefix(buf, len, "MM\0+", 4))
+        return af_image_decode_tiff(buf, len, name, lim, out, err);
+    if (has_prefix(buf, len, "GIF87a", 6) || has_prefix(buf, len, "GIF89a", 6))
+        return af_image_decode_gif(buf, len, name, lim, out, err);
+    if (len >= 3 && buf[0] == 'P' && buf[1] >= '1' && buf[1] <= '6' && isspace(buf[2]))
+        return af_image_decode_pnm(buf, len, name, lim, out, err);
+    if (af_image_is_avif(buf, len))
+        return af_image_decode_avif(buf, len, name, lim, out, err);
 
     const char *other = NULL;
-    if (has_prefix(buf, len, "GIF8", 4))
-        other = "GIF";
-    else if (has_prefix(buf, len, "II*\0", 4) || has_prefix(buf, len, "MM\0*", 4))
-        other = "TIFF";
-    else if (has_prefix(buf, len, "\0\0\0\x0cjP  ", 8) || has_prefix(buf, len, "\xff\x4f\xff\x51", 4))
+    if (has_prefix(buf, len, "\0\0\0\x0cjP  ", 8) || has_prefix(buf, len, "\xff\x4f\xff\x51", 4))
         other = "JPEG 2000";
     else if (len >= 12 && memcmp(buf + 4, "ftyp", 4) == 0)
-        other = "HEIF/AVIF";
+        other = "HEIF/HEIC";
+    else if (has_prefix(buf, len, "GIF8", 4))
+        other = "GIF (version other than 87a/89a)";
     if (other)
-        return af_fail(err, AF_E_UNSUPPORTED,
-                       "%s: %s images are not supported (use JPEG, PNG, BMP or WebP)", name, other);
+        return af_fail(err, AF_E_UNSUPPORTED, "%s: %s images are not supported (use %s)", name,
+                       other, AF_IMAGE_FORMATS_TEXT);
     if (len < 4)
         return af_fail(err, AF_E_FORMAT, "%s: only %zu bytes, not an image", name, len);
-    return af_fail(err, AF_E_FORMAT,
-                   "%s: not a recognised image (expected JPEG, PNG, BMP or WebP content)", name);
+    return af_fail(err, AF_E_FORMAT, "%s: not a recognised image (expected %s content)", name,
+                   AF_IMAGE_FORMATS_TEXT);
 }
 
 /* Reads the whole file, refusing more than max bytes. */
@@ -169,26 +180,38 @@ static af_status read_file(const char *path, uint64_t max, uint8_t **out, size_t
 {
     *out = NULL;
     *out_len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return af_fail(err, AF_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0) {
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         int e = errno;
-        fclose(f);
+        char why[160];
+        const char *r = af_path_unreadable_reason(path, why, sizeof why);
+        return af_fail(err, AF_E_IO, "%s: cannot open: %s", path, r ? r : strerror(e));
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
         return af_fail(err, AF_E_IO, "%s: cannot stat: %s", path, strerror(e));
     }
-    if (S_ISDIR(sb.st_mode)) {
-        fclose(f);
-        return af_fail(err, AF_E_IO, "%s: is a directory, not an image file", path);
+    const char *kind = af_file_kind_problem(sb.st_mode);
+    if (kind) {
+        close(fd);
+        return af_fail(err, AF_E_IO, "%s: %s", path, kind);
     }
-    if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > max) {
-        fclose(f);
+    if ((uint64_t)sb.st_size > max) {
+        close(fd);
         return af_fail(err, AF_E_LIMIT, "%s: %llu bytes is over the image file limit of %llu bytes",
                        path, (unsigned long long)sb.st_size, (unsigned long long)max);
     }
-    /* Read in chunks: works for pipes too and never trusts st_size alone. */
-    size_t cap = S_ISREG(sb.st_mode) && sb.st_size > 0 ? (size_t)sb.st_size + 1 : 65536;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return af_fail(err, AF_E_IO, "%s: cannot open: %s", path, strerror(e));
+    }
+    /* Read in chunks: never trusts st_size alone (the file may grow). */
+    size_t cap = sb.st_size > 0 ? (size_t)sb.st_size + 1 : 65536;
     size_t len = 0;
     uint8_t *buf = malloc(cap);
     if (!buf) {

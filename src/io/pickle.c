@@ -14,6 +14,7 @@
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "io/pickle_numpy.h"
 
 /* ---- allow-list --------------------------------------------------------- */
 
@@ -24,7 +25,11 @@ enum role {
     R_SET,       /* set / frozenset -> set */
     R_SIZE,      /* torch.Size -> tuple */
     R_ENCODE,    /* _codecs.encode(str, 'latin1') -> bytes */
-    R_TYPE       /* a type used only as a value (torch.HalfStorage, ...) */
+    R_BYTES,     /* bytes() -> b'' (how protocol 2 writes empty bytes) */
+    R_TYPE,      /* a type used only as a value (torch.HalfStorage, ...) */
+    R_NP_SCALAR, /* numpy scalar(dtype, bytes) -> bool / int / float */
+    R_NP_RECON,  /* numpy _reconstruct(ndarray, ...) -> array record, filled by BUILD */
+    R_NP_ARRAY   /* numpy.ndarray: only as _reconstruct's argument */
 };
 
 static const struct {
@@ -39,6 +44,8 @@ static const struct {
     {"builtins", "slice", R_FUNC},
     {"__builtin__", "slice", R_FUNC},
     {"_codecs", "encode", R_ENCODE},
+    {"builtins", "bytes", R_BYTES},
+    {"__builtin__", "bytes", R_BYTES},
     {"torch", "Size", R_SIZE},
     {"torch", "device", R_FUNC},
     {"torch._utils", "_rebuild_tensor_v2", R_FUNC},
@@ -58,6 +65,7 @@ static const struct {
     {"torch", "float32", R_TYPE},
     {"torch", "bfloat16", R_TYPE},
     {"ultralytics.utils", "IterableSimpleNamespace", R_CLASS},
+    {"ultralytics.yolo.utils", "IterableSimpleNamespace", R_CLASS}, /* 8.0.x before 8.0.136 */
     {"ultralytics.utils.loss", "v8DetectionLoss", R_CLASS},
     {"ultralytics.utils.loss", "v8SegmentationLoss", R_CLASS},
     {"ultralytics.utils.loss", "v8PoseLoss", R_CLASS},
@@ -65,12 +73,33 @@ static const struct {
     {"ultralytics.utils.loss", "v8OBBLoss", R_CLASS},
     {"types", "SimpleNamespace", R_CLASS},
     {"argparse", "Namespace", R_CLASS},
+    /* numpy values in mid-training checkpoints (best_fitness, train_metrics, ...): read as
+     * plain data, see np_build_array() and io/pickle_numpy.h; numpy 2 spells the module
+     * numpy._core */
+    {"numpy", "dtype", R_CLASS},
+    {"numpy", "ndarray", R_NP_ARRAY},
+    {"numpy.core.multiarray", "scalar", R_NP_SCALAR},
+    {"numpy._core.multiarray", "scalar", R_NP_SCALAR},
+    {"numpy.core.multiarray", "_reconstruct", R_NP_RECON},
+    {"numpy._core.multiarray", "_reconstruct", R_NP_RECON},
 };
 
-/* Modules whose CamelCase names are accepted as classes (records only). */
+/* THE table of model classes: modules (and their submodules) whose CamelCase
+ * names are accepted as classes; they only ever become records (AF_PK_OBJECT)
+ * whose state the .pt reader walks, so a class that is new in some release
+ * (YOLO11's C3k2, C2PSA, PSABlock, Attention in ultralytics.nn.modules.block)
+ * loads and reaches the architecture code, which says what it cannot build.
+ *   torch.nn.modules.*            Conv2d, BatchNorm2d, SiLU, Upsample, ...
+ *   ultralytics.nn.modules(.*)    C2f, SPPF, Detect, ... (8.0.x: flat module;
+ *                                 later .block/.conv/.head)
+ *   ultralytics.nn.tasks          DetectionModel
+ *   ultralytics(.yolo).utils.loss / .tal   the criterion kept on the model
+ *                                 (v8DetectionLoss, BboxLoss, TaskAlignedAssigner;
+ *                                 ultralytics.yolo.* before 8.0.136) */
 static const char *const allow_class_modules[] = {
-    "torch.nn.modules", "ultralytics.nn.modules", "ultralytics.nn.tasks",
-    "ultralytics.utils.loss", "ultralytics.utils.tal",
+    "torch.nn.modules",       "ultralytics.nn.modules",      "ultralytics.nn.tasks",
+    "ultralytics.utils.loss", "ultralytics.utils.tal",       "ultralytics.yolo.utils.loss",
+    "ultralytics.yolo.utils.tal",
 };
 
 static int is_ident(const char *s, int allow_dots)
@@ -869,7 +898,44 @@ static af_status apply(up *u, af_pk_value *callable, af_pk_value *args, int newo
         if ((st = add_depth(u, v, args)))
             return st;
         break;
+    case R_BYTES:
+        if (newobj || na != 0)
+            return u_fail(u, AF_E_UNSUPPORTED, "bytes() with arguments");
+        if ((st = make_bytes(u, AF_PK_BYTES, (const uint8_t *)"", 0, &v)))
+            return st;
+        break;
+    case R_NP_SCALAR: {
+        af_np_dtype dt;
+        if (newobj || na != 2)
+            return u_fail(u, AF_E_FORMAT, "numpy scalar with unexpected arguments");
+        if ((st = new_value(u, AF_PK_CALL, &v)))
+            return st;
+        if (!af_np_dtype_of(a[0], &dt)) {
+            if (a[1]->kind != AF_PK_BYTES || a[1]->u.s.len != (size_t)dt.size)
+                return u_fail(u, AF_E_FORMAT, "numpy scalar of %d bytes holds %zu", dt.size,
+                              a[1]->kind == AF_PK_BYTES ? a[1]->u.s.len : (size_t)0);
+            af_np_decode(&dt, (const uint8_t *)a[1]->u.s.ptr, v);
+        } else { /* a type animeface does not read (str, object, ...): opaque record */
+            v->u.obj.cls = callable;
+            v->u.obj.args = args;
+            if ((st = add_depth(u, v, args)))
+                return st;
+        }
+        break;
+    }
+    case R_NP_RECON:
+        if (newobj || na != 3 || a[0]->kind != AF_PK_GLOBAL ||
+            a[0]->u.global.role != R_NP_ARRAY)
+            return u_fail(u, AF_E_UNSUPPORTED, "numpy _reconstruct of something not an ndarray");
+        if ((st = new_value(u, AF_PK_OBJECT, &v)))
+            return st;
+        v->u.obj.cls = a[0];
+        v->u.obj.args = args;
+        if ((st = add_depth(u, v, args)))
+            return st;
+        break;
     case R_TYPE:
+    case R_NP_ARRAY:
     default:
         return u_fail(u, AF_E_UNSUPPORTED, "'%s.%s' cannot be called",
                       callable->u.global.module, callable->u.global.name);
@@ -903,6 +969,99 @@ static af_status op_newobj(up *u, int ex)
     return apply(u, cls, args, 1);
 }
 
+#define NP_MAX_DIMS 32
+
+/* BUILD of an ndarray record from _reconstruct, state (version, shape, dtype,
+ * is_fortran, data): the record becomes the array as plain data, in place (so
+ * memo references see it): nested lists in C order, a 0-d array its one value.
+ * data is raw bytes, or a list for object arrays. Arrays of types animeface
+ * does not read keep the record (opaque; null in JSON). */
+static af_status np_build_array(up *u, af_pk_value *obj, af_pk_value *state)
+{
+    if (obj->u.obj.state)
+        return u_fail(u, AF_E_FORMAT, "numpy array built twice");
+    if (state->kind != AF_PK_TUPLE || state->u.seq.count != 5)
+        return u_fail(u, AF_E_FORMAT, "numpy array state is not a 5-tuple");
+    af_pk_value **s = state->u.seq.items;
+    const af_pk_value *shape = s[1], *data = s[4];
+    int64_t dims[NP_MAX_DIMS], fortran;
+    size_t nd, numel = 1, lists = 0, level = 1;
+    if (shape->kind != AF_PK_TUPLE || shape->u.seq.count > NP_MAX_DIMS ||
+        af_pk_get_int(s[3], &fortran))
+        return u_fail(u, AF_E_FORMAT, "numpy array state has a bad shape or order");
+    nd = shape->u.seq.count;
+    for (size_t d = 0; d < nd; d++) {
+        if (af_pk_get_int(shape->u.seq.items[d], &dims[d]) || dims[d] < 0 ||
+            (uint64_t)dims[d] > SIZE_MAX || af_mul_size(numel, (size_t)dims[d], &numel))
+            return u_fail(u, AF_E_FORMAT, "numpy array has a bad dimension");
+        if (d + 1 < nd && (af_mul_size(level, (size_t)dims[d], &level) ||
+                           af_add_size(lists, level, &lists) || lists > u->len))
+            return u_fail(u, AF_E_LIMIT, "numpy array has too many rows for its pickle");
+    }
+    af_np_dtype dt;
+    int known = !af_np_dtype_of(s[2], &dt);
+    int objects = data->kind == AF_PK_LIST;
+    if (objects ? data->u.seq.count != numel
+                : data->kind != AF_PK_BYTES ||
+                      (known && (numel > data->u.s.len || numel * (size_t)dt.size != data->u.s.len)))
+        return u_fail(u, AF_E_FORMAT, "numpy array data does not match its shape");
+    if ((!known && !objects) || (objects && nd == 0)) {
+        obj->u.obj.state = state;
+        return add_depth(u, obj, state);
+    }
+    if (nd == 0) {
+        af_np_decode(&dt, (const uint8_t *)data->u.s.ptr, obj);
+        obj->depth = 0;
+        return AF_OK;
+    }
+    /* leaves in C order (a Fortran-ordered source is read transposed), then
+     * the innermost dimension grouped into lists, level by level, up to the
+     * record itself; pre[d] = lists of dimension d = dims[0] * ... * dims[d-1] */
+    size_t pre[NP_MAX_DIMS], slots = numel;
+    pre[0] = 1;
+    for (size_t d = 1; d < nd; d++)
+        pre[d] = pre[d - 1] * (size_t)dims[d - 1]; /* <= lists, checked above */
+    if (pre[nd - 1] > slots)
+        slots = pre[nd - 1];
+    af_pk_value **flat = malloc((slots ? slots : 1) * sizeof *flat);
+    if (!flat)
+        return u_fail(u, AF_E_NOMEM, "out of memory for a %zu-element numpy array", numel);
+    af_status st = AF_OK;
+    int64_t idx[NP_MAX_DIMS] = {0};
+    for (size_t i = 0; i < numel && !st; i++) {
+        size_t src = i;
+        if (fortran) {
+            src = 0;
+            for (size_t d = nd; d-- > 0;)
+                src = src * (size_t)dims[d] + (size_t)idx[d];
+            for (size_t d = nd; d-- > 0 && ++idx[d] == dims[d];)
+                idx[d] = 0;
+        }
+        if (objects)
+            flat[i] = data->u.seq.items[src];
+        else if (!(st = new_value(u, AF_PK_NONE, &flat[i])))
+            af_np_decode(&dt, (const uint8_t *)data->u.s.ptr + src * (size_t)dt.size, flat[i]);
+    }
+    for (size_t d = nd; d-- > 0 && !st;) {
+        size_t w = (size_t)dims[d];
+        for (size_t g = 0; g < pre[d] && !st; g++) {
+            af_pk_value *l = obj;
+            if (d) {
+                st = new_value(u, AF_PK_LIST, &l);
+            } else {
+                memset(&obj->u, 0, sizeof obj->u);
+                obj->kind = AF_PK_LIST;
+                obj->depth = 0;
+            }
+            for (size_t j = 0; j < w && !st; j++)
+                st = seq_add(u, l, flat[g * w + j]);
+            flat[g] = l;
+        }
+    }
+    free(flat);
+    return st;
+}
+
 static af_status op_build(up *u)
 {
     af_pk_value *state = NULL, *obj = NULL;
@@ -911,6 +1070,9 @@ static af_status op_build(up *u)
         st = top(u, &obj);
     if (st)
         return st;
+    if (obj->kind == AF_PK_OBJECT && obj->u.obj.cls->kind == AF_PK_GLOBAL &&
+        obj->u.obj.cls->u.global.role == R_NP_ARRAY)
+        return np_build_array(u, obj, state);
     if (obj->kind == AF_PK_OBJECT) {
         /* (dict_state, slot_state) form: merge the two dicts */
         if (state->kind == AF_PK_TUPLE && state->u.seq.count == 2) {

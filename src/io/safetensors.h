@@ -41,11 +41,4 @@ af_status af_safetensors_serialize(const af_tensor_list *tensors, const cJSON *m
 af_status af_safetensors_write_file(const char *path, const af_tensor_list *tensors,
                                     const cJSON *metadata, af_error *err);
 
-/* Reads a whole file into a malloc'd buffer (files larger than max_size give
- * AF_E_LIMIT). Shared by the checkpoint loader. */
-af_status af_read_file_all(const char *path, size_t max_size, void **out, size_t *len,
-                           af_error *err);
-/* Writes len bytes to path atomically (tmp file in the same dir, fsync, rename). */
-af_status af_write_file_atomic(const char *path, const void *data, size_t len, af_error *err);
-
 #endif

@@ -490,19 +490,6 @@ static af_status set_names(af_model *m, const cJSON *names, af_error *err)
     return AF_OK;
 }
 
-static int imgsz_from_args(const cJSON *args)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, "imgsz");
-    if (cJSON_IsNumber(v) && v->valuedouble >= 32 && v->valuedouble <= 8192)
-        return (int)v->valuedouble;
-    if (cJSON_IsArray(v) && cJSON_IsNumber(cJSON_GetArrayItem(v, 0))) {
-        double x = cJSON_GetArrayItem(v, 0)->valuedouble;
-        if (x >= 32 && x <= 8192)
-            return (int)x;
-    }
-    return 640;
-}
-
 static af_status finish(builder *b, const cJSON *yaml, int nc, const cJSON *names,
                         const cJSON *train_args, af_error *err)
 {
@@ -510,13 +497,17 @@ static af_status finish(builder *b, const cJSON *yaml, int nc, const cJSON *name
     af_status st = af_model_desc_parse(yaml, nc, &m->desc, err);
     if (st)
         return st;
+    /* Detect's class branch as the weights have it: ultralytics 8.3.0-8.3.16 built
+     * YOLOv8's depthwise too (Detect.legacy came in 8.3.17) */
+    if (b->ck && b->ck->detect_dw_cls >= 0)
+        m->desc.layers[m->desc.nlayers - 1].dwhead = b->ck->detect_dw_cls;
     m->yaml = cJSON_Duplicate(yaml, 1);
     if (!m->yaml)
         return af_fail(err, AF_E_NOMEM, "out of memory");
     if (nc > 0)
         cJSON_ReplaceItemInObject(m->yaml, "nc", cJSON_CreateNumber(nc));
     m->nc = m->desc.nc;
-    m->imgsz = imgsz_from_args(train_args);
+    m->imgsz = af_train_args_imgsz(train_args);
     if ((st = set_names(m, names, err)))
         return st;
     if ((st = build_layers(b, err)) || (st = check_unused(b, err)))

@@ -7,6 +7,8 @@
 
 #include "core/checked.h"
 #include "core/error.h"
+#include "io/file.h"
+#include "io/pickle.h"
 #include "io/pt_reader.h"
 #include "io/safetensors.h"
 
@@ -67,6 +69,190 @@ double af_checkpoint_bn_eps(const af_checkpoint *ck, const char *bn_prefix)
                          ? cJSON_GetObjectItemCaseSensitive(ck->bn_eps, bn_prefix)
                          : NULL;
     return cJSON_IsNumber(e) ? e->valuedouble : 1e-3;
+}
+
+int af_train_args_imgsz(const cJSON *args)
+{
+    const cJSON *v = args ? cJSON_GetObjectItemCaseSensitive(args, "imgsz") : NULL;
+    if (cJSON_IsNumber(v) && v->valuedouble >= 32 && v->valuedouble <= 8192)
+        return (int)v->valuedouble;
+    if (cJSON_IsArray(v) && cJSON_IsNumber(cJSON_GetArrayItem(v, 0))) {
+        double x = cJSON_GetArrayItem(v, 0)->valuedouble;
+        if (x >= 32 && x <= 8192)
+            return (int)x;
+    }
+    return 640;
+}
+
+/* What every format shares, once the tensors and attributes are in: the class
+ * count (the stored nc, else the description's, else the number of names),
+ * the training image size, fused or not. nc_stored <= 0: none stored. */
+static void finish_metadata(af_checkpoint *ck, long nc_stored)
+{
+    const cJSON *ync = ck->yaml ? cJSON_GetObjectItemCaseSensitive(ck->yaml, "nc") : NULL;
+    if (nc_stored > 0 && nc_stored < 1000000)
+        ck->nc = (int)nc_stored;
+    else if (cJSON_IsNumber(ync) && ync->valuedouble > 0 && ync->valuedouble < 1e6)
+        ck->nc = (int)ync->valuedouble;
+    else if (ck->names)
+        ck->nc = cJSON_GetArraySize(ck->names);
+    ck->imgsz = af_train_args_imgsz(ck->train_args);
+    ck->detect_dw_cls = -1;
+    for (size_t i = 0; i < ck->tensors.count && ck->detect_dw_cls < 0; i++) {
+        const char *n = ck->tensors.items[i].name;
+        if (strstr(n, ".cv3.0.0.0."))
+            ck->detect_dw_cls = 1;
+        else if (strstr(n, ".cv3.0.0.conv."))
+            ck->detect_dw_cls = 0;
+    }
+    if (ck->bn_eps && cJSON_GetArraySize(ck->bn_eps) == 0) {
+        cJSON_Delete(ck->bn_eps);
+        ck->bn_eps = NULL;
+    }
+    af_checkpoint_detect_fused(ck);
+}
+
+/* ---- ultralytics .pt -> checkpoint ---------------------------------------- */
+
+typedef struct pt_walk {
+    af_checkpoint *ck;
+    const char *name;
+} pt_walk;
+
+/* Module visitor: records the eps of every BatchNorm (a module with a
+ * running_var buffer and an eps attribute). */
+static af_status note_bn_eps(void *user, const char *prefix, const af_pk_value *state,
+                             af_error *err)
+{
+    pt_walk *w = user;
+    double eps;
+    const af_pk_value *rv = af_pk_dict_get(af_pk_dict_get(state, "_buffers"), "running_var");
+    if (!*prefix || !rv || rv->kind == AF_PK_NONE ||
+        af_pk_get_number(af_pk_dict_get(state, "eps"), &eps))
+        return AF_OK;
+    if (!w->ck->bn_eps && !(w->ck->bn_eps = cJSON_CreateObject()))
+        return af_fail(err, AF_E_NOMEM, "%s: out of memory", w->name);
+    /* prefixes are unique: a module reached twice duplicates its tensor names
+     * too, which af_pt_module_tensors reports */
+    if (!cJSON_AddNumberToObject(w->ck->bn_eps, prefix, eps))
+        return af_fail(err, AF_E_NOMEM, "%s: out of memory", w->name);
+    return AF_OK;
+}
+
+/* names: dict {0: 'face'} or list ['face'] -> {"0": "face"} */
+static af_status pt_names(const af_pk_value *v, const char *name, af_checkpoint *ck, af_error *err)
+{
+    if (!v || v->kind == AF_PK_NONE)
+        return AF_OK;
+    cJSON *j;
+    af_status st = af_pk_to_json(v, 8, &j, err);
+    if (st)
+        return st;
+    j = af_names_as_object(j);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return af_fail(err, AF_E_FORMAT, "%s: model names are not a dict or list", name);
+    }
+    ck->names = j;
+    return AF_OK;
+}
+
+/* DetectionModel.stride: a tensor, or a list in hand-made files */
+static af_status pt_stride(af_pt_file *f, const af_pk_value *v, const char *name,
+                           af_checkpoint *ck, af_error *err)
+{
+    if (!v || v->kind == AF_PK_NONE)
+        return AF_OK;
+    double vals[8];
+    int n = 0;
+    if (v->kind == AF_PK_LIST || v->kind == AF_PK_TUPLE) {
+        if (v->u.seq.count > 8)
+            return af_fail(err, AF_E_LIMIT, "%s: more than 8 strides", name);
+        for (size_t i = 0; i < v->u.seq.count; i++)
+            if (af_pk_get_number(v->u.seq.items[i], &vals[n++]))
+                return af_fail(err, AF_E_FORMAT, "%s: bad model stride", name);
+    } else {
+        af_tensor t;
+        af_status st = af_pt_tensor(f, v, "stride", &t, err);
+        if (st)
+            return st;
+        t.name = "stride";
+        float *x = NULL;
+        size_t cnt = 0;
+        st = af_tensor_to_f32(&t, &x, &cnt, err);
+        free(t.data);
+        if (st)
+            return st;
+        if (cnt > 8) {
+            free(x);
+            return af_fail(err, AF_E_LIMIT, "%s: more than 8 strides", name);
+        }
+        for (size_t i = 0; i < cnt; i++)
+            vals[n++] = x[i];
+        free(x);
+    }
+    for (int i = 0; i < n; i++)
+        ck->stride[i] = vals[i];
+    ck->nstride = n;
+    return AF_OK;
+}
+
+static int is_set(const af_pk_value *v)
+{
+    return v && v->kind != AF_PK_NONE;
+}
+
+/* The checkpoint dict as ultralytics' trainer writes it (model, ema,
+ * train_args, version, ...; see README's model table for the releases) or a
+ * bare pickled model. The weights are the EMA's when it is set, else the
+ * model's, as ultralytics loads them (`ckpt.get("ema") or ckpt["model"]`):
+ * mid-training checkpoints of 8.2+ hold model None. */
+static af_status from_pt(af_pt_file *f, const char *name, af_checkpoint *ck, af_error *err)
+{
+    const af_pk_value *root = af_pt_root(f), *model = root;
+    const af_pk_value *ckd = root->kind == AF_PK_DICT ? root : NULL;
+    if (!ckd && root->kind != AF_PK_OBJECT)
+        return af_fail(err, AF_E_FORMAT, "%s: checkpoint is not a dict", name);
+    if (ckd) {
+        model = af_pk_dict_get(ckd, "ema");
+        if (!is_set(model))
+            model = af_pk_dict_get(ckd, "model");
+        if (!is_set(model))
+            return af_fail(err, AF_E_FORMAT, "%s: checkpoint has no 'model' (nor 'ema')", name);
+    }
+    if (model->kind != AF_PK_OBJECT)
+        return af_fail(err, AF_E_FORMAT, "%s: checkpoint 'model' is not an nn.Module", name);
+    pt_walk w = {ck, name};
+    af_status st = af_pt_module_tensors(f, model, &ck->tensors, note_bn_eps, &w, err);
+    if (st)
+        return st;
+    const af_pk_value *s = model->u.obj.state;
+    const af_pk_value *y = af_pk_dict_get(s, "yaml");
+    if (y && y->kind == AF_PK_DICT && (st = af_pk_to_json(y, 32, &ck->yaml, err)))
+        return st;
+    if ((st = pt_names(af_pk_dict_get(s, "names"), name, ck, err)) ||
+        (st = pt_stride(f, af_pk_dict_get(s, "stride"), name, ck, err)))
+        return st;
+    int64_t nc = 0;
+    if (af_pk_get_int(af_pk_dict_get(s, "nc"), &nc) || nc <= 0 || nc >= 1000000)
+        nc = 0;
+    const af_pk_value *ta = ckd ? af_pk_dict_get(ckd, "train_args") : NULL;
+    if (!is_set(ta))
+        ta = af_pk_dict_get(s, "args");
+    if (ta && (ta->kind == AF_PK_DICT || ta->kind == AF_PK_OBJECT)) {
+        cJSON *j;
+        if ((st = af_pk_to_json(ta, 16, &j, err)))
+            return st;
+        if (cJSON_IsObject(j))
+            ck->train_args = j;
+        else
+            cJSON_Delete(j);
+    }
+    const char *ver = ckd ? af_pk_str(af_pk_dict_get(ckd, "version")) : NULL;
+    if (ver && !(ck->version = strdup(ver)))
+        return af_fail(err, AF_E_NOMEM, "%s: out of memory", name);
+    finish_metadata(ck, (long)nc);
+    return AF_OK;
 }
 
 /* ---- safetensors -> checkpoint ------------------------------------------ */
@@ -155,20 +341,15 @@ static af_status from_safetensors(af_safetensors *sf, const char *name, af_check
     } else {
         cJSON_Delete(j);
     }
-    const cJSON *ync = ck->yaml ? cJSON_GetObjectItemCaseSensitive(ck->yaml, "nc") : NULL;
     const char *ncs = md_str(md, "nc");
     char *end = NULL;
     long nc = ncs ? strtol(ncs, &end, 10) : 0;
-    if (ncs && end != ncs && !*end && nc > 0 && nc < 1000000)
-        ck->nc = (int)nc;
-    else if (cJSON_IsNumber(ync) && ync->valuedouble > 0 && ync->valuedouble < 1e6)
-        ck->nc = (int)ync->valuedouble;
-    else if (ck->names)
-        ck->nc = cJSON_GetArraySize(ck->names);
+    if (!ncs || end == ncs || *end)
+        nc = 0;
     const char *ver = md_str(md, "ultralytics_version");
     if (ver && !(ck->version = strdup(ver)))
         return af_fail(err, AF_E_NOMEM, "%s: out of memory", name);
-    af_checkpoint_detect_fused(ck);
+    finish_metadata(ck, nc);
     return AF_OK;
 }
 
@@ -182,8 +363,18 @@ af_status af_checkpoint_load_memory(const void *buf, size_t len, const char *nam
     const char *nm = name && *name ? name : "checkpoint";
     if (!p || len < 4)
         return af_fail(err, AF_E_FORMAT, "%s: too short to be a checkpoint (%zu bytes)", nm, len);
-    if (p[0] == 'P' && p[1] == 'K' && (p[2] == 3 || p[2] == 5) && (p[3] == 4 || p[3] == 6))
-        return af_pt_read_memory(buf, len, nm, ck, err);
+    if (p[0] == 'P' && p[1] == 'K' && (p[2] == 3 || p[2] == 5) && (p[3] == 4 || p[3] == 6)) {
+        af_pt_file *f;
+        af_status st = af_pt_open_memory(buf, len, nm, &f, err);
+        if (st)
+            return st;
+        snprintf(ck->format, sizeof ck->format, "pt");
+        st = from_pt(f, nm, ck, err);
+        af_pt_close(f);
+        if (st)
+            af_checkpoint_free(ck);
+        return st;
+    }
     if (len >= 4 && p[0] == 0x80 && p[1] <= 5 && p[2] == 0x8a && p[3] == 0x0a)
         return af_fail(err, AF_E_UNSUPPORTED,
                        "%s: legacy (pre-1.6, non-zip) torch checkpoint; re-save it with a newer "

@@ -28,6 +28,11 @@ typedef struct af_checkpoint {
     int nstride;            /* DetectionModel.stride, e.g. 8,16,32 (,64); 0 if unknown */
     int nc;                 /* number of classes (yaml nc, model nc, or metadata); 0 if unknown */
     int fused;              /* 1 if convs carry the BN already (no *.bn.* tensors, conv.bias) */
+    int imgsz;              /* training image size (train_args imgsz), 640 if not stored */
+    int detect_dw_cls;      /* Detect's class branch as the tensors show it: 1 depthwise
+                               (DWConv+Conv pairs, "*.cv3.0.0.0.*": YOLO11, and YOLOv8 as
+                               ultralytics 8.3.0-8.3.16 built it, before Detect.legacy),
+                               0 YOLOv8's two 3x3 Convs, -1 no Detect tensors seen */
     char format[16];        /* "pt" or "safetensors" */
     char *version;          /* ultralytics version string from the checkpoint, or NULL */
 } af_checkpoint;
@@ -49,6 +54,9 @@ void af_checkpoint_free(af_checkpoint *ck);
 /* Class names as ultralytics may store them, a list ['face'] or a dict {0: 'face'}, as the
  * JSON object {"0": "face"}. Takes ownership of j (NULL stays NULL). */
 cJSON *af_names_as_object(cJSON *j);
+
+/* The image size in training args ({"imgsz": 416} or [h, w]); 640 if absent. */
+int af_train_args_imgsz(const cJSON *train_args);
 
 /* The eps of a BN module ("model.0.bn"): bn_eps entry, else 1e-3. */
 double af_checkpoint_bn_eps(const af_checkpoint *ck, const char *bn_prefix);
