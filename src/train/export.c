@@ -70,6 +70,7 @@ af_status af_model_to_checkpoint(const af_model *m, const cJSON *train_args, af_
     for (int l = 0; l < m->nlevels; l++)
         ck->stride[l] = m->strides[l];
     ck->nc = m->nc;
+    ck->detect_dw_cls = m->layers[m->desc.nlayers - 1].spec.dwhead; /* as the loader finds it */
     if (st)
         af_checkpoint_free(ck);
     return st;
