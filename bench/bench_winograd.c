@@ -68,7 +68,7 @@ int main(int argc, char **argv)
         const int ohw = (hw - 1) / g_stride + 1;
         float *wt = rnd((size_t)cout * cin * 9, &seed, 0.1f), *b = rnd((size_t)cout, &seed, 0.1f);
         float *nhwc = rnd((size_t)hw * hw * cin, &seed, 1.0f);
-        size_t ni = af_blk_elems(1, hw, hw, cin), no = af_blk_elems(1, ohw, ohw, cout);
+        size_t ni = af_blk_elems(8, 1, hw, hw, cin), no = af_blk_elems(8, 1, ohw, ohw, cout);
         float *src = malloc(ni * sizeof *src), *y[3];
         for (int k = 0; k < 3; k++)
             if (!(y[k] = calloc(no, sizeof *y[k])))

@@ -1,6 +1,8 @@
 #!/bin/sh
 # animeface vs reference runtimes, on this machine, in one run. Prints markdown tables:
-#   1. yolov8n_face @640: animeface (fp32) vs PyTorch (TorchScript) vs ONNX Runtime, same model,
+#   0. the ISA oneDNN reports and the convolution kernels of one pass (fp32, bf16, int8)
+#   1. yolov8n_face @640: animeface (fp32; bf16 where the CPU has it; int8 calibrated on 50 val
+#      images) vs PyTorch (TorchScript) vs ONNX Runtime fp32, same model,
 #      2 threads each -> median/min ms, ratio to animeface, peak RSS
 #   2. bigger models, random weights (yolov8s@640, yolov8x6@1280): animeface vs PyTorch eager
 #      (bench/ref_torch_arch.py) -> ms, ratio, GFLOP/s, % of the measured fp32 FMA peak, RSS
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
     --skip-big) SKIP_BIG=1 ;;
     --skip-folder) SKIP_FOLDER=1 ;;
     --skip-train) SKIP_TRAIN=1 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -110,11 +112,53 @@ echo
 # animeface bench row -> "median<TAB>min<TAB>gflop<TAB>gflops<TAB>rss"
 AF_NAME="animeface (fp32, default --conv auto)"
 AF_FAST="animeface --conv fast (Winograd F(4x4))"
-af_bench() { # model imgsz runs warmup [conv]
+AF_BF16="animeface --precision bf16 (convs bf16, fp32 accumulation)"
+AF_INT8="animeface --precision int8 (convs s8, calibrated on 50 val images)"
+af_bench() { # model imgsz runs warmup [conv] [precision]
     "$AF" bench --model "$1" --imgsz "$2" --runs "$3" --warmup "$4" --threads "$THREADS" \
-        --conv "${5:-auto}" >"$TMP/afb.md"
+        --conv "${5:-auto}" --precision "${6:-fp32}" 2>/dev/null | grep '^|' >"$TMP/afb.md"
     awk -F'|' 'NR==3 {for (i=2;i<=9;i++) gsub(/ /,"",$i); print $5"\t"$6"\t"$7"\t"$8"\t"$9}' "$TMP/afb.md"
 }
+
+# ---- what oneDNN runs here ------------------------------------------------------------------
+# the ISA oneDNN reports (ONEDNN_VERBOSE's info line) and the convolution kernels of one
+# yolov8n_face@640 pass (`animeface bench --layers`), fp32 and (where the CPU has it) bf16
+say "run.sh: asking oneDNN what it runs here"
+ISA=$(ONEDNN_VERBOSE=1 "$AF" bench --model "$FACE_PT" --imgsz 64 --runs 1 --warmup 0 --threads 1 2>&1 |
+    sed -n 's/^onednn_verbose,info,cpu,isa://p' | head -1)
+HAS_BF16=1
+"$AF" bench --model "$FACE_PT" --imgsz 64 --runs 1 --warmup 0 --threads 1 --precision bf16 2>&1 |
+    grep -q 'notice' && HAS_BF16=0
+kernels() { # model precision -> "impl xN, impl xN" over the convolutions of one pass
+    "$AF" bench --model "$1" --imgsz 640 --runs 1 --warmup 0 --threads "$THREADS" \
+        --precision "$2" --layers 2>/dev/null |
+        awk -F'|' '/^\| conv \|/ {c = 1; next} c && NF > 6 && $6 !~ /---/ {gsub(/ /, "", $6); n[$6]++}
+            END {s = ""; for (k in n) s = s (s == "" ? "" : ", ") k " x" n[k]; print s}'
+}
+# int8 needs a calibrated model: the face model's, from the first 50 sorted val images
+FACE_INT8=$TMP/yolov8n_face_int8.safetensors
+"$AF" calibrate "$FACE_PT" --source "$VAL_DIR" --images 50 --threads "$THREADS" -o "$FACE_INT8" \
+    >/dev/null 2>"$TMP/calib.err" || { cat "$TMP/calib.err" >&2; rm -f "$FACE_INT8"; }
+K_FP32=$(kernels "$FACE_PT" fp32)
+K_BF16=-
+[ $HAS_BF16 = 1 ] && K_BF16=$(kernels "$FACE_PT" bf16)
+WINO=0
+case $K_FP32 in *winograd*) WINO=1 ;; esac
+echo "oneDNN's ISA here: ${ISA:-?}"
+echo
+echo "Convolution kernels of one yolov8n_face@640 pass (\`animeface bench --layers\`):"
+echo
+echo "- fp32: $K_FP32"
+if [ $HAS_BF16 = 1 ]; then
+    echo "- bf16: $K_BF16"
+else
+    echo "- bf16: none (no avx512_bf16/AMX here: --precision bf16 runs fp32, so no bf16 rows below)"
+fi
+if [ -f "$FACE_INT8" ]; then
+    echo "- int8: $(kernels "$FACE_INT8" int8)"
+fi
+[ $WINO = 1 ] || echo "- no Winograd here (AVX-512 kernels on nChw16c), so no --conv fast rows below"
+echo
 
 # ref_row NAME CMD... : runs a reference, prints "name<TAB>median<TAB>min<TAB>rss<TAB>load1"
 # (a failed reference gets a row saying so, with its last error line on stderr)
@@ -150,10 +194,20 @@ r=1
 while [ "$r" -le "$ROUNDS" ]; do
     L=$(load1)
     R=$(af_bench "$FACE_PT" 640 "$RUNS" "$WARMUP")
-    RF=$(af_bench "$FACE_PT" 640 "$RUNS" "$WARMUP" fast)
     {
         printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$AF_NAME" "$(echo "$R" | cut -f1)" "$(echo "$R" | cut -f2)" "$(echo "$R" | cut -f5)" "$L"
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$AF_FAST" "$(echo "$RF" | cut -f1)" "$(echo "$RF" | cut -f2)" "$(echo "$RF" | cut -f5)" "$L"
+        if [ $WINO = 1 ]; then
+            RF=$(af_bench "$FACE_PT" 640 "$RUNS" "$WARMUP" fast)
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$AF_FAST" "$(echo "$RF" | cut -f1)" "$(echo "$RF" | cut -f2)" "$(echo "$RF" | cut -f5)" "$L"
+        fi
+        if [ -f "$FACE_INT8" ]; then
+            RI=$(af_bench "$FACE_INT8" 640 "$RUNS" "$WARMUP" auto int8)
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$AF_INT8" "$(echo "$RI" | cut -f1)" "$(echo "$RI" | cut -f2)" "$(echo "$RI" | cut -f5)" "$L"
+        fi
+        if [ $HAS_BF16 = 1 ]; then
+            RB=$(af_bench "$FACE_PT" 640 "$RUNS" "$WARMUP" auto bf16)
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$AF_BF16" "$(echo "$RB" | cut -f1)" "$(echo "$RB" | cut -f2)" "$(echo "$RB" | cut -f5)" "$L"
+        fi
         if [ $SKIP_REFS = 0 ]; then
             printf '%s\t' "$r"; ref_row torch "$PY" bench/ref_torch.py "$FACE_TS" --imgsz 640 --runs "$RUNS" --warmup "$WARMUP" --threads "$THREADS"
             printf '%s\t' "$r"; ref_row onnxruntime node bench/ref_ort.js "$FACE_ONNX" --imgsz 640 --runs "$RUNS" --warmup "$WARMUP" --threads "$THREADS"
@@ -172,7 +226,7 @@ awk -F'\t' '{k = $2; if (!(k in n)) {order[++no] = k; ld[k] = $6}
             md = (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
             printf "%s\t%.3f\t%.3f\t%.1f\t%s\n", k, md, mn[k], rss[k], ld[k]}}' "$TMP/t1raw.tsv" >"$TMP/t1.tsv"
 AF_MED=$(awk -F'\t' 'NR==1 {print $2}' "$TMP/t1.tsv")
-echo "## 1. Same model, three runtimes: yolov8n_face @ 640x640 (batch 1, fp32, $THREADS threads)"
+echo "## 1. Same model, three runtimes: yolov8n_face @ 640x640 (batch 1, fp32 unless the row says bf16 or int8, $THREADS threads)"
 echo
 echo "| runtime | median ms | min ms | median / animeface | peak RSS MiB | load1 before |"
 echo "|---|---|---|---|---|---|"
@@ -201,10 +255,15 @@ if [ $SKIP_BIG = 0 ]; then
         # shellcheck disable=SC2086 # split "model imgsz runs warmup" on purpose
         set -- $spec
         L=$(load1)
-        for conv in auto fast; do
-            R=$(af_bench "$1" "$2" "$3" "$4" $conv)
-            name=$AF_NAME
-            [ $conv = fast ] && name=$AF_FAST
+        variants=auto
+        [ $WINO = 1 ] && variants="$variants fast"
+        [ $HAS_BF16 = 1 ] && variants="$variants bf16"
+        for conv in $variants; do
+            case $conv in
+            bf16) R=$(af_bench "$1" "$2" "$3" "$4" auto bf16); name=$AF_BF16 ;;
+            fast) R=$(af_bench "$1" "$2" "$3" "$4" fast); name=$AF_FAST ;;
+            *) R=$(af_bench "$1" "$2" "$3" "$4" auto); name=$AF_NAME ;;
+            esac
             printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$name" \
                 "$(echo "$R" | cut -f1)" "$(echo "$R" | cut -f2)" "$(echo "$R" | cut -f3)" \
                 "$(echo "$R" | cut -f4)" "$(echo "$R" | cut -f5)" "$L" >>"$TMP/t2.tsv"

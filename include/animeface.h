@@ -17,6 +17,11 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Everything declared here is exported from libanimeface.so; the library is
+ * built with -fvisibility=hidden, so nothing else is. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
 
 #define AF_VERSION_STRING "0.1.0"
 
@@ -81,17 +86,24 @@ int af_model_num_classes(const af_model *m);
 const char *af_model_class_name(const af_model *m, int cls); /* never NULL */
 int af_model_default_imgsz(const af_model *m);                /* train imgsz */
 int af_model_max_stride(const af_model *m);
+/* The calibrated confidence threshold the model carries (the F1-optimal confidence that
+ * `animeface val --save-threshold` stored in its safetensors metadata), or 0 if none. */
+float af_model_conf_threshold(const af_model *m);
 
 /* Arithmetic of the convolutions. */
 typedef enum af_precision {
     AF_PRECISION_FP32 = 0, /* the default */
-    AF_PRECISION_BF16      /* bf16 inputs and weights, float32 accumulation and outputs */
+    AF_PRECISION_BF16,     /* bf16 inputs and weights, float32 accumulation and outputs */
+    AF_PRECISION_INT8      /* s8 inputs and weights (a calibrated model: animeface calibrate),
+                            * s32 accumulation, float32 outputs */
 } af_precision;
 
 /* Switches the model's convolutions to bf16, where the CPU runs bf16 natively
  * (avx512_bf16 or AMX, through oneDNN). Elsewhere returns AF_E_UNSUPPORTED with
- * a message naming the CPU's instruction set, and the model stays fp32. Call
- * before creating contexts; switching back needs a fresh load. */
+ * a message naming the CPU's instruction set, and the model stays fp32.
+ * AF_PRECISION_INT8 needs a model calibrated by `animeface calibrate` (else
+ * AF_E_ARG saying so) and runs on any x86-64 with AVX2 (VNNI where present).
+ * Call before creating contexts; switching back needs a fresh load. */
 af_status af_model_set_precision(af_model *m, af_precision p, af_error *err);
 af_precision af_model_get_precision(const af_model *m);
 
@@ -131,6 +143,9 @@ typedef struct af_timings {
 } af_timings;
 void af_context_last_timings(const af_context *ctx, af_timings *t);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

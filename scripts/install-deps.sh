@@ -8,7 +8,9 @@ libjpeg62-turbo-dev libpng-dev libwebp-dev libexif-dev
 libtiff-dev libgif-dev libavif-dev
 libzip-dev libcjson-dev libyaml-dev
 libcairo2-dev libfreetype-dev fonts-dejavu-core
-valgrind"
+libmicrohttpd-dev nettle-dev
+valgrind curl chromium chromium-driver python3-selenium
+slurm-wlm munge"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

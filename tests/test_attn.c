@@ -16,38 +16,38 @@ static float frand(unsigned *s)
 }
 
 /* NCHW (n, c, h, w) -> blocked. */
-static float *to_blk(int n, int c, int h, int w, const float *nchw)
+static float *to_blk(int blk, int n, int c, int h, int w, const float *nchw)
 {
     float *nhwc = malloc((size_t)n * c * h * w * sizeof *nhwc);
-    float *blk = malloc(af_blk_elems(n, h, w, c) * sizeof *blk);
+    float *out = malloc(af_blk_elems(blk, n, h, w, c) * sizeof *out);
     for (int b = 0; b < n; b++)
         for (int ch = 0; ch < c; ch++)
             for (int p = 0; p < h * w; p++)
                 nhwc[((size_t)b * h * w + p) * c + ch] = nchw[((size_t)b * c + ch) * h * w + p];
-    af_nhwc_to_blk(n, h, w, c, nhwc, blk);
+    af_nhwc_to_blk(blk, n, h, w, c, nhwc, out);
     free(nhwc);
-    return blk;
+    return out;
 }
 
-static float blk_get(const float *blk, int c, int h, int w, int b, int ch, int p)
+static float blk_get(int blk, const float *t, int c, int h, int w, int b, int ch, int p)
 {
     size_t hw = (size_t)h * w;
-    return blk[(size_t)b * af_blk_pad(c) * hw + (size_t)(ch / AF_BLK) * hw * AF_BLK +
-               (size_t)p * AF_BLK + ch % AF_BLK];
+    return t[(size_t)b * af_blk_pad(blk, c) * hw + (size_t)(ch / blk) * hw * blk +
+             (size_t)p * blk + ch % blk];
 }
 
 /* Padding lanes (channels c .. pad(c)-1) all zero. */
-static int pad_lanes_zero(const float *blk, int n, int c, int h, int w)
+static int pad_lanes_zero(int blk, const float *t, int n, int c, int h, int w)
 {
     for (int b = 0; b < n; b++)
-        for (int ch = c; ch < af_blk_pad(c); ch++)
+        for (int ch = c; ch < af_blk_pad(blk, c); ch++)
             for (int p = 0; p < h * w; p++)
-                if (blk_get(blk, c, h, w, b, ch, p) != 0.0f)
+                if (blk_get(blk, t, c, h, w, b, ch, p) != 0.0f)
                     return 0;
     return 1;
 }
 
-static void dwconv_case(int n, int c, int h, int w, int k, int bn, int silu)
+static void dwconv_case(int blk, int n, int c, int h, int w, int k, int bn, int silu)
 {
     unsigned s = 7u + (unsigned)(c * 31 + k * 7 + bn * 3 + silu);
     size_t nx = (size_t)n * c * h * w;
@@ -63,12 +63,12 @@ static void dwconv_case(int n, int c, int h, int w, int k, int bn, int silu)
         al[i] = 1.0f + 0.5f * frand(&s);
         be[i] = frand(&s);
     }
-    float *xb = to_blk(n, c, h, w, x);
-    float *yb = malloc(af_blk_elems(n, h, w, c) * sizeof *yb);
-    for (size_t i = 0; i < af_blk_elems(n, h, w, c); i++)
+    float *xb = to_blk(blk, n, c, h, w, x);
+    float *yb = malloc(af_blk_elems(blk, n, h, w, c) * sizeof *yb);
+    for (size_t i = 0; i < af_blk_elems(blk, n, h, w, c); i++)
         yb[i] = NAN; /* every lane must be written */
-    af_dwconv_blk(n, h, w, c, k, wt, bn ? NULL : bias, bn ? al : NULL, bn ? be : NULL, silu, xb,
-                  yb, 2);
+    af_dwconv_blk(blk, n, h, w, c, k, wt, bn ? NULL : bias, bn ? al : NULL, bn ? be : NULL, silu,
+                  xb, yb, 2);
     double worst = 0;
     for (int b = 0; b < n; b++)
         for (int ch = 0; ch < c; ch++)
@@ -85,13 +85,13 @@ static void dwconv_case(int n, int c, int h, int w, int k, int bn, int silu)
                     double v = bn ? acc * al[ch] + be[ch] : acc + bias[ch];
                     if (silu)
                         v = v / (1 + exp(-v));
-                    double d = fabs(v - blk_get(yb, c, h, w, b, ch, y * w + xx));
+                    double d = fabs(v - blk_get(blk, yb, c, h, w, b, ch, y * w + xx));
                     worst = d > worst || d != d ? d : worst;
                 }
-    printf("   dwconv n%d c%d %dx%d k%d %s%s: max |d| %.2e\n", n, c, h, w, k, bn ? "bn" : "bias",
-           silu ? "+silu" : "", worst);
+    printf("   dwconv blk%d n%d c%d %dx%d k%d %s%s: max |d| %.2e\n", blk, n, c, h, w, k,
+           bn ? "bn" : "bias", silu ? "+silu" : "", worst);
     CHECK_MSG(worst <= 2e-6, "dwconv differs from the naive loop by %.3g", worst);
-    CHECK(pad_lanes_zero(yb, n, c, h, w));
+    CHECK(pad_lanes_zero(blk, yb, n, c, h, w));
     free(x);
     free(wt);
     free(bias);
@@ -103,36 +103,39 @@ static void dwconv_case(int n, int c, int h, int w, int k, int bn, int silu)
 
 static void test_dwconv_vs_naive(void)
 {
-    dwconv_case(2, 13, 5, 7, 3, 0, 1); /* DWConv: bias folded, SiLU */
-    dwconv_case(1, 16, 4, 4, 3, 1, 0); /* Attention.pe unfused: BN, no act */
-    dwconv_case(1, 8, 1, 1, 3, 0, 0);  /* a 1x1 map: only the centre tap */
-    dwconv_case(1, 5, 6, 3, 5, 1, 1);
+    for (int blk = 8; blk <= AF_BLK_MAX; blk *= 2) { /* nChw8c and nChw16c */
+        dwconv_case(blk, 2, 13, 5, 7, 3, 0, 1); /* DWConv: bias folded, SiLU */
+        dwconv_case(blk, 1, 16, 4, 4, 3, 1, 0); /* Attention.pe unfused: BN, no act */
+        dwconv_case(blk, 1, 8, 1, 1, 3, 0, 0);  /* a 1x1 map: only the centre tap */
+        dwconv_case(blk, 1, 5, 6, 3, 5, 1, 1);
+    }
 }
 
 /* A 2-pixel, 1-head case by hand: q = (1, 0), k = (0, 1) (kd 1), v = (2, 4),
  * scale 1: row 0 scores (0, 0) -> out 3; row 1 scores q1*k = (0, 0) too. */
 static void test_attention_hand(void)
 {
-    af_attn_shape s = {1, 1, 2, 1, 1, 1, 1.0f};
+    const int blk = AF_BLK_MAX;
+    af_attn_shape s = {1, 1, 2, 1, 1, 1, 1.0f, blk};
     float qkv[6] = {1, 0, /* q */ 0, 1, /* k */ 2, 4 /* v */};
-    float *b = to_blk(1, 3, 1, 2, qkv);
-    float *o = malloc(af_blk_elems(1, 1, 2, 1) * sizeof *o);
-    float *v = malloc(af_blk_elems(1, 1, 2, 1) * sizeof *v);
+    float *b = to_blk(blk, 1, 3, 1, 2, qkv);
+    float *o = malloc(af_blk_elems(blk, 1, 1, 2, 1) * sizeof *o);
+    float *v = malloc(af_blk_elems(blk, 1, 1, 2, 1) * sizeof *v);
     af_error err = {0};
     REQUIRE(af_attention_blk(&s, b, o, v, 1, &err) == AF_OK);
     /* row 0: q0 = 1, scores (1*0, 1*1) = (0, 1): softmax (1, e)/(1+e); row 1: q1 = 0: (1/2, 1/2) */
     double e = exp(1.0);
-    CHECK_NEAR(blk_get(o, 1, 1, 2, 0, 0, 0), (2 + 4 * e) / (1 + e), 1e-6);
-    CHECK_NEAR(blk_get(o, 1, 1, 2, 0, 0, 1), 3.0, 1e-6);
-    CHECK(blk_get(v, 1, 1, 2, 0, 0, 0) == 2.0f && blk_get(v, 1, 1, 2, 0, 0, 1) == 4.0f);
+    CHECK_NEAR(blk_get(blk, o, 1, 1, 2, 0, 0, 0), (2 + 4 * e) / (1 + e), 1e-6);
+    CHECK_NEAR(blk_get(blk, o, 1, 1, 2, 0, 0, 1), 3.0, 1e-6);
+    CHECK(blk_get(blk, v, 1, 1, 2, 0, 0, 0) == 2.0f && blk_get(blk, v, 1, 1, 2, 0, 0, 1) == 4.0f);
     free(b);
     free(o);
     free(v);
 }
 
-static void attention_case(int n, int h, int w, int heads, int kd, int hd, int threads)
+static void attention_case(int blk, int n, int h, int w, int heads, int kd, int hd, int threads)
 {
-    af_attn_shape s = {n, h, w, heads, kd, hd, (float)pow(kd, -0.5)};
+    af_attn_shape s = {n, h, w, heads, kd, hd, (float)pow(kd, -0.5), blk};
     int cq = heads * (2 * kd + hd), c = heads * hd;
     size_t N = (size_t)h * w, nq = (size_t)n * cq * N;
     unsigned sd = 99u + (unsigned)(h * w + heads);
@@ -141,10 +144,10 @@ static void attention_case(int n, int h, int w, int heads, int kd, int hd, int t
         qkv[i] = 2.0f * frand(&sd);
     float *ref = malloc((size_t)n * c * N * sizeof *ref);
     af_attention_ref(&s, qkv, ref);
-    float *b = to_blk(n, cq, h, w, qkv);
-    float *o = malloc(af_blk_elems(n, h, w, c) * sizeof *o);
-    float *v = malloc(af_blk_elems(n, h, w, c) * sizeof *v);
-    for (size_t i = 0; i < af_blk_elems(n, h, w, c); i++)
+    float *b = to_blk(blk, n, cq, h, w, qkv);
+    float *o = malloc(af_blk_elems(blk, n, h, w, c) * sizeof *o);
+    float *v = malloc(af_blk_elems(blk, n, h, w, c) * sizeof *v);
+    for (size_t i = 0; i < af_blk_elems(blk, n, h, w, c); i++)
         o[i] = v[i] = NAN;
     af_error err = {0};
     REQUIRE(af_attention_blk(&s, b, o, v, threads, &err) == AF_OK);
@@ -154,17 +157,17 @@ static void attention_case(int n, int h, int w, int heads, int kd, int hd, int t
         for (int ch = 0; ch < c; ch++)
             for (size_t p = 0; p < N; p++) {
                 double d = fabs(ref[((size_t)bi * c + ch) * N + p] -
-                                blk_get(o, c, h, w, bi, ch, (int)p));
+                                blk_get(blk, o, c, h, w, bi, ch, (int)p));
                 worst = d > worst || d != d ? d : worst;
                 int head = ch / hd, j = ch % hd;
-                vbad += blk_get(v, c, h, w, bi, ch, (int)p) !=
+                vbad += blk_get(blk, v, c, h, w, bi, ch, (int)p) !=
                         qkv[((size_t)bi * cq + head * (2 * kd + hd) + 2 * kd + j) * N + p];
             }
-    printf("   attention n%d %dx%d heads %d kd %d hd %d: max |d| %.2e\n", n, h, w, heads, kd, hd,
-           worst);
+    printf("   attention blk%d n%d %dx%d heads %d kd %d hd %d: max |d| %.2e\n", blk, n, h, w,
+           heads, kd, hd, worst);
     CHECK_MSG(worst <= 2e-6, "attention differs from the naive loops by %.3g", worst);
     CHECK(vbad == 0);
-    CHECK(pad_lanes_zero(o, n, c, h, w) && pad_lanes_zero(v, n, c, h, w));
+    CHECK(pad_lanes_zero(blk, o, n, c, h, w) && pad_lanes_zero(blk, v, n, c, h, w));
     free(qkv);
     free(ref);
     free(b);
@@ -174,9 +177,11 @@ static void attention_case(int n, int h, int w, int heads, int kd, int hd, int t
 
 static void test_attention_vs_naive(void)
 {
-    attention_case(2, 3, 5, 2, 4, 8, 2);
-    attention_case(1, 4, 4, 1, 32, 64, 2); /* YOLO11n's C2PSA head shape */
-    attention_case(1, 2, 3, 3, 2, 5, 1);   /* channels not a whole block */
+    for (int blk = 8; blk <= AF_BLK_MAX; blk *= 2) { /* nChw8c and nChw16c */
+        attention_case(blk, 2, 3, 5, 2, 4, 8, 2);
+        attention_case(blk, 1, 4, 4, 1, 32, 64, 2); /* YOLO11n's C2PSA head shape */
+        attention_case(blk, 1, 2, 3, 3, 2, 5, 1);   /* channels not a whole block */
+    }
 }
 
 /* ---- training (NHWC) forward and backward ---- */
@@ -336,7 +341,7 @@ static void attn_bwd_naive(const af_attn_shape *s, const float *qkv, const float
 
 static void test_attention_train_vs_naive_and_fd(void)
 {
-    af_attn_shape s = {2, 2, 3, 2, 3, 4, (float)pow(3, -0.5)};
+    af_attn_shape s = {2, 2, 3, 2, 3, 4, (float)pow(3, -0.5), 0}; /* NHWC: no block */
     size_t N = 6;
     int cq = s.heads * (2 * s.kd + s.hd), c = s.heads * s.hd;
     size_t nq = (size_t)s.n * N * cq, no = (size_t)s.n * N * c;

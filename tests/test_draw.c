@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "detect/crop.h"
-#include "detect/draw.h"
+#include "draw/draw.h"
 #include "detect/labels.h"
 #include "testutil.h"
 

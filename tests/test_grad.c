@@ -21,23 +21,7 @@
 
 #define FD_STEP 1e-5 /* central differences on a double forward */
 
-/* ---- random numbers (fixed-seed LCG) ---- */
-
-static uint32_t lcg_state = 0x2545f491u;
-static float frand(float scale)
-{
-    lcg_state = lcg_state * 1664525u + 1013904223u;
-    return ((float)(lcg_state >> 8) / 16777216.0f * 2.0f - 1.0f) * scale;
-}
-
-static float *rand_buf(size_t n, float scale)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    if (p)
-        for (size_t i = 0; i < n; i++)
-            p[i] = frand(scale);
-    return p;
-}
+/* random numbers: testutil.h's t_frand / t_rand_buf, seeded by main */
 
 static double *to_double(const float *a, size_t n)
 {
@@ -199,8 +183,8 @@ static void test_conv_vs_ref(void)
         af_conv_out_hw(&d, s->h, s->w, &oh, &ow);
         size_t nx = (size_t)s->n * s->h * s->w * s->cin, ny = (size_t)s->n * oh * ow * s->cout;
         size_t nw = (size_t)s->cout * s->cin * s->k * s->k;
-        float *x = rand_buf(nx, 1), *wt = rand_buf(nw, 0.5f), *b = rand_buf(s->cout, 0.5f);
-        float *dy = rand_buf(ny, 1);
+        float *x = t_rand_buf(nx, 1), *wt = t_rand_buf(nw, 0.5f), *b = t_rand_buf(s->cout, 0.5f);
+        float *dy = t_rand_buf(ny, 1);
         float *y = calloc(ny, 4), *yr = calloc(ny, 4), *dx = calloc(nx, 4), *dxr = calloc(nx, 4);
         float *dw = calloc(nw, 4), *dwr = calloc(nw, 4), *db = calloc(s->cout, 4),
               *dbr = calloc(s->cout, 4);
@@ -252,7 +236,7 @@ static void test_conv_partial(void)
     af_conv_out_hw(&d, s.h, s.w, &oh, &ow);
     size_t nx = (size_t)s.n * s.h * s.w * s.cin, ny = (size_t)s.n * oh * ow * s.cout;
     size_t nw = (size_t)s.cout * s.cin * 9;
-    float *x = rand_buf(nx, 1), *wt = rand_buf(nw, 0.5f), *dy = rand_buf(ny, 1);
+    float *x = t_rand_buf(nx, 1), *wt = t_rand_buf(nw, 0.5f), *dy = t_rand_buf(ny, 1);
     float *dx = calloc(nx, 4), *dxr = calloc(nx, 4), *dw = calloc(nw, 4), *dwr = calloc(nw, 4);
     float db[12], dbr[12];
     af_conv_bwd_data_ref(&d, s.n, s.h, s.w, wt, dy, dxr);
@@ -301,8 +285,8 @@ static void test_conv_shared_workspace(void)
         af_conv_out_hw(&d, s->h, s->w, &oh, &ow);
         nx[i] = (size_t)s->n * s->h * s->w * s->cin, ny[i] = (size_t)s->n * oh * ow * s->cout;
         nw[i] = (size_t)s->cout * s->cin * s->k * s->k;
-        x[i] = rand_buf(nx[i], 1), wt[i] = rand_buf(nw[i], 0.5f), b[i] = rand_buf(s->cout, 0.5f);
-        dy[i] = rand_buf(ny[i], 1), y[i] = malloc(ny[i] * 4), dx[i] = malloc(nx[i] * 4);
+        x[i] = t_rand_buf(nx[i], 1), wt[i] = t_rand_buf(nw[i], 0.5f), b[i] = t_rand_buf(s->cout, 0.5f);
+        dy[i] = t_rand_buf(ny[i], 1), y[i] = malloc(ny[i] * 4), dx[i] = malloc(nx[i] * 4);
         dw[i] = malloc(nw[i] * 4), db[i] = malloc(s->cout * 4);
         REQUIRE(af_conv_train_create(e, &d, s->bias, s->n, s->h, s->w, 2, &c[i], NULL) == AF_OK);
         if (af_conv_train_workspace_size(c[i]) > need)
@@ -394,8 +378,8 @@ static void test_conv_fd(void)
         af_conv_out_hw(&c.d, s->h, s->w, &oh, &ow);
         size_t nx = (size_t)s->n * s->h * s->w * s->cin, nw = (size_t)s->cout * s->cin * s->k * s->k;
         c.ny = (size_t)s->n * oh * ow * s->cout;
-        float *x = rand_buf(nx, 1), *wt = rand_buf(nw, 0.5f), *b = rand_buf(s->cout, 0.5f);
-        float *r = rand_buf(c.ny, 1), *y = calloc(c.ny, 4), *dx = calloc(nx, 4),
+        float *x = t_rand_buf(nx, 1), *wt = t_rand_buf(nw, 0.5f), *b = t_rand_buf(s->cout, 0.5f);
+        float *r = t_rand_buf(c.ny, 1), *y = calloc(c.ny, 4), *dx = calloc(nx, 4),
               *dw = calloc(nw, 4), *db = calloc(s->cout, 4);
         c.x = to_double(x, nx), c.wt = to_double(wt, nw), c.b = s->bias ? to_double(b, s->cout) : NULL;
         c.r = to_double(r, c.ny), c.y = calloc(c.ny, sizeof(double));
@@ -469,7 +453,7 @@ static void test_conv_two_threads(void)
         af_conv_out_hw(&j->d, s->h, s->w, &oh, &ow);
         size_t nx = (size_t)s->n * s->h * s->w * s->cin, ny = (size_t)s->n * oh * ow * s->cout;
         size_t nw = (size_t)s->cout * s->cin * 9;
-        j->x = rand_buf(nx, 1), j->wt = rand_buf(nw, 0.3f), j->dy = rand_buf(ny, 1);
+        j->x = t_rand_buf(nx, 1), j->wt = t_rand_buf(nw, 0.3f), j->dy = t_rand_buf(ny, 1);
         j->y = calloc(ny, 4), j->dx = calloc(nx, 4), j->dw = calloc(nw, 4);
         seq[i] = *j;
         seq[i].iters = 1;
@@ -510,7 +494,7 @@ static void test_bn_stats(void)
     float *x = malloc(npix * c * 4), *y = malloc(npix * c * 4);
     REQUIRE(x && y);
     for (size_t i = 0; i < npix * c; i++)
-        x[i] = (i % c == 0 ? 1000.0f : i % c == 1 ? -3.0f : 0.0f) + frand(1.0f) * (float)(1 + i % c);
+        x[i] = (i % c == 0 ? 1000.0f : i % c == 1 ? -3.0f : 0.0f) + t_frand(1.0f) * (float)(1 + i % c);
     float gamma[3] = {1.5f, 0.5f, -2.0f}, beta[3] = {0.1f, -0.2f, 0.3f};
     float rm[3] = {0.5f, -1.0f, 2.0f}, rv[3] = {1.0f, 2.0f, 0.5f}, rm0[3], rv0[3];
     memcpy(rm0, rm, sizeof rm), memcpy(rv0, rv, sizeof rv);
@@ -609,7 +593,7 @@ static void test_bn_backward(void)
     const size_t npix = 2 * 5 * 7;
     const int c = 5;
     const size_t nx = npix * c;
-    float *x = rand_buf(nx, 2), *r = rand_buf(nx, 1), *g = rand_buf(c, 1), *b = rand_buf(c, 1);
+    float *x = t_rand_buf(nx, 2), *r = t_rand_buf(nx, 1), *g = t_rand_buf(c, 1), *b = t_rand_buf(c, 1);
     float *y = malloc(nx * 4), *dx = malloc(nx * 4), dg[5], db[5], sm[5], si[5];
     for (size_t i = 0; i < nx; i++)
         x[i] += (float)(i % c); /* per-channel offsets */
@@ -665,7 +649,7 @@ static void check_bn_silu(size_t npix, int c)
 {
     const size_t nx = npix * c;
     const float eps = 1e-3f;
-    float *x = rand_buf(nx, 2), *r = rand_buf(nx, 1), *g = rand_buf(c, 1), *b = rand_buf(c, 1);
+    float *x = t_rand_buf(nx, 2), *r = t_rand_buf(nx, 1), *g = t_rand_buf(c, 1), *b = t_rand_buf(c, 1);
     float *y = malloc(nx * 4), *y2 = malloc(nx * 4), *dx = malloc(nx * 4), *dx2 = malloc(nx * 4);
     float *sm = malloc(c * 4), *si = malloc(c * 4), *sm2 = malloc(c * 4), *si2 = malloc(c * 4);
     float *rm = calloc(c, 4), *rv = calloc(c, 4), *rm2 = calloc(c, 4), *rv2 = calloc(c, 4);
@@ -715,7 +699,7 @@ static void test_bn_nested_region(void)
 {
     const size_t npix = 20000;
     const int c = 16;
-    float *x = rand_buf(npix * c, 3), sm[16], si[16], sm2[16], si2[16];
+    float *x = t_rand_buf(npix * c, 3), sm[16], si[16], sm2[16], si2[16];
     REQUIRE(af_bn_train_stats(npix, c, x, 1e-3f, 0.03f, NULL, NULL, sm, si, NULL) == AF_OK);
     int inner = 0;
 #pragma omp parallel num_threads(2)
@@ -744,7 +728,7 @@ static void test_bn_silu_fused(void)
 static void test_act_backward(void)
 {
     const size_t n = 1000;
-    float *x = rand_buf(n, 8), *dy = rand_buf(n, 1), *dx = malloc(n * 4), *y = malloc(n * 4);
+    float *x = t_rand_buf(n, 8), *dy = t_rand_buf(n, 1), *dx = malloc(n * 4), *y = malloc(n * 4);
     x[0] = 0, x[1] = 30, x[2] = -30, x[3] = 88, x[4] = -88;
     af_silu_backward(n, x, dy, dx);
     /* errors relative to |dx| with a floor of 1% of |dy| (the derivative
@@ -819,6 +803,24 @@ static void maxpool_bwd_naive(int n, int h, int w, int c, int k, int s, int p, c
                 }
 }
 
+typedef struct pool_bwd_case {
+    int n, h, w, c, k, s, p;
+    const float *x, *dy;
+} pool_bwd_case;
+
+static int maxpool_bwd_fast(void *ctx, float *dx)
+{
+    const pool_bwd_case *q = ctx;
+    return af_maxpool_backward(q->n, q->h, q->w, q->c, q->k, q->s, q->p, q->x, q->dy, dx, NULL);
+}
+
+static int maxpool_bwd_naive_impl(void *ctx, float *dx)
+{
+    const pool_bwd_case *q = ctx;
+    maxpool_bwd_naive(q->n, q->h, q->w, q->c, q->k, q->s, q->p, q->x, q->dy, dx);
+    return 0;
+}
+
 typedef struct pool_ctx {
     int n, h, w, c, k, s, p;
     size_t ny;
@@ -853,25 +855,27 @@ static void test_maxpool_backward(void)
         int n = q[0], h = q[1], w = q[2], c = q[3], k = q[4], s = q[5], p = q[6], oh, ow;
         af_maxpool_out_hw(h, w, k, s, p, &oh, &ow);
         size_t nx = (size_t)n * h * w * c, ny = (size_t)n * oh * ow * c;
-        float *x = malloc(nx * 4), *dy = rand_buf(ny, 1), *dx = malloc(nx * 4),
-              *dxr = malloc(nx * 4);
+        float *x = malloc(nx * 4), *dy = t_rand_buf(ny, 1), *dx = malloc(nx * 4);
         /* ties: values quantised to 5 levels */
         for (size_t i = 0; i < nx; i++)
-            x[i] = (float)((int)((frand(1) + 1) * 2.5f)) * 0.25f;
-        REQUIRE(af_maxpool_backward(n, h, w, c, k, s, p, x, dy, dx, NULL) == AF_OK);
-        maxpool_bwd_naive(n, h, w, c, k, s, p, x, dy, dxr);
-        CHECK_MSG(scaled_err(dx, dxr, nx) < 1e-6, "ties cfg %zu", t);
+            x[i] = (float)((int)((t_frand(1) + 1) * 2.5f)) * 0.25f;
+        pool_bwd_case bc = {n, h, w, c, k, s, p, x, dy};
+        char what[96];
+        snprintf(what, sizeof what, "n%d %dx%dx%d k%d s%d p%d, ties", n, h, w, c, k, s, p);
+        t_vs_naive("maxpool backward", what, nx, 1e-6, maxpool_bwd_fast, maxpool_bwd_naive_impl,
+                   &bc);
         /* distinct values (a shuffled ramp) for finite differences */
         for (size_t i = 0; i < nx; i++)
             x[i] = (float)i * 0.01f;
         for (size_t i = nx - 1; i > 0; i--) {
-            size_t j = (size_t)((frand(1) + 1) * 0.5f * (float)(i + 1)) % (i + 1);
+            size_t j = (size_t)((t_frand(1) + 1) * 0.5f * (float)(i + 1)) % (i + 1);
             float tmp = x[i];
             x[i] = x[j], x[j] = tmp;
         }
         REQUIRE(af_maxpool_backward(n, h, w, c, k, s, p, x, dy, dx, NULL) == AF_OK);
-        maxpool_bwd_naive(n, h, w, c, k, s, p, x, dy, dxr);
-        CHECK_MSG(scaled_err(dx, dxr, nx) < 1e-6, "distinct cfg %zu", t);
+        snprintf(what, sizeof what, "n%d %dx%dx%d k%d s%d p%d, distinct", n, h, w, c, k, s, p);
+        t_vs_naive("maxpool backward", what, nx, 1e-6, maxpool_bwd_fast, maxpool_bwd_naive_impl,
+                   &bc);
         pool_ctx pc = {n, h, w, c, k, s, p, ny, to_double(x, nx), to_double(dy, ny),
                        calloc(ny, sizeof(double))};
         double e = fd_check(pool_loss, &pc, pc.x, nx, dx, 300);
@@ -879,7 +883,7 @@ static void test_maxpool_backward(void)
         if (e > worst_fd)
             worst_fd = e;
         free(pc.x), free(pc.r), free(pc.y);
-        free(x), free(dy), free(dx), free(dxr);
+        free(x), free(dy), free(dx);
     }
     /* NaN takes the gradient (torch's isnan rule) */
     float xn[4] = {1, NAN, 3, 2}, dyn[1] = {5}, dxn[4];
@@ -914,7 +918,7 @@ static void test_upsample_backward(void)
 {
     const int n = 2, h = 3, w = 5, c = 7;
     size_t nx = (size_t)n * h * w * c, ny = 4 * nx;
-    float *dy = rand_buf(ny, 1), *dx = malloc(nx * 4), *dxr = calloc(nx, 4);
+    float *dy = t_rand_buf(ny, 1), *dx = malloc(nx * 4), *dxr = calloc(nx, 4);
     af_upsample_nearest2x_backward(n, h, w, c, dy, dx);
     for (int b = 0; b < n; b++)
         for (int y = 0; y < 2 * h; y++)
@@ -927,7 +931,7 @@ static void test_upsample_backward(void)
     double e = fd_check(up_loss, &u, u.x, nx, dx, 300);
     CHECK_MSG(e < 1e-6, "fd %.3g", e);
     /* transpose identity with the forward: <up(x), dy> = <x, up^T(dy)> */
-    float *x = rand_buf(nx, 1), *y = malloc(ny * 4);
+    float *x = t_rand_buf(nx, 1), *y = malloc(ny * 4);
     af_upsample_nearest2x(n, h, w, c, x, y, 1);
     double l = 0, rr = 0;
     for (size_t i = 0; i < ny; i++)
@@ -954,7 +958,7 @@ static void test_channel_helpers(void)
     const float w2[4] = {4, 5, 14, 15};
     CHECK(memcmp(acc, w2, sizeof w2) == 0);
     /* concat backward: slices of dy, then summed back equal the whole */
-    float *dyc = rand_buf(3 * 9, 1), back[27] = {0}, a[12], b[15];
+    float *dyc = t_rand_buf(3 * 9, 1), back[27] = {0}, a[12], b[15];
     af_copy_channels(3, 9, 0, 4, dyc, a);
     af_copy_channels(3, 9, 4, 5, dyc, b);
     af_add_to_channels(3, 9, 0, 4, a, back);
@@ -995,8 +999,8 @@ static void test_block_fd(void)
     const int co = k.d.cout;
     size_t nx = (size_t)k.n * k.h * k.w * 3, nw = (size_t)co * 3 * 9;
     size_t npix = (size_t)k.n * k.oh * k.ow, ny = npix * co;
-    float *x = rand_buf(nx, 1), *wt = rand_buf(nw, 0.4f), *g = rand_buf(co, 1),
-          *b = rand_buf(co, 1), *r = rand_buf(ny, 1);
+    float *x = t_rand_buf(nx, 1), *wt = t_rand_buf(nw, 0.4f), *g = t_rand_buf(co, 1),
+          *b = t_rand_buf(co, 1), *r = t_rand_buf(ny, 1);
     float *y1 = malloc(ny * 4), *y2 = malloc(ny * 4), *y3 = malloc(ny * 4), *g2 = malloc(ny * 4),
           *g1 = malloc(ny * 4), *dx = malloc(nx * 4), *dw = malloc(nw * 4);
     float rm[6] = {0}, rv[6] = {1, 1, 1, 1, 1, 1}, sm[6], si[6], dg[6], db[6];
@@ -1033,6 +1037,7 @@ static void test_block_fd(void)
 
 int main(void)
 {
+    t_seed(0x2545f491u);
     RUN(test_conv_vs_ref);
     RUN(test_conv_partial);
     RUN(test_conv_shared_workspace);

@@ -6,67 +6,8 @@
 #include "detect/letterbox.h"
 #include "detect/resize.h"
 #include "io/image.h"
+#include "st_reader.h"
 #include "testutil.h"
-
-/* ---- a tiny local safetensors reader: header length, JSON header, one U8 tensor ---- */
-
-typedef struct st_file {
-    unsigned char *buf;
-    size_t len;
-    cJSON *hdr;
-    size_t data_off;
-} st_file;
-
-static int st_open(const char *path, st_file *f)
-{
-    memset(f, 0, sizeof *f);
-    f->buf = t_read_file(path, &f->len);
-    if (!f->buf || f->len < 8)
-        return 0;
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--)
-        n = n << 8 | f->buf[i];
-    if (n > f->len - 8)
-        return 0;
-    f->hdr = cJSON_ParseWithLength((const char *)f->buf + 8, (size_t)n);
-    f->data_off = 8 + (size_t)n;
-    return f->hdr != NULL;
-}
-
-static void st_close(st_file *f)
-{
-    cJSON_Delete(f->hdr);
-    free(f->buf);
-}
-
-static const char *st_meta(const st_file *f, const char *key)
-{
-    cJSON *m = cJSON_GetObjectItemCaseSensitive(f->hdr, "__metadata__");
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* U8 tensor data and its 4 dims; NULL if absent or inconsistent. */
-static const uint8_t *st_u8(const st_file *f, const char *name, int dims[4])
-{
-    cJSON *t = cJSON_GetObjectItemCaseSensitive(f->hdr, name);
-    cJSON *dt = cJSON_GetObjectItemCaseSensitive(t, "dtype");
-    cJSON *sh = cJSON_GetObjectItemCaseSensitive(t, "shape");
-    cJSON *of = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
-    if (!cJSON_IsString(dt) || strcmp(dt->valuestring, "U8") || cJSON_GetArraySize(sh) != 4 ||
-        cJSON_GetArraySize(of) != 2)
-        return NULL;
-    size_t n = 1;
-    for (int i = 0; i < 4; i++) {
-        dims[i] = cJSON_GetArrayItem(sh, i)->valueint;
-        n *= (size_t)dims[i];
-    }
-    size_t a = (size_t)cJSON_GetArrayItem(of, 0)->valuedouble;
-    size_t b = (size_t)cJSON_GetArrayItem(of, 1)->valuedouble;
-    if (b < a || b - a != n || f->data_off + b > f->len)
-        return NULL;
-    return f->buf + f->data_off + a;
-}
 
 static int jint(cJSON *o, const char *k)
 {
@@ -80,7 +21,7 @@ static void check_golden(const char *file, int stride)
     char path[512];
     snprintf(path, sizeof path, "tests/fixtures/golden/%s", file);
     st_file f;
-    if (!st_open(path, &f)) {
+    if (st_open(&f, path) != 0) {
         CHECK_MSG(0, "cannot read %s", path);
         st_close(&f);
         return;
@@ -88,12 +29,14 @@ static void check_golden(const char *file, int stride)
     const char *image = st_meta(&f, "image");
     const char *orig = st_meta(&f, "orig_hw");
     const char *lbs = st_meta(&f, "letterbox");
-    int dims[4];
-    const uint8_t *gold = st_u8(&f, "input_u8", dims);
+    int64_t dims[8];
+    int nd = 0;
+    size_t numel = 0;
+    uint8_t *gold = st_get(&f, "input_u8", "U8", 1, dims, &nd, &numel);
     cJSON *ohw = orig ? cJSON_Parse(orig) : NULL;
     cJSON *lbj = lbs ? cJSON_Parse(lbs) : NULL;
     af_image img = {0, 0, 0, NULL}, boxed = {0, 0, 0, NULL};
-    if (!image || !gold || !ohw || !lbj || dims[0] != 1 || dims[1] != 3) {
+    if (!image || !gold || !ohw || !lbj || nd != 4 || dims[0] != 1 || dims[1] != 3) {
         CHECK_MSG(0, "%s: unexpected golden layout", file);
         goto out;
     }
@@ -147,6 +90,7 @@ out:
     af_image_free(&boxed);
     cJSON_Delete(ohw);
     cJSON_Delete(lbj);
+    free(gold);
     st_close(&f);
 }
 

@@ -18,42 +18,6 @@
 #include "ops/upsample.h"
 #include "ops/winograd.h"
 
-/* Fixed-seed LCG, uniform in [-scale, scale). */
-static uint32_t lcg_state = 20240229u;
-static float frand(float scale)
-{
-    lcg_state = lcg_state * 1664525u + 1013904223u;
-    return ((float)(lcg_state >> 8) / 16777216.0f * 2.0f - 1.0f) * scale;
-}
-
-static float *rand_buf(size_t n, float scale)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    if (p)
-        for (size_t i = 0; i < n; i++)
-            p[i] = frand(scale);
-    return p;
-}
-
-/* Max abs and max relative (|a-b| / max(|b|, 1)) error; returns the number of
- * elements outside |a-b| <= tol * max(|b|, 1). */
-static size_t compare(const float *got, const float *want, size_t n, double tol, double *max_abs,
-                      double *max_rel)
-{
-    size_t bad = 0;
-    *max_abs = 0, *max_rel = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - want[i]), s = fabs(want[i]) > 1 ? fabs(want[i]) : 1;
-        if (!(d <= tol * s))
-            bad++;
-        if (d > *max_abs || d != d)
-            *max_abs = d;
-        if (d / s > *max_rel || d != d)
-            *max_rel = d / s;
-    }
-    return bad;
-}
-
 /* ---- reference conv on hand-computed cases ---- */
 
 static void test_conv_ref_hand(void)
@@ -97,6 +61,29 @@ typedef struct conv_case {
     int n, h, w, bias;
 } conv_case;
 
+typedef struct conv_run {
+    af_conv *c;
+    const af_conv_desc *d;
+    const float *wt, *bias, *src;
+    int n, h, w;
+} conv_run;
+
+static int conv_fast(void *ctx, float *out)
+{
+    const conv_run *r = ctx;
+    af_error err = {0};
+    af_status st = af_conv_forward(r->c, r->src, out, &err);
+    CHECK_MSG(st == AF_OK, "%s", err.msg);
+    return st;
+}
+
+static int conv_naive(void *ctx, float *out)
+{
+    const conv_run *r = ctx;
+    af_conv_ref(r->d, r->wt, r->bias, r->n, r->h, r->w, r->src, out);
+    return 0;
+}
+
 /* Runs one case through af_conv and af_conv_ref; returns 1 if within tolerance. */
 static int run_conv_case(af_engine *e, const af_conv_weights *cw, const float *wt,
                          const float *bias, const af_conv_desc *d, int n, int h, int w,
@@ -105,39 +92,32 @@ static int run_conv_case(af_engine *e, const af_conv_weights *cw, const float *w
     int oh, ow;
     af_conv_out_hw(d, h, w, &oh, &ow);
     size_t ni = (size_t)n * h * w * d->cin, no = (size_t)n * oh * ow * d->cout;
-    float *src = rand_buf(ni, 1.0f), *got = malloc(no * sizeof(float)),
-          *want = malloc(no * sizeof(float));
+    float *src = t_rand_buf(ni, 1.0f);
     af_conv *c = NULL;
     af_error err = {0};
     int ok = 0;
-    if (!src || !got || !want)
+    if (!src)
         goto done;
     af_status st = threads ? af_conv_create(e, cw, n, h, w, threads, &c, &err)
                            : af_conv_create_naive(e, cw, n, h, w, &c, &err);
     CHECK_MSG(st == AF_OK, "%s", err.msg);
     if (st)
         goto done;
-    for (size_t i = 0; i < no; i++)
-        got[i] = NAN;
-    st = af_conv_forward(c, src, got, &err);
-    CHECK_MSG(st == AF_OK, "%s", err.msg);
-    af_conv_ref(d, wt, bias, n, h, w, src, want);
-    double ma, mr;
-    size_t bad = compare(got, want, no, 1e-4, &ma, &mr);
-    printf("  conv %3d->%3d k%d s%d p%d %s%s n%d %2dx%-2d t%d: max abs %.2e rel %.2e  %s%s\n",
-           d->cin, d->cout, d->k, d->stride, d->pad, d->act ? "silu" : "none",
-           bias ? "+b" : "  ", n, h, w, threads, ma, mr, af_conv_impl(c),
-           af_conv_get_path(c) == AF_CONV_DNNL_PRIVATE ? " (private weights)" : "");
-    CHECK_MSG(bad == 0, "%zu of %zu outputs off (max abs %.3g, rel %.3g)", bad, no, ma, mr);
+    conv_run r = {c, d, wt, bias, src, n, h, w};
+    char shape[160];
+    snprintf(shape, sizeof shape, "%3d->%3d k%d s%d p%d %s%s n%d %2dx%-2d t%d (%s%s)", d->cin,
+             d->cout, d->k, d->stride, d->pad, d->act ? "silu" : "none", bias ? "+b" : "  ", n,
+             h, w, threads, af_conv_impl(c),
+             af_conv_get_path(c) == AF_CONV_DNNL_PRIVATE ? ", private weights" : "");
+    ok = t_vs_naive("conv", shape, no, 1e-4, conv_fast, conv_naive, &r);
     /* The oneDNN path must be a real kernel, not its slow reference. */
     if (threads)
         CHECK_MSG(strncmp(af_conv_impl(c), "ref", 3) != 0, "slow kernel %s", af_conv_impl(c));
     else
         CHECK(af_conv_get_path(c) == AF_CONV_REF);
-    ok = bad == 0 && st == AF_OK;
 done:
     af_conv_free(c);
-    free(src), free(got), free(want);
+    free(src);
     return ok;
 }
 
@@ -168,7 +148,7 @@ static void test_conv_vs_ref(void)
         const af_conv_desc *d = &cc->d;
         size_t nw = (size_t)d->cout * d->cin * d->k * d->k;
         float scale = 1.0f / sqrtf((float)(d->cin * d->k * d->k));
-        float *wt = rand_buf(nw, scale), *bias = cc->bias ? rand_buf((size_t)d->cout, 0.5f) : NULL;
+        float *wt = t_rand_buf(nw, scale), *bias = cc->bias ? t_rand_buf((size_t)d->cout, 0.5f) : NULL;
         af_conv_weights *cw = NULL;
         af_status st = af_conv_weights_create(e, d, wt, bias, &cw, &err);
         CHECK_MSG(st == AF_OK, "%s", err.msg);
@@ -195,7 +175,7 @@ static void test_conv_weights_two_shapes(void)
     for (int k = 0; k < 2; k++) {
         const af_conv_desc *d = &ds[k];
         size_t nw = (size_t)d->cout * d->cin * d->k * d->k;
-        float *wt = rand_buf(nw, 0.2f), *bias = rand_buf((size_t)d->cout, 0.5f);
+        float *wt = t_rand_buf(nw, 0.2f), *bias = t_rand_buf((size_t)d->cout, 0.5f);
         af_conv_weights *cw = NULL;
         af_status st = af_conv_weights_create(e, d, wt, bias, &cw, &err);
         CHECK_MSG(st == AF_OK, "%s", err.msg);
@@ -256,7 +236,7 @@ static void test_conv_two_threads(void)
     const int n = 1, h = 19, w = 23;
     size_t nw = (size_t)d.cout * d.cin * 9, ni = (size_t)n * h * w * d.cin,
            no = (size_t)n * h * w * d.cout;
-    float *wt = rand_buf(nw, 0.2f), *bias = rand_buf((size_t)d.cout, 0.5f), *src = rand_buf(ni, 1);
+    float *wt = t_rand_buf(nw, 0.2f), *bias = t_rand_buf((size_t)d.cout, 0.5f), *src = t_rand_buf(ni, 1);
     float *out[2] = {calloc(no, sizeof(float)), calloc(no, sizeof(float))};
     float *want = malloc(no * sizeof(float));
     af_conv_weights *cw = NULL;
@@ -278,7 +258,7 @@ static void test_conv_two_threads(void)
         CHECK(memcmp(out[0], out[1], no * sizeof(float)) == 0);
         af_conv_ref(&d, wt, bias, n, h, w, src, want);
         double ma, mr;
-        CHECK(compare(out[0], want, no, 1e-4, &ma, &mr) == 0);
+        CHECK(t_compare(out[0], want, no, 1e-4, &ma, &mr) == 0);
         printf("  2 workers x %d OpenMP threads: identical, max abs %.2e vs reference\n", t, ma);
     }
     CHECK(af_engine_max_threads(e) == prev); /* the caller's OpenMP setting is untouched */
@@ -352,6 +332,25 @@ static void test_maxpool_hand(void)
     CHECK(af_maxpool(1, 2, 2, 1, 5, 1, 0, x, y, 1, &err) == AF_E_ARG);
 }
 
+typedef struct pool_case {
+    int n, h, w, c, k, s, p, threads;
+    const float *src;
+} pool_case;
+
+static int maxpool_fast(void *ctx, float *out)
+{
+    const pool_case *q = ctx;
+    af_error err;
+    return af_maxpool(q->n, q->h, q->w, q->c, q->k, q->s, q->p, q->src, out, q->threads, &err);
+}
+
+static int maxpool_naive(void *ctx, float *out)
+{
+    const pool_case *q = ctx;
+    af_maxpool_ref(q->n, q->h, q->w, q->c, q->k, q->s, q->p, q->src, out);
+    return 0;
+}
+
 static void test_maxpool_vs_ref(void)
 {
     static const int cases[][7] = {
@@ -366,22 +365,39 @@ static void test_maxpool_vs_ref(void)
         int oh, ow;
         af_maxpool_out_hw(c[1], c[2], c[4], c[5], c[6], &oh, &ow);
         size_t ni = (size_t)c[0] * c[1] * c[2] * c[3], no = (size_t)c[0] * oh * ow * c[3];
-        float *src = rand_buf(ni, 1), *got = malloc(no * sizeof(float)),
-              *want = malloc(no * sizeof(float));
-        af_error err;
-        REQUIRE(src && got && want);
-        af_maxpool_ref(c[0], c[1], c[2], c[3], c[4], c[5], c[6], src, want);
+        float *src = t_rand_buf(ni, 1);
+        REQUIRE(src);
         for (int t = 1; t <= 2; t++) {
-            memset(got, 0xff, no * sizeof(float));
-            CHECK(af_maxpool(c[0], c[1], c[2], c[3], c[4], c[5], c[6], src, got, t, &err) ==
-                  AF_OK);
-            CHECK_MSG(memcmp(got, want, no * sizeof(float)) == 0, "case %zu, %d threads", i, t);
+            pool_case q = {c[0], c[1], c[2], c[3], c[4], c[5], c[6], t, src};
+            char shape[96];
+            snprintf(shape, sizeof shape, "n%d %dx%dx%d k%d s%d p%d t%d", c[0], c[1], c[2], c[3],
+                     c[4], c[5], c[6], t);
+            t_vs_naive("maxpool", shape, no, 0, maxpool_fast, maxpool_naive, &q);
         }
-        free(src), free(got), free(want);
+        free(src);
     }
 }
 
 /* ---- upsample, concat, slice ---- */
+
+typedef struct up_case {
+    int n, h, w, c, threads;
+    const float *src;
+} up_case;
+
+static int upsample_fast(void *ctx, float *out)
+{
+    const up_case *u = ctx;
+    af_upsample_nearest2x(u->n, u->h, u->w, u->c, u->src, out, u->threads);
+    return 0;
+}
+
+static int upsample_naive(void *ctx, float *out)
+{
+    const up_case *u = ctx;
+    af_upsample2x_ref(u->n, u->h, u->w, u->c, u->src, out);
+    return 0;
+}
 
 static void test_upsample(void)
 {
@@ -399,16 +415,15 @@ static void test_upsample(void)
     CHECK(memcmp(y, r, sizeof y) == 0);
     const int n = 2, h = 5, w = 7, c = 12;
     size_t ni = (size_t)n * h * w * c;
-    float *src = rand_buf(ni, 1), *got = malloc(4 * ni * sizeof(float)),
-          *want = malloc(4 * ni * sizeof(float));
-    REQUIRE(src && got && want);
-    af_upsample2x_ref(n, h, w, c, src, want);
+    float *src = t_rand_buf(ni, 1);
+    REQUIRE(src);
     for (int t = 1; t <= 2; t++) {
-        memset(got, 0xff, 4 * ni * sizeof(float));
-        af_upsample_nearest2x(n, h, w, c, src, got, t);
-        CHECK_MSG(memcmp(got, want, 4 * ni * sizeof(float)) == 0, "%d threads", t);
+        up_case u = {n, h, w, c, t, src};
+        char shape[64];
+        snprintf(shape, sizeof shape, "n%d %dx%dx%d t%d", n, h, w, c, t);
+        t_vs_naive("upsample 2x", shape, 4 * ni, 0, upsample_fast, upsample_naive, &u);
     }
-    free(src), free(got), free(want);
+    free(src);
 }
 
 static void test_concat_and_slice(void)
@@ -431,7 +446,7 @@ static void test_concat_and_slice(void)
     float *in[4], *got, *ref, *g2, *r2;
     int ctot = 0;
     for (int i = 0; i < 4; i++)
-        in[i] = rand_buf(npix * cc[i], 1), ctot += cc[i];
+        in[i] = t_rand_buf(npix * cc[i], 1), ctot += cc[i];
     got = malloc(npix * ctot * sizeof(float)), ref = malloc(npix * ctot * sizeof(float));
     g2 = malloc(npix * 11 * sizeof(float)), r2 = malloc(npix * 11 * sizeof(float));
     REQUIRE(in[0] && in[1] && in[2] && in[3] && got && ref && g2 && r2);
@@ -452,7 +467,7 @@ static void test_concat_and_slice(void)
 static void test_activations(void)
 {
     const size_t n = 1003; /* not a multiple of the vector width */
-    float *x = rand_buf(n, 20), *a = malloc(n * sizeof(float)), *r = malloc(n * sizeof(float));
+    float *x = t_rand_buf(n, 20), *a = malloc(n * sizeof(float)), *r = malloc(n * sizeof(float));
     REQUIRE(x && a && r);
     const float special[] = {0, -0.0f, 1, -1, 87, -87, 88.5f, -88.5f, 100, -100, 1e-8f, -30};
     memcpy(x, special, sizeof special);
@@ -483,7 +498,7 @@ static void test_activations(void)
     /* the residual add: 1 thread on a short vector, 2 on one split into chunks */
     for (int t = 1; t <= 2; t++) {
         const size_t len = t == 1 ? n : 100003;
-        float *p = rand_buf(len, 3), *q = rand_buf(len, 3), *want = malloc(len * sizeof(float));
+        float *p = t_rand_buf(len, 3), *q = t_rand_buf(len, 3), *want = malloc(len * sizeof(float));
         REQUIRE(p && q && want);
         memcpy(want, p, len * sizeof(float));
         af_add_ref(want, q, len);
@@ -569,7 +584,7 @@ static void test_conv_bf16(void)
     for (size_t k = 0; k < sizeof ds / sizeof ds[0]; k++) {
         const af_conv_desc *d = &ds[k];
         size_t nw = (size_t)d->cout * d->cin * d->k * d->k;
-        float *wt = rand_buf(nw, 0.3f), *bias = rand_buf((size_t)d->cout, 0.5f);
+        float *wt = t_rand_buf(nw, 0.3f), *bias = t_rand_buf((size_t)d->cout, 0.5f);
         af_conv_weights *cw = NULL;
         REQUIRE(af_conv_weights_create(e, d, wt, bias, &cw, &err) == AF_OK);
         af_status st = af_conv_weights_to_bf16(cw, &err);
@@ -583,7 +598,7 @@ static void test_conv_bf16(void)
             int h = 13, w = 17, oh, ow;
             af_conv_out_hw(d, h, w, &oh, &ow);
             size_t ni = (size_t)h * w * d->cin, no = (size_t)oh * ow * d->cout;
-            float *src = rand_buf(ni, 1.0f), *got = malloc(no * sizeof *got),
+            float *src = t_rand_buf(ni, 1.0f), *got = malloc(no * sizeof *got),
                   *want = malloc(no * sizeof *want), *wr = malloc(nw * sizeof *wr);
             REQUIRE(src && got && want && wr);
             for (size_t i = 0; i < nw; i++)
@@ -591,16 +606,42 @@ static void test_conv_bf16(void)
             af_conv *c = NULL;
             REQUIRE(af_conv_create(e, cw, 1, h, w, 2, &c, &err) == AF_OK);
             CHECK(af_conv_forward(c, src, got, &err) == AF_OK);
+            float *src_r = malloc(ni * sizeof *src_r);
+            REQUIRE(src_r != NULL);
             for (size_t i = 0; i < ni; i++)
-                src[i] = af_bf16_to_f32(af_bf16_from_f32(src[i]));
-            af_conv_ref(d, wr, bias, 1, h, w, src, want);
+                src_r[i] = af_bf16_to_f32(af_bf16_from_f32(src[i]));
+            af_conv_ref(d, wr, bias, 1, h, w, src_r, want);
             double ma, mr;
-            size_t bad = compare(got, want, no, 1e-4, &ma, &mr);
+            size_t bad = t_compare(got, want, no, 1e-4, &ma, &mr);
             printf("  bf16 conv %d->%d k%d: max abs %.2e (%s)\n", d->cin, d->cout, d->k, ma,
                    af_conv_impl(c));
             CHECK_MSG(bad == 0, "%zu outputs off (max abs %.3g)", bad, ma);
             af_conv_free(c);
-            free(src), free(got), free(want), free(wr);
+            /* the forward pass's layouts: planar or blocked input, blocked output, both blocks */
+            for (int bs = 8; bs <= 16; bs += 8) {
+                const af_layout bl = af_blk_layout(bs), sl = d->cin == 3 ? AF_LAYOUT_NCHW : bl;
+                float *xin = malloc(af_blk_elems(bs, 1, h, w, d->cin) * sizeof *xin),
+                      *y = malloc(af_blk_elems(bs, 1, oh, ow, d->cout) * sizeof *y);
+                af_conv_weights *bw = NULL;
+                REQUIRE(xin && y &&
+                        af_conv_weights_create_for(e, d, wt, bias, sl, bl, &bw, &err) == AF_OK);
+                CHECK_MSG(af_conv_weights_to_bf16(bw, &err) == AF_OK, "%s", err.msg);
+                if (sl == AF_LAYOUT_NCHW)
+                    af_nhwc_to_nchw(1, h, w, d->cin, src, xin, 1);
+                else
+                    af_nhwc_to_blk(bs, 1, h, w, d->cin, src, xin);
+                REQUIRE(af_conv_create_for(e, bw, 1, h, w, 2, sl, bl, &c, &err) == AF_OK);
+                CHECK(af_conv_forward(c, xin, y, &err) == AF_OK);
+                af_blk_to_nhwc(bs, 1, oh, ow, d->cout, y, got, 1);
+                bad = t_compare(got, want, no, 1e-4, &ma, &mr);
+                printf("  bf16 conv %d->%d k%d to nChw%dc: max abs %.2e (%s)\n", d->cin, d->cout,
+                       d->k, bs, ma, af_conv_impl(c));
+                CHECK_MSG(bad == 0, "%zu outputs off (max abs %.3g)", bad, ma);
+                af_conv_free(c);
+                af_conv_weights_free(bw);
+                free(xin), free(y);
+            }
+            free(src), free(src_r), free(got), free(want), free(wr);
         }
         af_conv_weights_free(cw);
         free(wt), free(bias);
@@ -610,14 +651,123 @@ static void test_conv_bf16(void)
     af_engine_free(e);
 }
 
-/* ---- the blocked (nChw8c) layout ---- */
+/* ---- int8 ---- */
 
 /* The documented element position, written out independently of ops/blocked.c. */
-static size_t blk_at(int c_total, int h, int w, int b, int c, int y, int x)
+static size_t blk_at(int blk, int c_total, int h, int w, int b, int c, int y, int x)
 {
-    size_t cp = (size_t)(c_total + 7) / 8 * 8;
-    return (size_t)b * cp * h * w + (size_t)(c / 8) * h * w * 8 + ((size_t)y * w + x) * 8 + c % 8;
+    size_t cp = (size_t)(c_total + blk - 1) / blk * blk;
+    return (size_t)b * cp * h * w + (size_t)(c / blk) * h * w * blk + ((size_t)y * w + x) * blk +
+           c % blk;
 }
+
+static const int blk_sizes[] = {8, 16};
+
+/* s8 of v (round half to even, saturated), as oneDNN's reorders quantize. */
+static float q8(float v)
+{
+    float r = nearbyintf(v);
+    return r > 127.0f ? 127.0f : r < -128.0f ? -128.0f : r;
+}
+
+/* int8 convolutions in the forward pass's layouts (planar or blocked input,
+ * blocked output, both blocks) against the reference conv run on the
+ * quantized operands: the input quantized with range A (A -> 127, beyond
+ * saturated: A is set below the data's largest value on purpose), the weights
+ * per output channel (largest |w| -> 127), written out here independently.
+ * Without VNNI oneDNN's s8 x s8 kernels take the weights at half that scale
+ * (largest -> 63.5: its pmaddubsw pairs would saturate otherwise), so the
+ * reference quantizes them so there; the largest weight of a channel then
+ * lands on the tie 63.5, which oneDNN's float arithmetic may round either
+ * way: one weight step (|x| * wmax / 63.5 <= 5e-3 here) is allowed there. */
+static void test_conv_int8(void)
+{
+    af_engine *e = NULL;
+    af_error err = {0};
+    REQUIRE(af_engine_create(&e, &err) == AF_OK);
+    static const af_conv_desc ds[] = {{16, 32, 3, 1, 1, AF_ACT_SILU}, {3, 16, 3, 2, 1, AF_ACT_SILU},
+                                      {32, 5, 1, 1, 0, AF_ACT_NONE}, {64, 40, 3, 2, 1, AF_ACT_SILU}};
+    const char *isa = "";
+    af_engine_has_bf16(e, &isa);
+    const float wq_max = strstr(isa, "vnni") || strstr(isa, "bf16") || strstr(isa, "amx")
+                             ? 127.0f
+                             : 63.5f;
+    printf("  oneDNN ISA %s: weights to +-%g\n", isa, (double)wq_max);
+    int ran = 0;
+    for (size_t k = 0; k < sizeof ds / sizeof ds[0]; k++)
+        for (int bs = 8; bs <= 16; bs += 8) {
+            const af_conv_desc *d = &ds[k];
+            const af_layout bl = af_blk_layout(bs), sl = d->cin == 3 ? AF_LAYOUT_NCHW : bl;
+            int n = 2, h = 13, w = 11, oh, ow;
+            af_conv_out_hw(d, h, w, &oh, &ow);
+            size_t nw = (size_t)d->cout * d->cin * d->k * d->k, per = nw / (size_t)d->cout;
+            size_t ni = (size_t)n * h * w * d->cin, no = (size_t)n * oh * ow * d->cout;
+            float *wt = t_rand_buf(nw, 0.3f), *bias = t_rand_buf((size_t)d->cout, 0.5f);
+            float *x = t_rand_buf(ni, 1.0f), *xq = malloc(ni * sizeof *xq),
+                  *wq = malloc(nw * sizeof *wq), *want = malloc(no * sizeof *want),
+                  *got = malloc(no * sizeof *got);
+            float *xin = malloc(af_blk_elems(bs, n, h, w, d->cin) * sizeof *xin),
+                  *y = malloc(af_blk_elems(bs, n, oh, ow, d->cout) * sizeof *y);
+            REQUIRE(wt && bias && x && xq && wq && want && got && xin && y);
+            const float A = 0.8f; /* rand_buf is within +-1: the rest saturates */
+            for (size_t i = 0; i < ni; i++)
+                xq[i] = q8(x[i] * (127.0f / A)) * (A / 127.0f);
+            for (int o = 0; o < d->cout; o++) {
+                float mx = 0;
+                for (size_t i = 0; i < per; i++)
+                    mx = fmaxf(mx, fabsf(wt[o * per + i]));
+                for (size_t i = 0; i < per; i++)
+                    wq[o * per + i] = q8(wt[o * per + i] * (wq_max / mx)) * (mx / wq_max);
+            }
+            af_conv_ref(d, wq, bias, n, h, w, xq, want);
+            af_conv_weights *cw = NULL;
+            REQUIRE(af_conv_weights_create_for(e, d, wt, bias, sl, bl, &cw, &err) == AF_OK);
+            af_status st = af_conv_weights_to_int8(cw, A, &err);
+            if (st == AF_E_UNSUPPORTED) {
+                printf("  int8: %s\n", err.msg);
+                af_conv_weights_free(cw);
+                free(wt), free(bias), free(x), free(xq), free(wq), free(want), free(got);
+                free(xin), free(y);
+                continue;
+            }
+            CHECK_MSG(st == AF_OK, "%s", err.msg);
+            CHECK(af_conv_weights_is_int8(cw));
+            CHECK(af_conv_weights_to_bf16(cw, &err) == AF_E_ARG); /* one or the other */
+            if (sl == AF_LAYOUT_NCHW)
+                af_nhwc_to_nchw(n, h, w, d->cin, x, xin, 1);
+            else
+                af_nhwc_to_blk(bs, n, h, w, d->cin, x, xin);
+            af_conv *c = NULL;
+            REQUIRE(af_conv_create_for(e, cw, n, h, w, 2, sl, bl, &c, &err) == AF_OK);
+            for (size_t i = 0; i < af_blk_elems(bs, n, oh, ow, d->cout); i++)
+                y[i] = NAN;
+            CHECK(af_conv_forward(c, xin, y, &err) == AF_OK);
+            af_blk_to_nhwc(bs, n, oh, ow, d->cout, y, got, 1);
+            double ma, mr;
+            size_t bad = t_compare(got, want, no, wq_max == 127.0f ? 1e-4 : 5e-3, &ma, &mr);
+            printf("  int8 conv %2d->%2d k%d s%d to nChw%dc: max abs %.2e (%s)\n", d->cin,
+                   d->cout, d->k, d->stride, bs, ma, af_conv_impl(c));
+            CHECK_MSG(bad == 0, "%zu of %zu outputs off (max abs %.3g)", bad, no, ma);
+            size_t pad_bad = 0;
+            for (int b = 0; b < n; b++)
+                for (int ch = d->cout; ch < af_blk_pad(bs, d->cout); ch++)
+                    for (int p = 0; p < oh * ow; p++)
+                        pad_bad += y[blk_at(bs, d->cout, oh, ow, b, ch, p / ow, p % ow)] != 0.0f;
+            CHECK(pad_bad == 0);
+            ran++;
+            af_conv_free(c);
+            CHECK(af_conv_create_naive_for(e, cw, n, h, w, sl, bl, &c, &err) == AF_E_UNSUPPORTED);
+            af_conv_weights_free(cw);
+            free(wt), free(bias), free(x), free(xq), free(wq), free(want), free(got);
+            free(xin), free(y);
+        }
+    af_engine_free(e);
+    if (!ran)
+        SKIP("oneDNN has no int8 kernel on this CPU");
+}
+
+/* ---- the blocked (nChw8c, nChw16c) layouts ---- */
+
 
 /* NHWC value (b, c, y, x) of a tensor with C channels. */
 static size_t nhwc_at(int c_total, int h, int w, int b, int c, int y, int x)
@@ -630,25 +780,26 @@ static void test_blocked_layout(void)
     /* the last two are big enough for the conversions to split over threads */
     static const int shapes[][4] = {{1, 3, 5, 8},    {2, 4, 3, 13},  {1, 1, 1, 1},
                                     {3, 2, 7, 24},   {2, 61, 47, 13}, {1, 257, 131, 3}};
-    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
-        int n = shapes[t][0], h = shapes[t][1], w = shapes[t][2], c = shapes[t][3];
-        size_t ne = (size_t)n * h * w * c, nb = af_blk_elems(n, h, w, c);
-        float *x = rand_buf(ne, 1.0f), *blk = malloc(nb * sizeof *blk),
+    for (size_t t = 0; t < 2 * sizeof shapes / sizeof shapes[0]; t++) {
+        const int bs = blk_sizes[t % 2], *sh = shapes[t / 2];
+        int n = sh[0], h = sh[1], w = sh[2], c = sh[3];
+        size_t ne = (size_t)n * h * w * c, nb = af_blk_elems(bs, n, h, w, c);
+        float *x = t_rand_buf(ne, 1.0f), *blk = malloc(nb * sizeof *blk),
               *back = malloc(ne * sizeof *back), *pl = malloc(ne * sizeof *pl);
         REQUIRE(x && blk && back && pl);
         for (size_t i = 0; i < nb; i++)
             blk[i] = NAN; /* padding must be written */
-        af_nhwc_to_blk(n, h, w, c, x, blk);
+        af_nhwc_to_blk(bs, n, h, w, c, x, blk);
         size_t bad = 0;
         for (int b = 0; b < n; b++)
-            for (int ch = 0; ch < af_blk_pad(c); ch++)
+            for (int ch = 0; ch < af_blk_pad(bs, c); ch++)
                 for (int yy = 0; yy < h; yy++)
                     for (int xx = 0; xx < w; xx++) {
                         float want = ch < c ? x[nhwc_at(c, h, w, b, ch, yy, xx)] : 0.0f;
-                        bad += blk[blk_at(c, h, w, b, ch, yy, xx)] != want;
+                        bad += blk[blk_at(bs, c, h, w, b, ch, yy, xx)] != want;
                     }
-        CHECK_MSG(bad == 0, "nhwc->blocked: %zu values misplaced (c=%d)", bad, c);
-        af_blk_to_nhwc(n, h, w, c, blk, back, 2);
+        CHECK_MSG(bad == 0, "nhwc->blocked: %zu values misplaced (c=%d, blk %d)", bad, c, bs);
+        af_blk_to_nhwc(bs, n, h, w, c, blk, back, 2);
         CHECK(memcmp(back, x, ne * sizeof *x) == 0);
         af_nhwc_to_nchw(n, h, w, c, x, pl, 2);
         bad = 0;
@@ -670,7 +821,9 @@ static void test_blocked_concat_and_slice(void)
     static const int parts[][3] = {{16, 8, 24}, {5, 11, 8}, {8, 3, 0}, {1, 1, 1}};
     const int n = 2;
     const size_t nparts = sizeof parts / sizeof parts[0];
-    for (size_t t = 0; t < 2 * nparts; t++) { /* small maps, then ones split over 2 threads */
+    for (size_t tb = 0; tb < 4 * nparts; tb++) { /* small maps, then ones split over 2 threads */
+        const size_t t = tb / 2;
+        const int bs = blk_sizes[tb % 2];
         const int h = t < nparts ? 3 : 70, w = t < nparts ? 5 : 67;
         int cs[3], np = 0, ctot = 0;
         for (int i = 0; i < 3; i++)
@@ -681,34 +834,35 @@ static void test_blocked_concat_and_slice(void)
         size_t npix = (size_t)n * h * w;
         float *nh[3], *bk[3];
         for (int i = 0; i < np; i++) {
-            nh[i] = rand_buf(npix * cs[i], 1.0f);
-            bk[i] = malloc(af_blk_elems(n, h, w, cs[i]) * sizeof(float));
+            nh[i] = t_rand_buf(npix * cs[i], 1.0f);
+            bk[i] = malloc(af_blk_elems(bs, n, h, w, cs[i]) * sizeof(float));
             REQUIRE(nh[i] && bk[i]);
-            af_nhwc_to_blk(n, h, w, cs[i], nh[i], bk[i]);
+            af_nhwc_to_blk(bs, n, h, w, cs[i], nh[i], bk[i]);
         }
         float *want = malloc(npix * ctot * sizeof *want), *got = malloc(npix * ctot * sizeof *got);
-        float *cat = malloc(af_blk_elems(n, h, w, ctot) * sizeof *cat);
+        float *cat = malloc(af_blk_elems(bs, n, h, w, ctot) * sizeof *cat);
         REQUIRE(want && got && cat);
-        for (size_t i = 0; i < af_blk_elems(n, h, w, ctot); i++)
+        for (size_t i = 0; i < af_blk_elems(bs, n, h, w, ctot); i++)
             cat[i] = NAN;
         af_concat_channels_ref(npix, np, (const float *const *)nh, cs, want);
-        af_blk_concat(n, h, w, np, (const float *const *)bk, cs, cat, t < nparts ? 1 : 2);
-        af_blk_to_nhwc(n, h, w, ctot, cat, got, 2);
-        CHECK_MSG(memcmp(got, want, npix * ctot * sizeof *got) == 0, "concat case %zu", t);
+        af_blk_concat(bs, n, h, w, np, (const float *const *)bk, cs, cat, t < nparts ? 1 : 2);
+        af_blk_to_nhwc(bs, n, h, w, ctot, cat, got, 2);
+        CHECK_MSG(memcmp(got, want, npix * ctot * sizeof *got) == 0, "concat case %zu blk %d", t,
+                  bs);
         size_t zeros = 0;
         for (int b = 0; b < n; b++)
-            for (int ch = ctot; ch < af_blk_pad(ctot); ch++)
+            for (int ch = ctot; ch < af_blk_pad(bs, ctot); ch++)
                 for (int p = 0; p < h * w; p++)
-                    zeros += cat[blk_at(ctot, h, w, b, ch, p / w, p % w)] == 0.0f;
-        CHECK(zeros == (size_t)n * (af_blk_pad(ctot) - ctot) * h * w);
+                    zeros += cat[blk_at(bs, ctot, h, w, b, ch, p / w, p % w)] == 0.0f;
+        CHECK(zeros == (size_t)n * (af_blk_pad(bs, ctot) - ctot) * h * w);
         /* slices: every offset and length of the concatenation */
         for (int off = 0; off < ctot; off += 3)
             for (int len = 1; off + len <= ctot; len += 5) {
-                float *sb = malloc(af_blk_elems(n, h, w, len) * sizeof *sb);
+                float *sb = malloc(af_blk_elems(bs, n, h, w, len) * sizeof *sb);
                 float *sn = malloc(npix * len * sizeof *sn), *sr = malloc(npix * len * sizeof *sr);
                 REQUIRE(sb && sn && sr);
-                af_blk_copy_channels(n, h, w, ctot, off, len, cat, sb);
-                af_blk_to_nhwc(n, h, w, len, sb, sn, 2);
+                af_blk_copy_channels(bs, n, h, w, ctot, off, len, cat, sb);
+                af_blk_to_nhwc(bs, n, h, w, len, sb, sn, 2);
                 af_copy_channels_ref(npix, ctot, off, len, want, sr);
                 CHECK_MSG(memcmp(sn, sr, npix * len * sizeof *sn) == 0, "slice %d+%d of %d", off,
                           len, ctot);
@@ -721,56 +875,64 @@ static void test_blocked_concat_and_slice(void)
 }
 
 /* Convolutions between the layouts the forward pass uses (planar input ->
- * blocked, blocked -> blocked), fast kernel and the naive fallback, against
- * the NHWC reference. */
+ * blocked, blocked -> blocked), in both block sizes, fast kernel and the
+ * naive fallback, against the NHWC reference. A block size foreign to this
+ * CPU's kernels (nChw16c on AVX2) runs a real kernel between reorders, never
+ * oneDNN's slow reference. */
 static void test_conv_blocked_layouts(void)
 {
     static const struct {
         af_conv_desc d;
-        af_layout src;
-    } cases[] = {{{3, 16, 3, 2, 1, AF_ACT_SILU}, AF_LAYOUT_NCHW},
-                 {{16, 32, 3, 2, 1, AF_ACT_SILU}, AF_LAYOUT_BLK8},
-                 {{32, 24, 1, 1, 0, AF_ACT_SILU}, AF_LAYOUT_BLK8},
-                 {{24, 5, 1, 1, 0, AF_ACT_NONE}, AF_LAYOUT_BLK8}, /* padded output (nc) */
-                 {{13, 16, 3, 1, 1, AF_ACT_SILU}, AF_LAYOUT_BLK8}, /* padded input */
-                 {{64, 64, 3, 1, 1, AF_ACT_SILU}, AF_LAYOUT_BLK8}};
+        int planar;
+    } cases[] = {{{3, 16, 3, 2, 1, AF_ACT_SILU}, 1},
+                 {{16, 32, 3, 2, 1, AF_ACT_SILU}, 0},
+                 {{32, 24, 1, 1, 0, AF_ACT_SILU}, 0},
+                 {{24, 5, 1, 1, 0, AF_ACT_NONE}, 0}, /* padded output (nc) */
+                 {{13, 16, 3, 1, 1, AF_ACT_SILU}, 0}, /* padded input */
+                 {{64, 64, 3, 1, 1, AF_ACT_SILU}, 0},
+                 {{40, 24, 3, 1, 1, AF_ACT_SILU}, 0}}; /* not whole 16-channel blocks */
     af_engine *e = NULL;
     af_error err = {0};
     REQUIRE(af_engine_create(&e, &err) == AF_OK);
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    printf("  engine's block: %d%s\n", af_engine_blk(e), af_engine_blk_forced(e) ? " (AF_BLK)" : "");
+    for (size_t ib = 0; ib < 2 * sizeof cases / sizeof cases[0]; ib++) {
+        const size_t i = ib / 2;
+        const int bs = blk_sizes[ib % 2];
+        const af_layout bl = af_blk_layout(bs), sl = cases[i].planar ? AF_LAYOUT_NCHW : bl;
+        CHECK(af_layout_blk(bl) == bs);
         const af_conv_desc *d = &cases[i].d;
         int n = 2, h = 11, w = 9, oh, ow;
         af_conv_out_hw(d, h, w, &oh, &ow);
         size_t nw = (size_t)d->cout * d->cin * d->k * d->k;
-        float *wt = rand_buf(nw, 0.3f), *bias = rand_buf((size_t)d->cout, 0.5f);
+        float *wt = t_rand_buf(nw, 0.3f), *bias = t_rand_buf((size_t)d->cout, 0.5f);
         size_t ni = (size_t)n * h * w * d->cin, no = (size_t)n * oh * ow * d->cout;
-        float *x = rand_buf(ni, 1.0f), *want = malloc(no * sizeof *want);
-        float *xin = malloc(af_blk_elems(n, h, w, d->cin) * sizeof *xin);
-        float *y = malloc(af_blk_elems(n, oh, ow, d->cout) * sizeof *y), *got = malloc(no * sizeof *got);
+        float *x = t_rand_buf(ni, 1.0f), *want = malloc(no * sizeof *want);
+        float *xin = malloc(af_blk_elems(bs, n, h, w, d->cin) * sizeof *xin);
+        float *y = malloc(af_blk_elems(bs, n, oh, ow, d->cout) * sizeof *y),
+              *got = malloc(no * sizeof *got);
         REQUIRE(wt && bias && x && want && xin && y && got);
         af_conv_ref(d, wt, bias, n, h, w, x, want);
-        if (cases[i].src == AF_LAYOUT_NCHW)
+        if (sl == AF_LAYOUT_NCHW)
             af_nhwc_to_nchw(n, h, w, d->cin, x, xin, 1);
         else
-            af_nhwc_to_blk(n, h, w, d->cin, x, xin);
+            af_nhwc_to_blk(bs, n, h, w, d->cin, x, xin);
         af_conv_weights *cw = NULL;
-        REQUIRE(af_conv_weights_create_for(e, d, wt, bias, cases[i].src, AF_LAYOUT_BLK8, &cw,
-                                           &err) == AF_OK);
+        REQUIRE(af_conv_weights_create_for(e, d, wt, bias, sl, bl, &cw, &err) == AF_OK);
         for (int naive = 0; naive < 2; naive++) {
             af_conv *c = NULL;
-            af_status st = naive ? af_conv_create_naive_for(e, cw, n, h, w, cases[i].src,
-                                                            AF_LAYOUT_BLK8, &c, &err)
-                                 : af_conv_create_for(e, cw, n, h, w, 2, cases[i].src,
-                                                      AF_LAYOUT_BLK8, &c, &err);
+            af_status st = naive ? af_conv_create_naive_for(e, cw, n, h, w, sl, bl, &c, &err)
+                                 : af_conv_create_for(e, cw, n, h, w, 2, sl, bl, &c, &err);
             CHECK_MSG(st == AF_OK, "%s", err.msg);
             if (st)
                 continue;
+            for (size_t k = 0; k < af_blk_elems(bs, n, oh, ow, d->cout); k++)
+                y[k] = NAN; /* padding lanes must be written */
             CHECK(af_conv_forward(c, xin, y, &err) == AF_OK);
-            af_blk_to_nhwc(n, oh, ow, d->cout, y, got, 2);
+            af_blk_to_nhwc(bs, n, oh, ow, d->cout, y, got, 2);
             double ma, mr;
-            size_t bad = compare(got, want, no, 1e-4, &ma, &mr);
-            printf("  conv %2d->%2d k%d s%d %s->blocked %s: max abs %.2e  %s\n", d->cin, d->cout,
-                   d->k, d->stride, cases[i].src == AF_LAYOUT_NCHW ? "planar" : "blocked",
+            size_t bad = t_compare(got, want, no, 1e-4, &ma, &mr);
+            printf("  conv %2d->%2d k%d s%d %s->nChw%dc %s: max abs %.2e  %s\n", d->cin, d->cout,
+                   d->k, d->stride, sl == AF_LAYOUT_NCHW ? "planar" : "blocked", bs,
                    naive ? "naive" : "oneDNN", ma, af_conv_impl(c));
             CHECK_MSG(bad == 0, "%zu outputs off (max abs %.3g)", bad, ma);
             if (!naive)
@@ -778,9 +940,9 @@ static void test_conv_blocked_layouts(void)
                           af_conv_impl(c));
             size_t pad_bad = 0; /* padding lanes of the output stay zero */
             for (int b = 0; b < n; b++)
-                for (int ch = d->cout; ch < af_blk_pad(d->cout); ch++)
+                for (int ch = d->cout; ch < af_blk_pad(bs, d->cout); ch++)
                     for (int p = 0; p < oh * ow; p++)
-                        pad_bad += y[blk_at(d->cout, oh, ow, b, ch, p / ow, p % ow)] != 0.0f;
+                        pad_bad += y[blk_at(bs, d->cout, oh, ow, b, ch, p / ow, p % ow)] != 0.0f;
             CHECK(pad_bad == 0);
             af_conv_free(c);
         }
@@ -816,14 +978,14 @@ static void winograd_case(af_engine *e, int stride, const wino_case *wc, const w
     af_error err = {0};
     size_t nw = (size_t)d->cout * d->cin * 9, ni = (size_t)n * h * w * d->cin,
            no = (size_t)n * oh * ow * d->cout;
-    float *wt = rand_buf(nw, 0.2f), *bias = with_bias ? rand_buf((size_t)d->cout, 0.5f) : NULL;
-    float *x = rand_buf(ni, 1.0f), *want = malloc(no * sizeof *want),
+    float *wt = t_rand_buf(nw, 0.2f), *bias = with_bias ? t_rand_buf((size_t)d->cout, 0.5f) : NULL;
+    float *x = t_rand_buf(ni, 1.0f), *want = malloc(no * sizeof *want),
           *got = malloc(no * sizeof *got), *back = malloc(nw * sizeof *back);
-    float *xb = malloc(af_blk_elems(n, h, w, d->cin) * sizeof *xb),
-          *yb = malloc(af_blk_elems(n, oh, ow, d->cout) * sizeof *yb);
+    float *xb = malloc(af_blk_elems(8, n, h, w, d->cin) * sizeof *xb),
+          *yb = malloc(af_blk_elems(8, n, oh, ow, d->cout) * sizeof *yb);
     REQUIRE(wt && (bias || !with_bias) && x && want && got && back && xb && yb);
     af_conv_ref(d, wt, bias, n, h, w, x, want);
-    af_nhwc_to_blk(n, h, w, d->cin, x, xb);
+    af_nhwc_to_blk(8, n, h, w, d->cin, x, xb);
     af_conv_weights *cw = NULL;
     REQUIRE(af_conv_weights_create_for(e, d, wt, bias, AF_LAYOUT_BLK8, AF_LAYOUT_BLK8, &cw,
                                        &err) == AF_OK);
@@ -845,14 +1007,14 @@ static void winograd_case(af_engine *e, int stride, const wino_case *wc, const w
         CHECK(wino == (m != 0 && l == AF_LAYOUT_BLK8));
         if (wino)
             CHECK((strstr(af_conv_impl(c), "s2") != NULL) == (d->stride == 2));
-        for (size_t k = 0; k < af_blk_elems(n, oh, ow, d->cout); k++)
+        for (size_t k = 0; k < af_blk_elems(8, n, oh, ow, d->cout); k++)
             yb[k] = NAN;
         CHECK(af_conv_forward(c, l == AF_LAYOUT_NHWC ? x : xb, l == AF_LAYOUT_NHWC ? got : yb,
                               &err) == AF_OK);
         if (l == AF_LAYOUT_BLK8)
-            af_blk_to_nhwc(n, oh, ow, d->cout, yb, got, 2);
+            af_blk_to_nhwc(8, n, oh, ow, d->cout, yb, got, 2);
         double ma, mr, tol = wino && m == 4 ? 3e-4 : 2e-5;
-        size_t bad = compare(got, want, no, tol, &ma, &mr);
+        size_t bad = t_compare(got, want, no, tol, &ma, &mr);
         printf("  winograd s%d %3d->%3d n%d %2dx%-2d %s%s run %zu t%d: max abs %.2e rel %.2e  "
                "%s\n",
                d->stride, d->cin, d->cout, n, h, w, d->act ? "silu" : "none", bias ? "+b" : "  ",
@@ -861,9 +1023,9 @@ static void winograd_case(af_engine *e, int stride, const wino_case *wc, const w
         if (l == AF_LAYOUT_BLK8) {
             size_t pad_bad = 0; /* padding lanes of the output stay zero */
             for (int b = 0; b < n; b++)
-                for (int ch = d->cout; ch < af_blk_pad(d->cout); ch++)
+                for (int ch = d->cout; ch < af_blk_pad(8, d->cout); ch++)
                     for (int p = 0; p < oh * ow; p++)
-                        pad_bad += yb[blk_at(d->cout, oh, ow, b, ch, p / ow, p % ow)] != 0.0f;
+                        pad_bad += yb[blk_at(8, d->cout, oh, ow, b, ch, p / ow, p % ow)] != 0.0f;
             CHECK(pad_bad == 0);
         }
         af_conv_free(c);
@@ -878,7 +1040,7 @@ static void winograd_case(af_engine *e, int stride, const wino_case *wc, const w
         CHECK(af_wino_weights_tile(ww) == m && af_wino_weights_stride(ww) == d->stride);
         af_wino_weights_oihw(ww, back);
         double ma, mr;
-        CHECK_MSG(compare(back, wt, nw, d->stride == 2 ? 0.0 : m == 2 ? 1e-7 : 1e-6, &ma, &mr) == 0,
+        CHECK_MSG(t_compare(back, wt, nw, d->stride == 2 ? 0.0 : m == 2 ? 1e-7 : 1e-6, &ma, &mr) == 0,
                   "F(%d) s%d OIHW round trip off by %.3g", m, d->stride, ma);
         af_wino_weights_free(ww);
     }
@@ -935,7 +1097,7 @@ static void test_conv_winograd(void)
     af_error err = {0};
     for (size_t i = 0; i < nno; i++) {
         const af_conv_desc *d = &no[i];
-        float *wt = rand_buf((size_t)d->cin * d->cout * (size_t)(d->k * d->k), 0.2f);
+        float *wt = t_rand_buf((size_t)d->cin * d->cout * (size_t)(d->k * d->k), 0.2f);
         af_conv_weights *cw = NULL;
         af_layout l = i == nno - 1 ? AF_LAYOUT_NHWC : AF_LAYOUT_BLK8;
         REQUIRE(wt && af_conv_weights_create_for(e, d, wt, NULL, l, l, &cw, &err) == AF_OK);
@@ -992,5 +1154,6 @@ int main(void)
     RUN(test_conv_winograd_s2);
     RUN(test_bf16_rounding);
     RUN(test_conv_bf16);
+    RUN(test_conv_int8);
     return t_summary();
 }

@@ -10,6 +10,7 @@
 #define AF_TESTUTIL_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,92 @@ static inline unsigned char *t_read_file(const char *path, size_t *len)
     if (b && len)
         *len = (size_t)n;
     return b;
+}
+
+/* ---- naive vs optimized: the harness every op test uses ----
+ * An op case is a shape (a label for the messages), a tolerance and two implementations of
+ * the same output: the naive loops (src/ops/ref.h, or the test's own) and the optimized one.
+ * t_vs_naive runs both into fresh buffers (the optimized one's pre-filled with NaN, so an
+ * output it does not write fails), compares element by element and prints one line. */
+
+/* Fixed-seed LCG, uniform in [-scale, scale); t_seed restarts the sequence. */
+static uint32_t t_rng_state = 20240229u;
+static inline void t_seed(uint32_t s) { t_rng_state = s; }
+static inline float t_frand(float scale)
+{
+    t_rng_state = t_rng_state * 1664525u + 1013904223u;
+    return ((float)(t_rng_state >> 8) / 16777216.0f * 2.0f - 1.0f) * scale;
+}
+
+/* n values of t_frand(scale), malloc'd (NULL if out of memory). */
+static inline float *t_rand_buf(size_t n, float scale)
+{
+    float *p = (float *)malloc((n ? n : 1) * sizeof *p);
+    if (p)
+        for (size_t i = 0; i < n; i++)
+            p[i] = t_frand(scale);
+    return p;
+}
+
+/* Elements with |got - want| > tol * max(|want|, 1) (NaN counts as off; tol 0 asks for equal
+ * values); max_abs / max_rel (may be NULL): max |got - want| and max |got - want| / max(|want|, 1). */
+static inline size_t t_compare(const float *got, const float *want, size_t n, double tol,
+                               double *max_abs, double *max_rel)
+{
+    size_t bad = 0;
+    double ma = 0, mr = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]), s = fabs(want[i]) > 1 ? fabs(want[i]) : 1;
+        if (!(d <= tol * s))
+            bad++;
+        if (d > ma || d != d)
+            ma = d;
+        if (d / s > mr || d != d)
+            mr = d / s;
+    }
+    if (max_abs)
+        *max_abs = ma;
+    if (max_rel)
+        *max_rel = mr;
+    return bad;
+}
+
+/* An implementation: writes its nout outputs to out; returns 0, or non-zero on an error
+ * (which fails the case). ctx carries the inputs and the shape. */
+typedef int (*t_impl)(void *ctx, float *out);
+
+/* Runs naive and fast on ctx, compares their nout outputs within tol (t_compare), prints
+ * "  what shape: max abs .. rel .." and CHECKs. Returns 1 if the case passed. */
+static inline int t_vs_naive(const char *what, const char *shape, size_t nout, double tol,
+                             t_impl fast, t_impl naive, void *ctx)
+{
+    float *got = (float *)malloc((nout ? nout : 1) * sizeof(float)),
+          *want = (float *)malloc((nout ? nout : 1) * sizeof(float));
+    int ok = 0;
+    if (!got || !want) {
+        CHECK_MSG(0, "%s %s: out of memory", what, shape);
+        goto done;
+    }
+    for (size_t i = 0; i < nout; i++)
+        got[i] = NAN;
+    if (naive(ctx, want)) {
+        CHECK_MSG(0, "%s %s: the naive implementation failed", what, shape);
+        goto done;
+    }
+    if (fast(ctx, got)) {
+        CHECK_MSG(0, "%s %s: the optimized implementation failed", what, shape);
+        goto done;
+    }
+    double ma, mr;
+    size_t bad = t_compare(got, want, nout, tol, &ma, &mr);
+    printf("  %s %s: max abs %.2e rel %.2e\n", what, shape, ma, mr);
+    CHECK_MSG(bad == 0, "%s %s: %zu of %zu outputs off by more than %.3g (max abs %.3g, rel %.3g)",
+              what, shape, bad, nout, tol, ma, mr);
+    ok = bad == 0;
+done:
+    free(got);
+    free(want);
+    return ok;
 }
 
 #endif

@@ -172,9 +172,12 @@ int cmd_bench(int argc, char **argv)
     double med = runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2;
     printf("| model | input | threads | median ms | min ms | GFLOP | GFLOP/s | peak RSS MiB |\n");
     printf("|---|---|---|---|---|---|---|---|\n");
-    printf("| %s%s | %dx%dx%dx3 | %d | %.2f | %.2f | %.2f | %.1f | %.1f |\n", shown,
-           af_model_get_precision(m) == AF_PRECISION_BF16 ? " (bf16)" : "", batch, h, w,
-           threads > 0 ? threads : 0, med, t[0], flops / 1e9, flops / 1e9 / (med / 1e3),
+    const af_precision prec = af_model_get_precision(m);
+    const char *ptag = prec == AF_PRECISION_BF16   ? " (bf16)"
+                       : prec == AF_PRECISION_INT8 ? " (int8)"
+                                                   : "";
+    printf("| %s%s | %dx%dx%dx3 | %d | %.2f | %.2f | %.2f | %.1f | %.1f |\n", shown, ptag, batch,
+           h, w, threads > 0 ? threads : 0, med, t[0], flops / 1e9, flops / 1e9 / (med / 1e3),
            peak_rss_kb() / 1024.0);
     if (layers) {
         const double *lf = af_forward_layer_flops(f);

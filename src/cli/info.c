@@ -66,6 +66,13 @@ int cmd_info(int argc, char **argv)
     for (int c = 0; c < m->nc && c < 20; c++)
         printf(" %d=%s", c, m->names[c]);
     printf("%s\n", m->nc > 20 ? " ..." : "");
+    if (m->conf_threshold > 0)
+        printf("conf:       %.3f (calibrated: the F1-optimal confidence; predict's and crop's "
+               "default)\n",
+               m->conf_threshold);
+    else
+        printf("conf:       none calibrated (predict's default 0.25; 'animeface val "
+               "--save-threshold' stores one)\n");
     af_model_free(m);
     return 0;
 }

@@ -21,19 +21,26 @@ void jsonl_write_string(FILE *f, const char *s)
 }
 
 /* %.9g round-trips every float exactly. */
-void jsonl_write_result(FILE *f, const char *image, int width, int height, const af_detection *d,
-                        int n, const af_model *m)
+void jsonl_write_detections(FILE *f, const af_detection *d, int n, const af_model *m)
 {
-    fputs("{\"image\": ", f);
-    jsonl_write_string(f, image);
-    fprintf(f, ", \"width\": %d, \"height\": %d, \"detections\": [", width, height);
+    fputs("\"detections\": [", f);
     for (int i = 0; i < n; i++) {
         fprintf(f, "%s{\"box\": [%.9g, %.9g, %.9g, %.9g], \"conf\": %.9g, \"cls\": %d, \"name\": ",
                 i ? ", " : "", d[i].x1, d[i].y1, d[i].x2, d[i].y2, d[i].conf, d[i].cls);
         jsonl_write_string(f, af_model_class_name(m, d[i].cls));
         fputc('}', f);
     }
-    fputs("]}\n", f);
+    fputc(']', f);
+}
+
+void jsonl_write_result(FILE *f, const char *image, int width, int height, const af_detection *d,
+                        int n, const af_model *m)
+{
+    fputs("{\"image\": ", f);
+    jsonl_write_string(f, image);
+    fprintf(f, ", \"width\": %d, \"height\": %d, ", width, height);
+    jsonl_write_detections(f, d, n, m);
+    fputs("}\n", f);
     fflush(f);
 }
 

@@ -15,11 +15,15 @@ static void usage(FILE *f)
             "Commands:\n"
             "  predict   detect faces in images, folders, globs or .txt lists of paths\n"
             "  export    convert an ultralytics .pt checkpoint to animeface safetensors\n"
+            "  calibrate measure input ranges on a folder of images, for --precision int8\n"
             "  info      show a model's description, classes and strides\n"
             "  bench     time the network's forward pass\n"
             "  train     train a YOLOv8 detector on a YOLO dataset (ultralytics' recipe)\n"
             "  val       evaluate a model on a YOLO dataset (P, R, mAP50, mAP50-95, plots)\n"
             "  data      check a YOLO dataset, split it, convert VOC/COCO labels\n"
+            "  crop      face datasets: crop every face of a collection (resumable, sharded)\n"
+            "  manifest  merge the crop manifests of a job's shards\n"
+            "  serve     a local HTTP service and web page (POST /v1/detect, /v1/crop)\n"
             "  version   print the version\n"
             "\n"
             "ultralytics-style calls work too: animeface predict model=best.pt source=imgs/ conf=0.3\n"
@@ -50,6 +54,8 @@ int main(int argc, char **argv)
         return cmd_predict(argc - 2, argv + 2);
     if (!strcmp(cmd, "export"))
         return cmd_export(argc - 2, argv + 2);
+    if (!strcmp(cmd, "calibrate"))
+        return cmd_calibrate(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench"))
         return cmd_bench(argc - 2, argv + 2);
     if (!strcmp(cmd, "info"))
@@ -60,6 +66,12 @@ int main(int argc, char **argv)
         return cmd_val(argc - 2, argv + 2);
     if (!strcmp(cmd, "data"))
         return cmd_data(argc - 2, argv + 2);
+    if (!strcmp(cmd, "crop"))
+        return cmd_crop(argc - 2, argv + 2);
+    if (!strcmp(cmd, "manifest"))
+        return cmd_manifest(argc - 2, argv + 2);
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("animeface %s\n", AF_VERSION_STRING);
         return 0;

@@ -1,5 +1,8 @@
 /* --model: a checkpoint path, or the bundled default. */
+#include <stdint.h>
 #include <stdio.h>
+
+#include <nettle/sha2.h>
 #include <string.h>
 
 #include "cli/commands.h"
@@ -32,12 +35,19 @@ int cli_set_precision(const char *cmd, af_model *m, const char *precision)
 {
     if (!precision || !strcmp(precision, "fp32") || !strcmp(precision, "f32"))
         return 0;
+    af_error err = {0};
+    if (!strcmp(precision, "int8")) {
+        if (af_model_set_precision(m, AF_PRECISION_INT8, &err)) {
+            fprintf(stderr, "animeface %s: --precision int8: %s\n", cmd, err.msg);
+            return 1;
+        }
+        return 0;
+    }
     if (strcmp(precision, "bf16")) {
-        fprintf(stderr, "animeface %s: --precision must be fp32 or bf16, not '%s'\n", cmd,
+        fprintf(stderr, "animeface %s: --precision must be fp32, bf16 or int8, not '%s'\n", cmd,
                 precision);
         return 1;
     }
-    af_error err = {0};
     af_status st = af_model_set_precision(m, AF_PRECISION_BF16, &err);
     if (st == AF_E_UNSUPPORTED) {
         fprintf(stderr, "animeface %s: notice: --precision bf16: %s; running fp32\n", cmd, err.msg);
@@ -69,5 +79,33 @@ int cli_set_conv_algo(const char *cmd, af_model *m, const char *algo)
         fprintf(stderr, "animeface %s: --conv %s: %s\n", cmd, algo, err.msg);
         return 1;
     }
+    return 0;
+}
+
+int cli_model_sha256(const char *path, char hex[65])
+{
+    struct sha256_ctx c;
+    uint8_t d[SHA256_DIGEST_SIZE];
+    sha256_init(&c);
+    if (!path || !*path) {
+        size_t n;
+        const unsigned char *bytes = cli_default_model(&n);
+        sha256_update(&c, n, bytes);
+    } else {
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            return 1;
+        uint8_t buf[1 << 16];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+            sha256_update(&c, n, buf);
+        int bad = ferror(f);
+        fclose(f);
+        if (bad)
+            return 1;
+    }
+    sha256_digest(&c, sizeof d, d);
+    for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
     return 0;
 }

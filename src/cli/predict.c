@@ -1,17 +1,19 @@
 /* animeface predict: images, folders, globs, .txt lists -> boxes, printed as
  * ultralytics 8.1.9 prints them, with optional annotated images, YOLO txt
  * labels, crops and JSON Lines. Bad files are reported and skipped. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/failures.h"
 #include "cli/fsutil.h"
 #include "cli/jsonl.h"
 #include "cli/options.h"
+#include "cli/pool.h"
 #include "cli/predict_out.h"
+#include "cli/predict_resume.h"
 #include "cli/progress.h"
 #include "cli/sources.h"
 #include "core/error.h"
@@ -23,6 +25,7 @@ typedef struct predict_args {
     opt_intlist imgsz, classes;
     int max_det, agnostic, save, save_txt, save_conf, save_crop, exist_ok, line_width;
     int hide_labels, hide_conf, show_labels, show_conf, threads, workers, quiet, verbose, recursive, help;
+    int resume;
 } predict_args;
 
 static const char usage_text[] =
@@ -57,114 +60,46 @@ static void class_counts(const af_model *m, const af_detection *d, int n, char *
     }
 }
 
-static void absolute_path(const char *p, char *out, size_t cap)
-{
-    if (p[0] == '/') {
-        snprintf(out, cap, "%s", p);
-        return;
-    }
-    char cwd[4096];
-    if (!getcwd(cwd, sizeof cwd))
-        cwd[0] = '\0';
-    const char *q = p;
-    while (q[0] == '.' && q[1] == '/')
-        q += 2;
-    snprintf(out, cap, "%s/%s", cwd, q);
-}
-
-typedef struct failure_list {
-    char **items;
-    int n, cap;
-} failure_list;
-
-static void add_failure(failure_list *f, const char *msg)
-{
-    if (f->n == f->cap) {
-        int cap = f->cap ? f->cap * 2 : 16;
-        char **p = realloc(f->items, (size_t)cap * sizeof *p);
-        if (!p)
-            return;
-        f->items = p;
-        f->cap = cap;
-    }
-    char *s = strdup(msg);
-    if (s)
-        f->items[f->n++] = s;
-}
-
-#define MAX_WORKERS 16
-
-static int online_cores(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 && n < 1024 ? (int)n : 1;
-}
-
-/* How many images run at once: one per core by default (each with its own
- * context and a share of the compute threads), never more than the images. */
-static int plan_workers(int threads, int workers, size_t nimages)
-{
-    int w = workers > 0 ? workers : (threads > 0 ? threads : online_cores());
-    if (w > MAX_WORKERS)
-        w = MAX_WORKERS;
-    if ((size_t)w > nimages)
-        w = nimages > 0 ? (int)nimages : 1;
-    return w < 1 ? 1 : w;
-}
-
-static void free_contexts(af_context **c, int n)
-{
-    for (int i = 0; i < n; i++)
-        af_context_free(c[i]);
-}
-
-/* Images are loaded and detected by the workers in any order; everything a
- * user sees (log lines, JSON, saved files, the progress bar, failures) is done
- * in source order, one image at a time (`turn`), so the output is the same as
- * one image after another. */
+/* Everything a user sees (log lines, JSON, saved files, the progress bar, failures) is
+ * done in source order by the pool, one image at a time, so the output is the same as one
+ * image after another. */
 typedef struct run_state {
     const source_list *src;
     const af_model *m;
-    const af_detect_options *o;
     predict_out *out;
     FILE *json, *log;
     progress *bar;
     failure_list *fails;
     int quiet;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    size_t next, turn;
+    predict_resume *resume;
     /* touched only in the ordered part */
     double sum_pre, sum_inf, sum_post;
     int seen, last_h, last_w;
 } run_state;
 
-typedef struct worker {
-    run_state *rs;
-    af_context *ctx;
-} worker;
-
-static void ordered_part(run_state *rs, size_t i, af_image *img, af_status st,
-                         const af_error *err, const af_detection *d, int nd, const af_timings *t)
+static void ordered_part(void *ud, pool_item *it)
 {
-    const char *path = rs->src->paths[i];
+    run_state *rs = ud;
+    const char *path = it->path;
     size_t total = rs->src->count;
     char abspath[4200], msg[1200];
-    absolute_path(path, abspath, sizeof abspath);
-    if (st) {
+    cli_absolute_path(path, abspath, sizeof abspath);
+    if (it->st) {
         /* the library names the file in image errors; add it where it did not */
-        if (strstr(err->msg, path))
-            snprintf(msg, sizeof msg, "%s", err->msg);
+        if (strstr(it->err.msg, path))
+            snprintf(msg, sizeof msg, "%s", it->err.msg);
         else
-            snprintf(msg, sizeof msg, "%s: %s", path, err->msg);
+            snprintf(msg, sizeof msg, "%s: %s", path, it->err.msg);
         if (!rs->bar->enabled)
-            fprintf(stderr, "image %zu/%zu %s: error: %s\n", i + 1, total, abspath, err->msg);
-        add_failure(rs->fails, msg);
+            fprintf(stderr, "image %zu/%zu %s: error: %s\n", it->i + 1, total, abspath,
+                    it->err.msg);
+        failures_add(rs->fails, msg);
         if (rs->json)
-            jsonl_write_error(rs->json, path, err->msg);
+            jsonl_write_error(rs->json, path, it->err.msg);
         progress_step(rs->bar, 1);
         return;
     }
+    const af_timings *t = &it->t;
     rs->sum_pre += t->preprocess_ms;
     rs->sum_inf += t->inference_ms;
     rs->sum_post += t->postprocess_ms;
@@ -172,84 +107,32 @@ static void ordered_part(run_state *rs, size_t i, af_image *img, af_status st,
     rs->last_w = t->input_w;
     rs->seen++;
     af_error werr = {0};
-    if (predict_out_write(rs->out, path, img, d, nd, &werr)) {
+    if (predict_out_write(rs->out, path, &it->img, it->d, it->nd, &werr)) {
         snprintf(msg, sizeof msg, "%s: %s", path, werr.msg);
         fprintf(stderr, "animeface predict: %s\n", msg);
-        add_failure(rs->fails, msg);
+        failures_add(rs->fails, msg);
+    }
+    if (rs->resume->journal) { /* after the labels, before the JSON line */
+        char stem[1024], txt[5200];
+        fs_stem(path, stem, sizeof stem);
+        snprintf(txt, sizeof txt, "%s/labels/%s.txt", rs->out->save_dir, stem);
+        predict_resume_record(rs->resume, path, it->nd > 0 ? txt : NULL);
     }
     if (rs->json)
-        jsonl_write_result(rs->json, path, img->w, img->h, d, nd, rs->m);
+        jsonl_write_result(rs->json, path, it->img.w, it->img.h, it->d, it->nd, rs->m);
     if (!rs->quiet && !rs->bar->enabled) {
         char counts[1024];
-        class_counts(rs->m, d, nd, counts, sizeof counts);
-        fprintf(rs->log, "image %zu/%zu %s: %dx%d %s%.1fms\n", i + 1, total, abspath, t->input_h,
-                t->input_w, counts, t->inference_ms);
+        class_counts(rs->m, it->d, it->nd, counts, sizeof counts);
+        fprintf(rs->log, "image %zu/%zu %s: %dx%d %s%.1fms\n", it->i + 1, total, abspath,
+                t->input_h, t->input_w, counts, t->inference_ms);
     }
     progress_step(rs->bar, 0);
-}
-
-static void *worker_main(void *arg)
-{
-    worker *wk = arg;
-    run_state *rs = wk->rs;
-    for (;;) {
-        pthread_mutex_lock(&rs->mu);
-        size_t i = rs->next++;
-        pthread_mutex_unlock(&rs->mu);
-        if (i >= rs->src->count)
-            break;
-        af_image img = {0};
-        af_error err = {0};
-        const af_detection *d = NULL;
-        int nd = 0;
-        af_timings t = {0};
-        af_status st = af_image_load(rs->src->paths[i], NULL, &img, &err);
-        if (!st)
-            st = af_detect(wk->ctx, img.data, img.w, img.h, (size_t)img.w * img.c, AF_PIXEL_RGB,
-                           rs->o, &d, &nd, &err);
-        if (!st)
-            af_context_last_timings(wk->ctx, &t);
-        pthread_mutex_lock(&rs->mu);
-        while (rs->turn != i)
-            pthread_cond_wait(&rs->cv, &rs->mu);
-        pthread_mutex_unlock(&rs->mu);
-        /* d stays valid: this worker's context runs nothing until it is done */
-        ordered_part(rs, i, &img, st, &err, d, nd, &t);
-        af_image_free(&img);
-        pthread_mutex_lock(&rs->mu);
-        rs->turn = i + 1;
-        pthread_cond_broadcast(&rs->cv);
-        pthread_mutex_unlock(&rs->mu);
-    }
-    return NULL;
-}
-
-/* Runs every image with nw workers (the calling thread is one of them). */
-static void run_all(run_state *rs, af_context **ctxs, int nw)
-{
-    worker wk[MAX_WORKERS];
-    pthread_t tid[MAX_WORKERS];
-    int started = 0;
-    pthread_mutex_init(&rs->mu, NULL);
-    pthread_cond_init(&rs->cv, NULL);
-    for (int w = 0; w < nw; w++)
-        wk[w] = (worker){rs, ctxs[w]};
-    for (int w = 1; w < nw; w++) {
-        if (pthread_create(&tid[started + 1], NULL, worker_main, &wk[w]))
-            break; /* fewer workers: still correct */
-        started++;
-    }
-    worker_main(&wk[0]);
-    for (int w = 1; w <= started; w++)
-        pthread_join(tid[w], NULL);
-    pthread_cond_destroy(&rs->cv);
-    pthread_mutex_destroy(&rs->mu);
 }
 
 int cmd_predict(int argc, char **argv)
 {
     predict_args a = {0};
-    a.conf = 0.25;
+    a.conf = -1; /* not given */
     a.iou = 0.7;
     a.max_det = 300;
     a.project = "runs/detect";
@@ -258,7 +141,8 @@ int cmd_predict(int argc, char **argv)
     opt_spec specs[] = {
         {"model", NULL, OPT_STRING, &a.model, 1, 0,
          "weights: ultralytics .pt or animeface .safetensors (default: bundled model)", "FILE"},
-        {"conf", NULL, OPT_FLOAT, &a.conf, 0, 1, "confidence threshold (0.25)", "X"},
+        {"conf", NULL, OPT_FLOAT, &a.conf, 0, 1, "confidence threshold (default: the model's calibrated one if it carries one, else 0.25)",
+         "X"},
         {"iou", NULL, OPT_FLOAT, &a.iou, 0, 1, "NMS IoU threshold (0.7)", "X"},
         {"imgsz", NULL, OPT_INTLIST, &a.imgsz, 1, 8192,
          "inference size N or H,W (default: the size the model was trained at)", "N"},
@@ -288,8 +172,12 @@ int cmd_predict(int argc, char **argv)
          CLI_HELP_PRECISION, "P"},
         {"conv", NULL, OPT_STRING, &a.conv, 1, 0,
          CLI_HELP_CONV, "A"},
-        {"workers", NULL, OPT_INT, &a.workers, 0, MAX_WORKERS,
+        {"workers", NULL, OPT_INT, &a.workers, 0, POOL_MAX_WORKERS,
          "images processed at once (default: one per core)", "N"},
+        {"resume", NULL, OPT_BOOL, &a.resume, 1, 0,
+         "continue an interrupted run: skip the images its --json FILE / --save-txt labels "
+         "have (same --project/--name)",
+         NULL},
         {"recursive", NULL, OPT_BOOL, &a.recursive, 1, 0, "descend into subdirectories", NULL},
         {"quiet", NULL, OPT_BOOL, &a.quiet, 1, 0, "print only errors and the summary", NULL},
         {"verbose", NULL, OPT_BOOL, &a.verbose, 1, 0, "(ultralytics) = !quiet", NULL},
@@ -323,6 +211,12 @@ int cmd_predict(int argc, char **argv)
         free(pos);
         return 2;
     }
+    if (a.resume && !(a.save_txt || (a.json && strcmp(a.json, "-")))) {
+        fprintf(stderr, "animeface predict: --resume continues a run's --json FILE or "
+                        "--save-txt labels; give the same options as that run\n");
+        free(pos);
+        return 2;
+    }
     int quiet = a.quiet || !a.verbose;
     int hide_labels = a.hide_labels || !a.show_labels;
     int hide_conf = a.hide_conf || !a.show_conf;
@@ -343,51 +237,42 @@ int cmd_predict(int argc, char **argv)
         sources_free(&src);
         return 1;
     }
-    af_context *ctxs[MAX_WORKERS] = {NULL};
-    af_error err = {0};
-    int nworkers = plan_workers(a.threads, a.workers, src.count);
-    /* compute threads: split the cores among the workers */
-    int per = a.threads > 0 ? a.threads : online_cores();
-    per = per / nworkers > 0 ? per / nworkers : 1;
-    for (int w = 0; w < nworkers; w++) {
-        if (af_context_create(m, nworkers > 1 ? per : a.threads, &ctxs[w], &err)) {
-            fprintf(stderr, "animeface predict: %s\n", err.msg);
-            free_contexts(ctxs, w);
-            af_model_free(m);
-            sources_free(&src);
-            return 1;
-        }
-    }
-
+    /* no --conf: the model's calibrated threshold where it carries one, else 0.25 */
+    if (a.conf < 0)
+        a.conf = af_model_conf_threshold(m) > 0 ? af_model_conf_threshold(m) : 0.25;
+    int rc = 1;
+    pool pl = {0};
     FILE *log = stdout;
     FILE *json = NULL;
-    if (a.json) {
-        if (!strcmp(a.json, "-")) {
-            json = stdout;
-            log = stderr;
-        } else if (!(json = fopen(a.json, "w"))) {
-            fprintf(stderr, "animeface predict: cannot write %s\n", a.json);
-            free_contexts(ctxs, nworkers);
-            af_model_free(m);
-            sources_free(&src);
-            return 1;
-        }
-    }
-
-    char save_dir[4096] = "";
+    predict_resume pr = {0};
     predict_out out = {0};
+    failure_list fails = {0};
+    char **todo = NULL;
+    if (pool_create(&pl, "predict", m, a.threads, a.workers, src.count))
+        goto done;
+    char save_dir[4096] = "";
     if (a.save || a.save_txt || a.save_crop) {
         char base[4096];
         snprintf(base, sizeof base, "%s/%s", a.project, a.name);
-        fs_increment_dir(base, a.exist_ok, save_dir, sizeof save_dir);
+        fs_increment_dir(base, a.exist_ok || a.resume, save_dir, sizeof save_dir);
         char lab[4200];
         snprintf(lab, sizeof lab, "%s/labels", save_dir);
         if (fs_mkdirs(a.save_txt ? lab : save_dir)) {
             fprintf(stderr, "animeface predict: cannot create %s\n", save_dir);
-            free_contexts(ctxs, nworkers);
-            af_model_free(m);
-            sources_free(&src);
-            return 1;
+            goto done;
+        }
+    }
+    int json_file = a.json && strcmp(a.json, "-");
+    if (predict_resume_open(&pr, a.resume, json_file ? a.json : NULL, save_dir, a.save_txt,
+                            src.paths, src.count))
+        goto done;
+    if (a.json) {
+        if (!json_file) {
+            json = stdout;
+            log = stderr;
+        } else if (!(json = fopen(a.json, a.resume ? "a" : "w"))) {
+            fprintf(stderr, "animeface predict: cannot write %s\n", a.json);
+            goto done;
         }
     }
     predict_out_init(&out, m, save_dir, a.save, a.save_txt, a.save_conf, a.save_crop,
@@ -408,27 +293,41 @@ int cmd_predict(int argc, char **argv)
         o.nclasses = a.classes.n;
     }
 
-    failure_list fails = {0};
     for (size_t i = 0; i < src.nerrors; i++) {
         fprintf(stderr, "animeface predict: %s\n", src.errors[i]);
-        add_failure(&fails, src.errors[i]);
-        if (json && i < src.nerror_paths)
+        failures_add(&fails, src.errors[i]);
+        /* their JSON line (not again when a resumed run's file has it) */
+        if (json && i < src.nerror_paths &&
+            !(a.resume && path_set_has(&pr.done, src.error_paths[i])))
             jsonl_write_error(json, src.error_paths[i], src.errors[i]);
     }
-    size_t total = src.count;
+    /* --resume: the images the interrupted run finished are not done again */
+    size_t ntodo = 0;
+    if (!(todo = malloc((src.count ? src.count : 1) * sizeof *todo)))
+        goto done;
+    for (size_t i = 0; i < src.count; i++)
+        if (!a.resume || !path_set_has(&pr.done, src.paths[i]))
+            todo[ntodo++] = src.paths[i];
+    if (a.resume && !quiet)
+        fprintf(log, "Resuming: %zu of %zu images already done\n", src.count - ntodo, src.count);
+    source_list run = src;
+    run.paths = todo;
+    run.count = ntodo;
+    size_t total = ntodo;
     progress bar;
     progress_init(&bar, total, !quiet && total >= 20 && isatty(2));
     run_state rs = {0};
-    rs.src = &src;
+    rs.src = &run;
     rs.m = m;
-    rs.o = &o;
     rs.out = &out;
     rs.json = json;
     rs.log = log;
     rs.bar = &bar;
     rs.fails = &fails;
     rs.quiet = quiet;
-    run_all(&rs, ctxs, nworkers);
+    rs.resume = &pr;
+    pool_fns fns = {NULL, ordered_part, &rs};
+    pool_run(&pl, todo, ntodo, &o, &fns);
     progress_finish(&bar);
     if (!quiet && rs.seen)
         fprintf(log,
@@ -439,34 +338,27 @@ int cmd_predict(int argc, char **argv)
     /* the times above are each image's own; with several images at once (one
      * per worker) the folder goes faster than their sum, so say by how much */
     double wall = progress_elapsed(&bar);
-    if (!quiet && rs.seen > 1 && nworkers > 1 && wall > 0)
+    if (!quiet && rs.seen > 1 && pl.n > 1 && wall > 0)
         fprintf(log, "Throughput: %.1f images/s, %d images at a time (%d compute thread%s each)\n",
-                rs.seen / wall, nworkers, per, per == 1 ? "" : "s");
+                rs.seen / wall, pl.n, pl.per, pl.per == 1 ? "" : "s");
     if (save_dir[0] && !quiet) {
         fprintf(log, "Results saved to \033[1m%s\033[0m\n", save_dir);
         if (a.save_txt)
             fprintf(log, "%d label%s saved to %s/labels\n", out.nlabels,
                     out.nlabels > 1 ? "s" : "", save_dir);
     }
-    if (total == 0 && src.nerrors == 0)
+    if (src.count == 0 && src.nerrors == 0)
         fprintf(stderr, "animeface predict: no images found in the given sources\n");
-    int rc = 0;
-    if (fails.n) {
-        fprintf(stderr, "%d of %zu source%s failed:\n", fails.n, total + src.nerrors,
-                total + src.nerrors == 1 ? "" : "s");
-        for (int i = 0; i < fails.n; i++)
-            fprintf(stderr, "  %s\n", fails.items[i]);
-        rc = 1;
-    } else if (total == 0) {
-        rc = 1;
-    }
-    for (int i = 0; i < fails.n; i++)
-        free(fails.items[i]);
-    free(fails.items);
+    failures_print(&fails, src.count + src.nerrors);
+    rc = fails.n || src.count == 0 ? 1 : 0;
+done:
+    free(todo);
+    failures_free(&fails);
     if (json && json != stdout)
         fclose(json);
+    predict_resume_close(&pr);
     predict_out_free(&out);
-    free_contexts(ctxs, nworkers);
+    pool_free(&pl);
     af_model_free(m);
     sources_free(&src);
     return rc;

@@ -4,7 +4,7 @@
 #define AF_CLI_PREDICT_OUT_H
 
 #include "animeface.h"
-#include "detect/draw.h"
+#include "draw/draw.h"
 #include "io/image.h"
 
 typedef struct predict_out {

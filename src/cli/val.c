@@ -9,11 +9,50 @@
 #include "cli/fsutil.h"
 #include "cli/options.h"
 #include "eval/validator.h"
+#include "io/safetensors.h"
 #include "model/model.h"
 
 typedef struct val_progress {
     int enabled;
 } val_progress;
+
+/* --save-threshold writes into --model: a safetensors file (not the bundled model, not a
+ * .pt, which `animeface export` turns into one). Says why not; 1 if it is one. */
+static int is_safetensors_file(const char *model)
+{
+    if (!model || !*model) {
+        fprintf(stderr, "animeface val: --save-threshold needs --model FILE.safetensors (the "
+                        "bundled model carries its own)\n");
+        return 0;
+    }
+    unsigned char magic[2] = {0, 0};
+    FILE *f = fopen(model, "rb");
+    size_t n = f ? fread(magic, 1, 2, f) : 0;
+    if (f)
+        fclose(f);
+    if (n == 2 && magic[0] == 'P' && magic[1] == 'K') {
+        fprintf(stderr, "animeface val: --save-threshold: %s is a .pt checkpoint; 'animeface "
+                        "export %s -o M.safetensors' first, then val that\n",
+                model, model);
+        return 0;
+    }
+    return 1;
+}
+
+/* The argmax of ultralytics' smoothed mean F1 curve (ap_per_class's i), as a confidence;
+ * 0 when no AP was computed. */
+static double f1_optimal_conf(const af_val_metrics *m, double *f1)
+{
+    *f1 = 0;
+    if (!m->ap_computed || !m->ap.x)
+        return 0;
+    const size_t b = m->ap.best;
+    double s = 0;
+    for (size_t c = 0; c < m->ap.nc; c++)
+        s += m->ap.f1_curve[c * AF_AP_NCURVE + b];
+    *f1 = m->ap.nc ? s / (double)m->ap.nc : 0;
+    return m->ap.x[b];
+}
 
 static void on_progress(void *user, int done, int total)
 {
@@ -35,7 +74,7 @@ int cmd_val(int argc, char **argv)
                *name = "val", *device = NULL, *precision = NULL,
                *conv = NULL;
     int imgsz = 0, batch = 16, max_det = 300, plots = 1, save_json = 0, json = 0, exist_ok = 0;
-    int threads = 0, quiet = 0, help = 0, verbose = 1;
+    int threads = 0, quiet = 0, help = 0, verbose = 1, save_threshold = 0;
     double conf = 0.001, iou = 0.7;
     opt_spec specs[] = {
         {"model", NULL, OPT_STRING, &model, 1, 0, "weights (.pt or .safetensors; default: bundled)",
@@ -64,6 +103,9 @@ int cmd_val(int argc, char **argv)
         {"quiet", NULL, OPT_BOOL, &quiet, 1, 0, "print only the table", NULL},
         {"verbose", NULL, OPT_BOOL, &verbose, 1, 0, "(ultralytics) = !quiet", NULL},
         {"device", NULL, OPT_STRING, &device, 1, 0, "(ultralytics) only 'cpu'", "D"},
+        {"save-threshold", NULL, OPT_BOOL, &save_threshold, 1, 0,
+         "store the F1-optimal confidence in the model's metadata (a .safetensors --model)",
+         NULL},
         {"help", NULL, OPT_BOOL, &help, 1, 0, "show this help", NULL},
     };
     int ns = (int)(sizeof specs / sizeof specs[0]);
@@ -92,6 +134,8 @@ int cmd_val(int argc, char **argv)
     }
     quiet = quiet || !verbose;
     FILE *log = json ? stderr : stdout;
+    if (save_threshold && !is_safetensors_file(model))
+        return 2;
 
     af_error err = {0};
     af_data_config cfg;
@@ -172,6 +216,25 @@ int cmd_val(int argc, char **argv)
         fputs(table, log);
         free(table);
     }
+    double best_f1;
+    int thr_fail = 0;
+    double best_conf = f1_optimal_conf(&rep.metrics, &best_f1);
+    if (!quiet || save_threshold)
+        fprintf(log, "F1-optimal confidence: %.3f (mean F1 %.3f)\n", best_conf, best_f1);
+    if (save_threshold) {
+        char v[32];
+        snprintf(v, sizeof v, "%.9g", best_conf);
+        if (!(best_conf > 0)) {
+            fprintf(stderr, "animeface val: --save-threshold: no F1 curve (no correct "
+                            "prediction), %s left as it was\n", model);
+            thr_fail = 1;
+        } else if (af_safetensors_set_metadata(model, "conf_threshold", v, &err)) {
+            fprintf(stderr, "animeface val: --save-threshold: %s\n", err.msg);
+            thr_fail = 1;
+        } else {
+            fprintf(log, "Saved conf_threshold %s in %s\n", v, model);
+        }
+    }
     if (!quiet) {
         char line[256];
         af_report_speed(line, sizeof line, rep.speed.preprocess, rep.speed.inference,
@@ -183,6 +246,7 @@ int cmd_val(int argc, char **argv)
     if (json) {
         cJSON *j = NULL;
         if (af_val_metrics_to_json(&rep.metrics, names, &rep.speed, &j, &err) == AF_OK) {
+            cJSON_AddNumberToObject(j, "conf_f1_optimal", best_conf);
             char *s = cJSON_PrintUnformatted(j);
             if (s)
                 printf("%s\n", s);
@@ -190,7 +254,7 @@ int cmd_val(int argc, char **argv)
             cJSON_Delete(j);
         }
     }
-    rc = rep.skipped || ds.counts.corrupt ? 1 : 0;
+    rc = thr_fail || rep.skipped || ds.counts.corrupt ? 1 : 0;
     af_val_report_free(&rep);
     free(names);
 out_model:

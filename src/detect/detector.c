@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "detect/boxes.h"
+#include "detect/context.h"
 #include "detect/letterbox.h"
 #include "detect/nms.h"
 #include "io/image.h"
@@ -98,6 +99,11 @@ void af_context_free(af_context *c)
     free(c->input);
     free(c->dets);
     free(c);
+}
+
+af_forward *af_context_forward(af_context *c)
+{
+    return c->fwd;
 }
 
 void af_context_last_timings(const af_context *c, af_timings *t)

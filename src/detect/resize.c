@@ -67,8 +67,8 @@ static void hresize_row(const uint8_t *s, int c, int dw, const int *xofs, const 
     }
 }
 
-af_status af_resize_linear_u8_into(const uint8_t *src, int sw, int sh, size_t sstride, int c,
-                                   uint8_t *dst, int dw, int dh, size_t dstride, af_error *err)
+af_status af_resize_check_args(const uint8_t *src, int sw, int sh, size_t sstride, int c,
+                               const uint8_t *dst, int dw, int dh, size_t dstride, af_error *err)
 {
     if (!src || !dst || sw < 1 || sh < 1 || dw < 1 || dh < 1 || c < 1 || c > 4)
         return af_fail(err, AF_E_ARG, "resize: bad sizes %dx%dx%d -> %dx%d", sw, sh, c, dw, dh);
@@ -76,6 +76,16 @@ af_status af_resize_linear_u8_into(const uint8_t *src, int sw, int sh, size_t ss
     if (af_mul_size((size_t)dw, (size_t)c, &wbytes) || wbytes > (size_t)(1 << 28) ||
         sstride < (size_t)sw * c || dstride < wbytes)
         return af_fail(err, AF_E_ARG, "resize: bad row sizes (%dx%d -> %dx%d)", sw, sh, dw, dh);
+    return AF_OK;
+}
+
+af_status af_resize_linear_u8_into(const uint8_t *src, int sw, int sh, size_t sstride, int c,
+                                   uint8_t *dst, int dw, int dh, size_t dstride, af_error *err)
+{
+    af_status st = af_resize_check_args(src, sw, sh, sstride, c, dst, dw, dh, dstride, err);
+    if (st)
+        return st;
+    size_t wbytes = (size_t)dw * c;
 
     if (sw == dw && sh == dh) { /* cv::resize copies */
         for (int y = 0; y < dh; y++)

@@ -10,6 +10,16 @@
  *    loop and its scalar tail share (verified against cv2 4.6 on ~400 random sizes,
  *    1/3/4 channels, up- and downscaling: 0 differing bytes).
  */
+/*
+ * The crop command's resizes, also bit-exact with OpenCV 4.6's SSE2 build (checked against
+ * cv2 goldens made by tests/fixtures/resize/gen_resize.py):
+ *  - af_resize_area_u8_into = cv2.INTER_AREA when shrinking (both sides not larger): a copy
+ *    for the same size, the 2x2 integer path above, other integer scales as the plain cell
+ *    sum times float 1/area, otherwise OpenCV's float-weighted cells (computeResizeAreaTab);
+ *  - af_resize_cubic_u8_into = cv2.INTER_CUBIC (A = -0.75, 11-bit coefficients, edge
+ *    pixels repeated): its vertical pass runs in float for the first multiple of 8 values
+ *    of each row (OpenCV's SSE2 vector op) and in fixed point for the rest.
+ */
 #ifndef AF_DETECT_RESIZE_H
 #define AF_DETECT_RESIZE_H
 
@@ -26,5 +36,14 @@ af_status af_resize_linear_u8(const af_image *src, int new_w, int new_h, af_imag
 /* Same on raw strided buffers: c channels (1..4), strides in bytes. dst must not overlap src. */
 af_status af_resize_linear_u8_into(const uint8_t *src, int sw, int sh, size_t sstride, int c,
                                    uint8_t *dst, int dw, int dh, size_t dstride, af_error *err);
+
+af_status af_resize_area_u8_into(const uint8_t *src, int sw, int sh, size_t sstride, int c,
+                                 uint8_t *dst, int dw, int dh, size_t dstride, af_error *err);
+af_status af_resize_cubic_u8_into(const uint8_t *src, int sw, int sh, size_t sstride, int c,
+                                  uint8_t *dst, int dw, int dh, size_t dstride, af_error *err);
+
+/* The argument checks the three share: sizes >= 1, c 1..4, strides large enough. */
+af_status af_resize_check_args(const uint8_t *src, int sw, int sh, size_t sstride, int c,
+                               const uint8_t *dst, int dw, int dh, size_t dstride, af_error *err);
 
 #endif

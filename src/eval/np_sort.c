@@ -1,5 +1,6 @@
 /* numpy's default argsort (npysort/quicksort.cpp aquicksort_, numpy 1.24: no
- * SIMD dispatch): median-of-3 quicksort, insertion sort below 17 elements,
+ * SIMD dispatch): median-of-3 quicksort while a partition spans more than 16
+ * elements (SMALL_QUICKSORT 15: pr - pl > 15), insertion sort at 16 or fewer,
  * heapsort past a depth of 2*floor(log2(n)); NaN sorts last. Not stable: the
  * order of equal keys is numpy's, which decides e.g. which of several images
  * with the same aspect ratio falls into which validation batch. */
@@ -7,7 +8,7 @@
 
 #include "eval/metrics.h"
 
-#define NP_SMALL_QUICKSORT 16
+#define NP_SMALL_QUICKSORT 15 /* numpy's SMALL_QUICKSORT */
 #define NP_QS_STACK 128
 
 #define DEFINE_NP_ARGSORT(NAME, T) \
@@ -65,7 +66,7 @@ static void NAME##_heap(const T *v, size_t *tosort, size_t n) \
  \
  \
 /* numpy aquicksort_ (npysort/quicksort.cpp): median-of-3 quicksort, insertion \
- * sort below 17 elements, heapsort past a depth of 2*floor(log2(n)). */ \
+ * sort at 16 elements or fewer, heapsort past a depth of 2*floor(log2(n)). */ \
 void NAME(const T *v, size_t n, size_t *idx) \
 { \
     for (size_t i = 0; i < n; i++) \

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "detect/font.h"
+#include "draw/font.h"
 
 #define CAIRO_MAX_SIDE 32767
 

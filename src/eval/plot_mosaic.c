@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "detect/draw.h"
+#include "draw/draw.h"
 #include "detect/letterbox.h"
 #include "detect/resize.h"
 

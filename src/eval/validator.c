@@ -14,7 +14,6 @@
 #include "eval/val_input.h"
 #include "model/forward.h"
 #include "model/model.h"
-#include "train/loss.h"
 
 #define VAL_PLOT_BATCHES 3
 
@@ -86,14 +85,17 @@ static int labels_shift_rounded(const af_model *m)
     return m->layers[m->desc.nlayers - 1].spec.dwhead;
 }
 
-/* The loss on a validation batch (DetectionValidator with a trainer): targets
- * normalised to the letterboxed batch image, as the val dataloader gives them. */
-static af_status batch_loss(const af_model *m, const af_forward *fwd, const af_dataset *ds,
-                            const batch_state *b, int bh, int bw, double *sum, af_error *err)
+/* The loss on a validation batch (DetectionValidator with a trainer), by the
+ * options' callback: targets normalised to the letterboxed batch image, as the
+ * val dataloader gives them. */
+static af_status batch_loss(const af_val_options *o, const af_model *m, const af_forward *fwd,
+                            const af_dataset *ds, const batch_state *b, int bh, int bw,
+                            double *sum, af_error *err)
 {
-    const float *raw[AF_MAX_LEVELS];
-    int rh[AF_MAX_LEVELS], rw[AF_MAX_LEVELS];
-    int nl = af_forward_raw(fwd, raw, rh, rw);
+    af_val_loss_batch lb = {.n = b->n, .nc = m->nc, .h = bh, .w = bw};
+    lb.nlevels = af_forward_raw(fwd, lb.raw, lb.rh, lb.rw);
+    for (int l = 0; l < lb.nlevels; l++)
+        lb.stride[l] = m->strides[l];
     int nt = 0;
     for (int i = 0; i < b->n; i++)
         nt += ds->items[b->index[i]].lb.n;
@@ -115,18 +117,16 @@ static af_status batch_loss(const af_model *m, const af_forward *fwd, const af_d
             bx[4 * k + 3] = (float)(x[3] * v->rh / bh);
         }
     }
-    af_loss_level lv[AF_MAX_LEVELS];
-    for (int l = 0; l < nl; l++)
-        lv[l] = (af_loss_level){raw[l], rh[l], rw[l], m->strides[l]};
-    af_loss_hyp hyp;
-    af_loss_hyp_default(&hyp);
-    af_loss_targets t = {nt, bi, cl, bx};
-    af_loss_out lo;
-    af_status st = af_loss_compute(&hyp, b->n, m->nc, bh, bw, lv, nl, &t, &lo, NULL, NULL, err);
+    lb.nt = nt;
+    lb.batch_idx = bi;
+    lb.cls = cl;
+    lb.bboxes = bx;
+    float items[3];
+    af_status st = o->loss(o->loss_ctx, &lb, items, err);
     free(bi);
     if (!st)
         for (int j = 0; j < 3; j++)
-            sum[j] += lo.loss_items[j];
+            sum[j] += items[j];
     return st;
 }
 
@@ -340,7 +340,7 @@ af_status af_validate(const af_model *m, const af_dataset *ds, const char *const
         (st = af_val_stats_set_confusion(stats, af_nms_decimal_threshold(o->conf), 0.45, err)) ||
         (st = af_forward_create(m, o->threads, &fwd, err)))
         goto done;
-    af_forward_keep_raw(fwd, o->compute_loss);
+    af_forward_keep_raw(fwd, o->loss != NULL);
     int loss_batches = 0;
     b.imgs = calloc((size_t)bs, sizeof *b.imgs);
     b.index = calloc((size_t)bs, sizeof *b.index);
@@ -411,9 +411,9 @@ af_status af_validate(const af_model *m, const af_dataset *ds, const char *const
         if ((st = af_forward_run(fwd, b.input, b.n, bh, bw, &pred, &na, err)))
             break;
         double t2 = now_ms();
-        if (o->compute_loss && (st = batch_loss(m, fwd, ds, &b, bh, bw, out->loss, err)))
+        if (o->loss && (st = batch_loss(o, m, fwd, ds, &b, bh, bw, out->loss, err)))
             break;
-        loss_batches += o->compute_loss;
+        loss_batches += o->loss != NULL;
         af_nms_params np;
         af_nms_params_default(&np);
         np.conf_thres = o->conf;

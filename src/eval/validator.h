@@ -10,6 +10,26 @@
 #include "data/dataset.h"
 #include "eval/report.h"
 #include "eval/val_stats.h"
+#include "model/desc.h"
+
+/* One validation batch as a training loss reads it (ultralytics'
+ * DetectionValidator during training: model.loss(batch, preds)). */
+typedef struct af_val_loss_batch {
+    int n, nc;                       /* images, classes */
+    int h, w;                        /* the batch's input shape */
+    int nlevels;
+    const float *raw[AF_MAX_LEVELS]; /* the head's raw outputs per level (af_forward_raw) */
+    int rh[AF_MAX_LEVELS], rw[AF_MAX_LEVELS], stride[AF_MAX_LEVELS];
+    /* targets as the val dataloader's batch dict holds them: batch_idx (nt),
+     * cls (nt), bboxes (nt x 4: cx cy w h normalised to the letterboxed w, h) */
+    int nt;
+    const float *batch_idx, *cls, *bboxes;
+} af_val_loss_batch;
+
+/* Computes the batch's box, cls and dfl loss items (ultralytics loss_items).
+ * The trainer sets it: eval knows nothing of training. */
+typedef af_status (*af_val_loss_fn)(void *ctx, const af_val_loss_batch *b, float items[3],
+                                    af_error *err);
 
 typedef struct af_val_options {
     int imgsz;         /* 0: the model's training imgsz */
@@ -21,7 +41,8 @@ typedef struct af_val_options {
     const char *save_dir; /* plots and predictions.json go here; NULL: nothing written */
     int plots;         /* curves, confusion matrices, val_batch mosaics */
     int save_json;     /* predictions.json (COCO results format) */
-    int compute_loss;  /* the training loss on the val batches (as the trainer's val) */
+    af_val_loss_fn loss; /* non-NULL: the training loss on the val batches (the trainer's val) */
+    void *loss_ctx;      /* passed to loss */
 } af_val_options;
 
 void af_val_options_default(af_val_options *o);
@@ -34,7 +55,7 @@ typedef struct af_val_report {
     af_val_speed speed; /* ms per image */
     int images;         /* images evaluated (corrupt ones excluded) */
     int skipped;        /* images that could not be read (listed in issues) */
-    double loss[3];     /* compute_loss: box, cls, dfl loss items, mean over batches */
+    double loss[3];     /* options' loss: box, cls, dfl loss items, mean over batches */
     af_issue_list issues;
 } af_val_report;
 

@@ -41,4 +41,9 @@ af_status af_safetensors_serialize(const af_tensor_list *tensors, const cJSON *m
 af_status af_safetensors_write_file(const char *path, const af_tensor_list *tensors,
                                     const cJSON *metadata, af_error *err);
 
+/* Sets metadata[key] = value (a string) in the file at path, keeping every tensor and
+ * the other entries; the file is replaced atomically. */
+af_status af_safetensors_set_metadata(const char *path, const char *key, const char *value,
+                                      af_error *err);
+
 #endif

@@ -508,6 +508,7 @@ static af_status finish(builder *b, const cJSON *yaml, int nc, const cJSON *name
         cJSON_ReplaceItemInObject(m->yaml, "nc", cJSON_CreateNumber(nc));
     m->nc = m->desc.nc;
     m->imgsz = af_train_args_imgsz(train_args);
+    m->conf_threshold = b->ck ? (float)b->ck->conf_threshold : 0.f;
     if ((st = set_names(m, names, err)))
         return st;
     if ((st = build_layers(b, err)) || (st = check_unused(b, err)))
@@ -532,13 +533,14 @@ static af_status finish(builder *b, const cJSON *yaml, int nc, const cJSON *name
             first = m->layers[i].cv1;
             break;
         }
+    const af_layout lay = af_blk_layout(af_engine_blk(m->engine));
     for (int i = 0; i < m->nconvs; i++) {
         af_conv_unit *u = &m->convs[i];
         if (u->groups > 1) /* depthwise: ops/dwconv.h reads weight and bias as they are */
             continue;
-        af_layout src = i == first ? AF_LAYOUT_NCHW : AF_LAYOUT_BLK8;
-        if ((st = af_conv_weights_create_for(m->engine, &u->desc, u->weight, u->bias, src,
-                                              AF_LAYOUT_BLK8, &u->prepared, err))) {
+        af_layout src = i == first ? AF_LAYOUT_NCHW : lay;
+        if ((st = af_conv_weights_create_for(m->engine, &u->desc, u->weight, u->bias, src, lay,
+                                              &u->prepared, err))) {
             af_error_prefix(err, "%s", u->name);
             return st;
         }
@@ -604,6 +606,12 @@ af_status af_model_build_ex(const af_checkpoint *ck, int unfused, af_model **out
     }
     cJSON_Delete(own);
     free(b.used);
+    /* int8 calibration (animeface calibrate): each conv's input range, by name */
+    for (int i = 0; !st && ck->int8 && i < m->nconvs; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(ck->int8, m->convs[i].name);
+        if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e30)
+            m->convs[i].act_absmax = (float)v->valuedouble;
+    }
     if (st) {
         af_model_free(m);
         return st;
@@ -748,6 +756,11 @@ const char *af_model_class_name(const af_model *m, int cls)
 int af_model_default_imgsz(const af_model *m)
 {
     return m->imgsz;
+}
+
+float af_model_conf_threshold(const af_model *m)
+{
+    return m->conf_threshold;
 }
 
 int af_model_max_stride(const af_model *m)

@@ -21,6 +21,7 @@ void af_checkpoint_free(af_checkpoint *ck)
     cJSON_Delete(ck->names);
     cJSON_Delete(ck->train_args);
     cJSON_Delete(ck->bn_eps);
+    cJSON_Delete(ck->int8);
     free(ck->version);
     memset(ck, 0, sizeof *ck);
 }
@@ -302,6 +303,11 @@ static af_status from_safetensors(af_safetensors *sf, const char *name, af_check
         ck->train_args = j;
     else
         cJSON_Delete(j);
+    j = md_json(md, "int8_act_absmax");
+    if (cJSON_IsObject(j))
+        ck->int8 = j;
+    else
+        cJSON_Delete(j);
     j = md_json(md, "stride");
     if (cJSON_IsArray(j)) {
         if (cJSON_GetArraySize(j) > 8) {
@@ -346,6 +352,10 @@ static af_status from_safetensors(af_safetensors *sf, const char *name, af_check
     long nc = ncs ? strtol(ncs, &end, 10) : 0;
     if (!ncs || end == ncs || *end)
         nc = 0;
+    const char *thr = md_str(md, "conf_threshold");
+    double t = thr ? strtod(thr, &end) : 0;
+    if (thr && end != thr && !*end && t > 0 && t < 1)
+        ck->conf_threshold = t;
     const char *ver = md_str(md, "ultralytics_version");
     if (ver && !(ck->version = strdup(ver)))
         return af_fail(err, AF_E_NOMEM, "%s: out of memory", name);
@@ -468,6 +478,8 @@ af_status af_checkpoint_save_safetensors(const af_checkpoint *ck, const char *pa
         int ok = md && cJSON_AddStringToObject(md, "format", "animeface") &&
                  add_json(md, "yaml", ck->yaml) && add_json(md, "names", ck->names) &&
                  add_json(md, "train_args", ck->train_args) && add_json(md, "bn_eps", ck->bn_eps);
+        if (ok && ck->int8)
+            ok = add_json(md, "int8_act_absmax", ck->int8);
         if (ok && ck->nstride > 0) {
             cJSON *s = cJSON_AddArrayToObject(md, "stride");
             for (int i = 0; ok && i < ck->nstride && i < 8; i++)
@@ -477,6 +489,11 @@ af_status af_checkpoint_save_safetensors(const af_checkpoint *ck, const char *pa
             ok = cJSON_AddNumberToObject(md, "nc", ck->nc) != NULL;
         if (ok && ck->version)
             ok = cJSON_AddStringToObject(md, "ultralytics_version", ck->version) != NULL;
+        if (ok && ck->conf_threshold > 0) {
+            char t[32];
+            snprintf(t, sizeof t, "%.9g", ck->conf_threshold);
+            ok = cJSON_AddStringToObject(md, "conf_threshold", t) != NULL;
+        }
         if (!ok)
             st = af_fail(err, AF_E_NOMEM, "%s: out of memory", path);
     }

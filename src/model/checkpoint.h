@@ -35,6 +35,10 @@ typedef struct af_checkpoint {
                                0 YOLOv8's two 3x3 Convs, -1 no Detect tensors seen */
     char format[16];        /* "pt" or "safetensors" */
     char *version;          /* ultralytics version string from the checkpoint, or NULL */
+    double conf_threshold;  /* metadata "conf_threshold": the calibrated (F1-optimal)
+                               confidence `animeface val --save-threshold` stored; 0: none */
+    cJSON *int8;            /* int8 calibration (animeface calibrate): {conv name ("model.2.m.0.cv1"):
+                               the largest |input| seen}, metadata "int8_act_absmax"; or NULL */
 } af_checkpoint;
 
 /* Dispatch on content: zip (PK\3\4) => .pt, else safetensors. */
@@ -44,8 +48,8 @@ af_status af_checkpoint_load_memory(const void *buf, size_t len, const char *nam
 
 /* Writes animeface's safetensors: float tensors converted to store (AF_DT_F16
  * or AF_DT_F32), others kept; __metadata__ "format":"animeface", "yaml",
- * "names", "stride", "train_args", "bn_eps", "nc", "ultralytics_version" (JSON
- * text). Atomic: tmp file in the same directory, fsync, rename. */
+ * "names", "stride", "train_args", "bn_eps", "nc", "ultralytics_version",
+ * "int8_act_absmax" (JSON text). Atomic: tmp file in the same directory, fsync, rename. */
 af_status af_checkpoint_save_safetensors(const af_checkpoint *ck, const char *path,
                                          af_dtype store, af_error *err);
 

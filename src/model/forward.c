@@ -1,7 +1,8 @@
 /* The forward pass of a YOLOv8 detect network. Activations are float32 in the
- * blocked nChw8c layout (ops/blocked.h), where oneDNN's AVX2 convolutions are
- * fastest; the NHWC network input is made planar (NCHW) for the first conv, and
- * the head's outputs go back to NHWC for the decode. */
+ * blocked layout (ops/blocked.h) whose block f->blk (8: nChw8c, 16: nChw16c)
+ * the engine chose for this CPU's convolution kernels; the NHWC network input
+ * is made planar (NCHW) for the first conv, and the head's outputs go back to
+ * NHWC for the decode. */
 #include "model/forward.h"
 
 #include <math.h>
@@ -41,7 +42,7 @@ typedef struct act {
     int n, h, w, c;
     int slot; /* block of the shape's memory plan, -1 if not owned */
     int heap; /* a malloc of its own (a request off the plan) */
-    af_layout lay; /* AF_LAYOUT_BLK8, except the network input (NCHW) and the head's NHWC outputs */
+    af_layout lay; /* f->lay, except the network input (NCHW) and the head's NHWC outputs */
 } act;
 
 typedef struct shape_entry {
@@ -55,6 +56,8 @@ typedef struct shape_entry {
 struct af_forward {
     const af_model *m;
     int threads;
+    int blk;       /* block size of the blocked activations (8 or 16): af_engine_blk */
+    af_layout lay; /* their layout, af_blk_layout(blk) */
     shape_entry shapes[SHAPES_MAX];
     unsigned long clock;
     shape_entry *cur; /* shape of the run in progress */
@@ -74,6 +77,7 @@ struct af_forward {
     af_conv_timing *conv_t; /* model->nconvs */
     int conv_seq;           /* convolutions run so far in this pass */
     double flops; /* of the last run */
+    float *observe; /* af_forward_observe: per conv, the largest |input| so far */
     int keep_raw; /* keep the head's raw outputs (for a loss on validation batches) */
     float *raw[AF_MAX_LEVELS];
     size_t raw_cap[AF_MAX_LEVELS];
@@ -93,6 +97,8 @@ af_status af_forward_create(const af_model *m, int threads, af_forward **out, af
     if (!f)
         return af_fail(err, AF_E_NOMEM, "out of memory");
     f->m = m;
+    f->blk = af_engine_blk(m->engine);
+    f->lay = af_blk_layout(f->blk);
     f->conv_t = calloc(m->nconvs > 0 ? (size_t)m->nconvs : 1, sizeof *f->conv_t);
     if (!f->conv_t) {
         free(f);
@@ -171,6 +177,11 @@ const af_conv_timing *af_forward_conv_timing(const af_forward *f)
     return f->conv_t;
 }
 
+void af_forward_observe(af_forward *f, float *absmax)
+{
+    f->observe = absmax;
+}
+
 const double *af_forward_layer_flops(const af_forward *f)
 {
     return f->layer_flops;
@@ -193,7 +204,7 @@ static af_status act_alloc_as(af_forward *f, act *a, int n, int h, int w, int c,
                               af_error *err)
 {
     size_t need;
-    int cs = lay == AF_LAYOUT_BLK8 ? af_blk_pad(c) : c;
+    int cs = af_layout_blk(lay) ? af_blk_pad(af_layout_blk(lay), c) : c;
     if (af_mul_size((size_t)n * h, (size_t)w * cs, &need) || need > ((size_t)1 << 34))
         return af_fail(err, AF_E_LIMIT, "activation of %dx%dx%dx%d is too large", n, h, w, c);
     size_t bytes = (need ? need : 1) * sizeof(float);
@@ -222,7 +233,14 @@ static af_status act_alloc_as(af_forward *f, act *a, int n, int h, int w, int c,
 /* A blocked activation (all but the input and the head's outputs). */
 static af_status act_alloc(af_forward *f, act *a, int n, int h, int w, int c, af_error *err)
 {
-    return act_alloc_as(f, a, n, h, w, c, AF_LAYOUT_BLK8, err);
+    return act_alloc_as(f, a, n, h, w, c, f->lay, err);
+}
+
+/* Floats of an activation in its layout. */
+static size_t act_elems(const act *a)
+{
+    int blk = af_layout_blk(a->lay);
+    return blk ? af_blk_elems(blk, a->n, a->h, a->w, a->c) : (size_t)a->n * a->h * a->w * a->c;
 }
 
 static void act_release(af_forward *f, act *a)
@@ -263,6 +281,8 @@ static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, a
                          int alloc, af_error *err)
 {
     const af_conv_unit *u = &f->m->convs[ci];
+    if (alloc) /* empty until allocated: a caller may release it after a failure */
+        *out = (act){.data = NULL, .slot = -1, .lay = AF_LAYOUT_BLK8};
     if (in->c != u->desc.cin)
         return af_fail(err, AF_E_INTERNAL, "%s: input has %d channels, expected %d", u->name,
                        in->c, u->desc.cin);
@@ -276,13 +296,13 @@ static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, a
             return st;
         f->flops += 2.0 * in->n * oh * ow * (double)u->desc.cout * u->desc.k * u->desc.k;
         if (!f->dry)
-            af_dwconv_blk(in->n, in->h, in->w, in->c, u->desc.k, u->weight, u->bias, u->bn_alpha,
-                          u->bn_beta, u->silu, in->data, out->data, f->threads);
+            af_dwconv_blk(f->blk, in->n, in->h, in->w, in->c, u->desc.k, u->weight, u->bias,
+                          u->bn_alpha, u->bn_beta, u->silu, in->data, out->data, f->threads);
         return AF_OK;
     }
     if (!e->convs[ci]) {
         if ((st = af_conv_create_for(f->m->engine, u->prepared, in->n, in->h, in->w, f->threads,
-                                     in->lay, AF_LAYOUT_BLK8, &e->convs[ci], err))) {
+                                     in->lay, f->lay, &e->convs[ci], err))) {
             af_error_prefix(err, "%s", u->name);
             return st;
         }
@@ -294,6 +314,8 @@ static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, a
     f->flops += 2.0 * in->n * oh * ow * (double)u->desc.cout * u->desc.cin * u->desc.k * u->desc.k;
     if (f->dry)
         return AF_OK;
+    if (f->observe) /* padding lanes hold zeros: harmless to a maximum */
+        f->observe[ci] = af_absmax(in->data, act_elems(in), f->observe[ci]);
     const double t0 = now_ms();
     if ((st = af_conv_forward(e->convs[ci], in->data, out->data, err))) {
         if (alloc)
@@ -302,7 +324,7 @@ static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, a
         return st;
     }
     if (u->bn_alpha) /* unfused reference mode: BN then SiLU (if the module has it), as PyTorch */
-        af_blk_affine_act(out->n, oh, ow, u->desc.cout, u->bn_alpha, u->bn_beta, u->silu,
+        af_blk_affine_act(f->blk, out->n, oh, ow, u->desc.cout, u->bn_alpha, u->bn_beta, u->silu,
                           out->data);
     f->conv_t[ci] =
         (af_conv_timing){now_ms() - t0, in->h, in->w, af_conv_impl(e->convs[ci]), f->conv_seq++};
@@ -316,11 +338,11 @@ static af_status run_conv(af_forward *f, shape_entry *e, int ci, const act *in, 
 }
 
 /* Channels [c0, c0 + cn) of a one-image blocked activation, in place: one run
- * of whole 8-channel planes (c0 and cn multiples of 8). Not owned. */
-static act view_channels(const act *x, int c0, int cn)
+ * of whole blk-channel planes (c0 and cn multiples of blk). Not owned. */
+static act view_channels(const af_forward *f, const act *x, int c0, int cn)
 {
     act v = *x;
-    v.data = x->data + (size_t)(c0 / AF_BLK) * x->h * x->w * AF_BLK;
+    v.data = x->data + (size_t)(c0 / f->blk) * x->h * x->w * f->blk;
     v.c = cn;
     v.slot = -1;
     v.heap = 0;
@@ -328,10 +350,10 @@ static act view_channels(const act *x, int c0, int cn)
 }
 
 /* Whether C2f/SPPF can build their concatenation in place: one image, and
- * every part a whole number of 8-channel planes. */
-static int in_place_ok(const act *x, int c)
+ * every part a whole number of blk-channel planes. */
+static int in_place_ok(const af_forward *f, const act *x, int c)
 {
-    return x->n == 1 && c % AF_BLK == 0;
+    return x->n == 1 && c % f->blk == 0;
 }
 
 /* Bottleneck: y = cv2(cv1(x)) (+ x); y a new activation (alloc) or the view y
@@ -346,7 +368,8 @@ static af_status bottleneck(af_forward *f, shape_entry *e, int cv1, int cv2, int
     st = conv_to(f, e, cv2, &a, y, alloc, err);
     act_release(f, &a);
     if (!st && shortcut && !f->dry)
-        af_add_inplace(y->data, x->data, af_blk_elems(y->n, y->h, y->w, y->c), f->threads);
+        af_add_inplace(y->data, x->data, af_blk_elems(f->blk, y->n, y->h, y->w, y->c),
+                       f->threads);
     return st;
 }
 
@@ -370,7 +393,7 @@ static af_status concat(af_forward *f, const act *parts, int n, act *y, af_error
     }
     af_status st = act_alloc(f, y, parts[0].n, parts[0].h, parts[0].w, c, err);
     if (!st && !f->dry)
-        af_blk_concat(y->n, y->h, y->w, n, srcs, cs, y->data, f->threads);
+        af_blk_concat(f->blk, y->n, y->h, y->w, n, srcs, cs, y->data, f->threads);
     return st;
 }
 
@@ -379,7 +402,7 @@ static af_status slice(af_forward *f, const act *x, int c0, int cn, act *y, af_e
 {
     af_status st = act_alloc(f, y, x->n, x->h, x->w, cn, err);
     if (!st && !f->dry)
-        af_blk_copy_channels(x->n, x->h, x->w, x->c, c0, cn, x->data, y->data);
+        af_blk_copy_channels(f->blk, x->n, x->h, x->w, x->c, c0, cn, x->data, y->data);
     return st;
 }
 
@@ -438,10 +461,11 @@ static af_status run_c2f_in_place(af_forward *f, shape_entry *e, const af_layer 
     af_status st = act_alloc(f, &cat, 1, oh, ow, (2 + n) * c, err);
     if (st)
         return st;
-    act t = view_channels(&cat, 0, 2 * c);
+    act t = view_channels(f, &cat, 0, 2 * c);
     st = conv_to(f, e, L->cv1, x, &t, 0, err);
     for (int j = 0; j < n && !st; j++) {
-        act prev = view_channels(&cat, (1 + j) * c, c), out = view_channels(&cat, (2 + j) * c, c);
+        act prev = view_channels(f, &cat, (1 + j) * c, c),
+            out = view_channels(f, &cat, (2 + j) * c, c);
         st = c2f_block(f, e, L, j, &prev, &out, 0, err);
     }
     if (!st)
@@ -457,7 +481,7 @@ static af_status run_c2x(af_forward *f, shape_entry *e, const af_layer *L, const
     const af_layer_spec *S = &L->spec;
     int c = L->hidden, n = S->n;
     int c2f = S->type == AF_M_C2F || S->type == AF_M_C3K2;
-    if (c2f && in_place_ok(x, c))
+    if (c2f && in_place_ok(f, x, c))
         return run_c2f_in_place(f, e, L, x, y, err);
     act parts[66]; /* C2f: t, then each bottleneck output; C2: m(a), b */
     int np = 0;
@@ -531,7 +555,7 @@ static af_status psa_block(af_forward *f, shape_entry *e, const af_layer *L, int
         return st;
     }
     if (!f->dry) {
-        af_attn_shape sh = {x->n, x->h, x->w, heads, kd, hd, (float)pow(kd, -0.5)};
+        af_attn_shape sh = {x->n, x->h, x->w, heads, kd, hd, (float)pow(kd, -0.5), f->blk};
         st = af_attention_blk(&sh, qkv.data, att.data, v.data, f->threads, err);
     }
     f->flops += 2.0 * x->n * (double)x->h * x->w * x->h * x->w * heads * (kd + hd);
@@ -544,20 +568,20 @@ static af_status psa_block(af_forward *f, shape_entry *e, const af_layer *L, int
         return st;
     }
     if (!f->dry)
-        af_add_inplace(att.data, pe.data, af_blk_elems(att.n, att.h, att.w, c), f->threads);
+        af_add_inplace(att.data, pe.data, af_blk_elems(f->blk, att.n, att.h, att.w, c), f->threads);
     act_release(f, &pe);
     st = run_conv(f, e, ci + 1, &att, &p, err);
     act_release(f, &att);
     if (st)
         return st;
     if (!f->dry)
-        af_add_inplace(p.data, x->data, af_blk_elems(p.n, p.h, p.w, c), f->threads);
+        af_add_inplace(p.data, x->data, af_blk_elems(f->blk, p.n, p.h, p.w, c), f->threads);
     if (!(st = run_conv(f, e, ci + 3, &p, &f1, err))) {
         st = run_conv(f, e, ci + 4, &f1, y, err);
         act_release(f, &f1);
     }
     if (!st && !f->dry)
-        af_add_inplace(y->data, p.data, af_blk_elems(p.n, p.h, p.w, c), f->threads);
+        af_add_inplace(y->data, p.data, af_blk_elems(f->blk, p.n, p.h, p.w, c), f->threads);
     act_release(f, &p);
     return st;
 }
@@ -607,19 +631,19 @@ static af_status run_sppf(af_forward *f, shape_entry *e, const af_layer *L, cons
     act parts[4];
     int np = 0, k = L->spec.k;
     int c = f->m->convs[L->cv1].desc.cout;
-    if (in_place_ok(x, c)) { /* cat built in place: cv1, then each pool, into its planes */
+    if (in_place_ok(f, x, c)) { /* cat built in place: cv1, then each pool, into its planes */
         int oh, ow;
         af_conv_out_hw(&f->m->convs[L->cv1].desc, x->h, x->w, &oh, &ow);
         act cat;
         af_status st = act_alloc(f, &cat, 1, oh, ow, 4 * c, err);
         if (st)
             return st;
-        act p0 = view_channels(&cat, 0, c);
+        act p0 = view_channels(f, &cat, 0, c);
         st = conv_to(f, e, L->cv1, x, &p0, 0, err);
-        for (int j = 1; j < 4 && !st && !f->dry; j++) /* each 8-channel plane on its own */
-            st = af_maxpool(c / AF_BLK, oh, ow, AF_BLK, k, 1, k / 2,
-                            view_channels(&cat, (j - 1) * c, c).data,
-                            view_channels(&cat, j * c, c).data, f->threads, err);
+        for (int j = 1; j < 4 && !st && !f->dry; j++) /* each blk-channel plane on its own */
+            st = af_maxpool(c / f->blk, oh, ow, f->blk, k, 1, k / 2,
+                            view_channels(f, &cat, (j - 1) * c, c).data,
+                            view_channels(f, &cat, j * c, c).data, f->threads, err);
         if (!st)
             st = run_conv(f, e, L->cv2, &cat, y, err);
         act_release(f, &cat);
@@ -635,8 +659,8 @@ static af_status run_sppf(af_forward *f, shape_entry *e, const af_layer *L, cons
             break;
         np++;
         if (!f->dry) /* each block plane on its own */
-            st = af_maxpool(p->n * af_blk_pad(p->c) / AF_BLK, p->h, p->w, AF_BLK, k, 1, k / 2,
-                            p->data, parts[j].data, f->threads, err);
+            st = af_maxpool(p->n * af_blk_pad(f->blk, p->c) / f->blk, p->h, p->w, f->blk, k, 1,
+                            k / 2, p->data, parts[j].data, f->threads, err);
     }
     if (!st) {
         act cat;
@@ -696,8 +720,8 @@ static af_status run_detect(af_forward *f, shape_entry *e, const af_layer *L, in
             return st;
         }
         if (!f->dry) {
-            af_blk_to_nhwc(box.n, box.h, box.w, box.c, box.data, bn.data, f->threads);
-            af_blk_to_nhwc(cls.n, cls.h, cls.w, cls.c, cls.data, cn.data, f->threads);
+            af_blk_to_nhwc(f->blk, box.n, box.h, box.w, box.c, box.data, bn.data, f->threads);
+            af_blk_to_nhwc(f->blk, cls.n, cls.h, cls.w, cls.c, cls.data, cn.data, f->threads);
         }
         act_release(f, &box);
         act_release(f, &cls);
@@ -877,8 +901,8 @@ static af_status run_layers(af_forward *f, shape_entry *e, const float *input, i
             break;
         case AF_M_UPSAMPLE:
             if (!(st = act_alloc(f, y, x->n, x->h * 2, x->w * 2, x->c, err)) && !f->dry)
-                af_upsample_nearest2x(x->n * af_blk_pad(x->c) / AF_BLK, x->h, x->w, AF_BLK,
-                                      x->data, y->data, f->threads);
+                af_upsample_nearest2x(x->n * af_blk_pad(f->blk, x->c) / f->blk, x->h, x->w,
+                                      f->blk, x->data, y->data, f->threads);
             break;
         case AF_M_CONCAT: {
             act parts[AF_MAX_FROM];

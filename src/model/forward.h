@@ -34,6 +34,10 @@ typedef struct af_conv_timing {
 } af_conv_timing;
 const af_conv_timing *af_forward_conv_timing(const af_forward *f);
 
+/* Calibration for int8: while absmax is set (an array of model->nconvs, NULL
+ * to stop), each run raises absmax[i] to the largest |value| of conv i's input. */
+void af_forward_observe(af_forward *f, float *absmax);
+
 /* Convolution floating-point operations of each layer in the last run
  * (array of model->desc.nlayers). */
 const double *af_forward_layer_flops(const af_forward *f);

@@ -25,6 +25,7 @@ typedef struct af_conv_unit {
                                 * prepared for oneDNN */
     float *bn_gamma, *bn_bias, *bn_mean, *bn_var; /* raw mode: the BN parameters as stored */
     float bn_eps;
+    float act_absmax;          /* int8 calibration: the largest |input| seen, 0 if none */
     char name[64];             /* state-dict prefix, e.g. "model.2.m.0.cv1" */
 } af_conv_unit;
 
@@ -68,6 +69,7 @@ struct af_model {
     int raw;     /* raw parameters for training: nothing folded, no oneDNN weights */
     af_precision precision; /* of the prepared convolution weights */
     cJSON *yaml; /* the description dict it was built from (nc as built) */
+    float conf_threshold; /* calibrated confidence threshold from the checkpoint; 0: none */
 };
 
 /* Builds a model from a loaded checkpoint (consumes nothing; ck may be freed after). */

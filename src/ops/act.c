@@ -114,3 +114,12 @@ void af_add_ref(float *dst, const float *src, size_t n)
     for (size_t i = 0; i < n; i++)
         dst[i] = (float)((double)dst[i] + src[i]);
 }
+
+float af_absmax(const float *x, size_t n, float m)
+{
+    for (size_t i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        m = a > m ? a : m;
+    }
+    return m;
+}

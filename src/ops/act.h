@@ -12,4 +12,7 @@ void af_sigmoid_inplace(float *x, size_t n);
  * threads (<= 1: the calling thread). */
 void af_add_inplace(float *dst, const float *src, size_t n, int threads);
 
+/* The larger of m and the largest |x[i]| (NaNs ignored). */
+float af_absmax(const float *x, size_t n, float m);
+
 #endif

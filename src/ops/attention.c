@@ -12,17 +12,19 @@
 #include "ops/blocked.h"
 
 /* Blocked element (channel ch, pixel p) of one image. */
-static inline size_t blk_at(int ch, size_t p, size_t hw)
+static inline size_t blk_at(int blk, int ch, size_t p, size_t hw)
 {
-    return (size_t)(ch / AF_BLK) * hw * AF_BLK + p * AF_BLK + (size_t)(ch % AF_BLK);
+    return (size_t)(ch / blk) * hw * blk + p * blk + (size_t)(ch % blk);
 }
 
 af_status af_attention_blk(const af_attn_shape *s, const float *qkv, float *out, float *v_out,
                            int threads, af_error *err)
 {
+    const int blk = s->blk;
     const size_t N = (size_t)s->h * s->w;
     const int per = 2 * s->kd + s->hd, cq = s->heads * per, c = s->heads * s->hd;
-    const size_t in_img = (size_t)af_blk_pad(cq) * N, out_img = (size_t)af_blk_pad(c) * N;
+    const size_t in_img = (size_t)af_blk_pad(blk, cq) * N;
+    const size_t out_img = (size_t)af_blk_pad(blk, c) * N;
     const int nt = threads > 1 ? threads : 1;
     if (s->hd > AF_ATTN_MAX_HD || s->kd < 1 || s->hd < 1)
         return af_fail(err, AF_E_UNSUPPORTED, "attention with key dim %d and head dim %d",
@@ -39,13 +41,13 @@ af_status af_attention_blk(const af_attn_shape *s, const float *qkv, float *out,
             const int c0 = head * per;
             for (size_t p = 0; p < N; p++) {
                 for (int j = 0; j < s->kd; j++) {
-                    q[p * s->kd + j] = src[blk_at(c0 + j, p, N)];
-                    k[p * s->kd + j] = src[blk_at(c0 + s->kd + j, p, N)];
+                    q[p * s->kd + j] = src[blk_at(blk, c0 + j, p, N)];
+                    k[p * s->kd + j] = src[blk_at(blk, c0 + s->kd + j, p, N)];
                 }
                 for (int j = 0; j < s->hd; j++) {
-                    float x = src[blk_at(c0 + 2 * s->kd + j, p, N)];
+                    float x = src[blk_at(blk, c0 + 2 * s->kd + j, p, N)];
                     v[p * s->hd + j] = x;
-                    vo[blk_at(head * s->hd + j, p, N)] = x;
+                    vo[blk_at(blk, head * s->hd + j, p, N)] = x;
                 }
             }
 #pragma omp parallel num_threads(nt) if (N * N * (size_t)per > 65536)
@@ -78,14 +80,14 @@ af_status af_attention_blk(const af_attn_shape *s, const float *qkv, float *out,
                             acc[t] += pj * vj[t];
                     }
                     for (int t = 0; t < s->hd; t++)
-                        o[blk_at(head * s->hd + t, (size_t)i, N)] = acc[t];
+                        o[blk_at(blk, head * s->hd + t, (size_t)i, N)] = acc[t];
                 }
             }
         }
         /* the padding lanes of out and v_out */
-        for (int ch = c; ch < af_blk_pad(c); ch++)
+        for (int ch = c; ch < af_blk_pad(blk, c); ch++)
             for (size_t p = 0; p < N; p++)
-                o[blk_at(ch, p, N)] = vo[blk_at(ch, p, N)] = 0.0f;
+                o[blk_at(blk, ch, p, N)] = vo[blk_at(blk, ch, p, N)] = 0.0f;
     }
     free(scratch);
     return AF_OK;

@@ -15,6 +15,7 @@ typedef struct af_attn_shape {
     int n, h, w;   /* images, map height and width (N = h*w pixels) */
     int heads, kd, hd;
     float scale;   /* kd^-0.5 as Python computes it, rounded to float */
+    int blk;       /* af_attention_blk: the block size of its tensors (ops/blocked.h); 0 NHWC */
 } af_attn_shape;
 
 /* qkv blocked (n, heads*(2kd+hd), h, w); out and v_out blocked (n, heads*hd, h,

@@ -1,47 +1,48 @@
-/* Conversions and channel copies for the nChw8c layout (ops/blocked.h). */
+/* Conversions and channel copies for the nChw8c / nChw16c layouts (ops/blocked.h). */
 #include "ops/blocked.h"
 
 #include <math.h>
 #include <string.h>
 
-void af_nhwc_to_blk(int n, int h, int w, int c, const float *src, float *dst)
+void af_nhwc_to_blk(int blk, int n, int h, int w, int c, const float *src, float *dst)
 {
     const size_t hw = (size_t)h * w;
-    const int cp = af_blk_pad(c);
+    const int cp = af_blk_pad(blk, c);
     for (int b = 0; b < n; b++) {
         const float *s = src + (size_t)b * hw * c;
         float *d = dst + (size_t)b * hw * cp;
-        for (int cb = 0; cb < cp / AF_BLK; cb++) {
-            float *plane = d + (size_t)cb * hw * AF_BLK;
-            int c0 = cb * AF_BLK, nl = c - c0 < AF_BLK ? c - c0 : AF_BLK;
+        for (int cb = 0; cb < cp / blk; cb++) {
+            float *plane = d + (size_t)cb * hw * blk;
+            int c0 = cb * blk, nl = c - c0 < blk ? c - c0 : blk;
             for (size_t p = 0; p < hw; p++) {
-                float *o = plane + p * AF_BLK;
+                float *o = plane + p * blk;
                 int l = 0;
                 for (; l < nl; l++)
                     o[l] = s[p * c + c0 + l];
-                for (; l < AF_BLK; l++)
+                for (; l < blk; l++)
                     o[l] = 0.0f;
             }
         }
     }
 }
 
-void af_blk_to_nhwc(int n, int h, int w, int c, const float *src, float *dst, int threads)
+void af_blk_to_nhwc(int blk, int n, int h, int w, int c, const float *src, float *dst,
+                    int threads)
 {
     const size_t hw = (size_t)h * w;
-    const int cp = af_blk_pad(c);
+    const int cp = af_blk_pad(blk, c);
 #pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static) \
     if (hw * (size_t)n * (size_t)c > 65536)
     for (long r = 0; r < (long)n * h; r++) { /* one image row at a time */
         const size_t b = (size_t)r / (size_t)h, p0 = ((size_t)r % (size_t)h) * (size_t)w;
         const float *s = src + b * hw * (size_t)cp;
         float *d = dst + b * hw * (size_t)c;
-        for (int cb = 0; cb < cp / AF_BLK; cb++) {
-            const float *plane = s + (size_t)cb * hw * AF_BLK;
-            int c0 = cb * AF_BLK, nl = c - c0 < AF_BLK ? c - c0 : AF_BLK;
+        for (int cb = 0; cb < cp / blk; cb++) {
+            const float *plane = s + (size_t)cb * hw * blk;
+            int c0 = cb * blk, nl = c - c0 < blk ? c - c0 : blk;
             for (size_t p = p0; p < p0 + (size_t)w; p++)
                 for (int l = 0; l < nl; l++)
-                    d[p * (size_t)c + (size_t)(c0 + l)] = plane[p * AF_BLK + (size_t)l];
+                    d[p * (size_t)c + (size_t)(c0 + l)] = plane[p * blk + (size_t)l];
         }
     }
 }
@@ -77,84 +78,85 @@ void af_nchw_to_nhwc(int n, int h, int w, int c, const float *src, float *dst)
 /* Channels [s_off, s_off + cn) of image src to channels [d_off, d_off + cn)
  * of image dst, pixels [p0, p1) of the hw of each plane: whole planes where
  * both offsets sit on a block boundary, lane by lane elsewhere. */
-static void copy_channel_range(size_t hw, size_t p0, size_t p1, const float *src, int s_off,
-                               float *dst, int d_off, int cn)
+static void copy_channel_range(int blk, size_t hw, size_t p0, size_t p1, const float *src,
+                               int s_off, float *dst, int d_off, int cn)
 {
     for (int c = 0; c < cn;) {
         const int sc = s_off + c, dc = d_off + c;
-        const float *s = src + (size_t)(sc / AF_BLK) * hw * AF_BLK;
-        float *d = dst + (size_t)(dc / AF_BLK) * hw * AF_BLK;
-        if (sc % AF_BLK == 0 && dc % AF_BLK == 0 && cn - c >= AF_BLK) { /* a whole plane */
-            memcpy(d + p0 * AF_BLK, s + p0 * AF_BLK, (p1 - p0) * AF_BLK * sizeof *d);
-            c += AF_BLK;
+        const float *s = src + (size_t)(sc / blk) * hw * blk;
+        float *d = dst + (size_t)(dc / blk) * hw * blk;
+        if (sc % blk == 0 && dc % blk == 0 && cn - c >= blk) { /* a whole plane */
+            memcpy(d + p0 * blk, s + p0 * blk, (p1 - p0) * blk * sizeof *d);
+            c += blk;
             continue;
         }
         for (size_t p = p0; p < p1; p++)
-            d[p * AF_BLK + dc % AF_BLK] = s[p * AF_BLK + sc % AF_BLK];
+            d[p * blk + dc % blk] = s[p * blk + sc % blk];
         c++;
     }
 }
 
 /* Zeroes the padding lanes (channels c..Cp-1) of pixels [p0, p1) of one image. */
-static void zero_padding(size_t hw, size_t p0, size_t p1, int c, float *img)
+static void zero_padding(int blk, size_t hw, size_t p0, size_t p1, int c, float *img)
 {
-    if (c % AF_BLK == 0)
+    if (c % blk == 0)
         return;
-    float *plane = img + (size_t)(c / AF_BLK) * hw * AF_BLK;
+    float *plane = img + (size_t)(c / blk) * hw * blk;
     for (size_t p = p0; p < p1; p++)
-        for (int l = c % AF_BLK; l < AF_BLK; l++)
-            plane[p * AF_BLK + l] = 0.0f;
+        for (int l = c % blk; l < blk; l++)
+            plane[p * blk + l] = 0.0f;
 }
 
-void af_blk_concat(int n, int h, int w, int nin, const float *const *srcs, const int *cs,
-                   float *dst, int threads)
+void af_blk_concat(int blk, int n, int h, int w, int nin, const float *const *srcs,
+                   const int *cs, float *dst, int threads)
 {
     const size_t hw = (size_t)h * w;
     int ctot = 0;
     for (int i = 0; i < nin; i++)
         ctot += cs[i];
     /* each image's pixels in chunks, every part's planes copied per chunk */
-    const size_t chunk = 1024; /* pixels: 32 KiB of one plane */
+    const size_t chunk = 8192 / (size_t)blk; /* pixels: 32 KiB of one plane */
     const long per = (long)((hw + chunk - 1) / chunk), tasks = (long)n * per;
 #pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static) \
     if (hw * (size_t)n * (size_t)ctot > 65536)
     for (long t = 0; t < tasks; t++) {
         const int b = (int)(t / per);
         const size_t p0 = (size_t)(t % per) * chunk, p1 = p0 + chunk < hw ? p0 + chunk : hw;
-        float *d = dst + (size_t)b * af_blk_pad(ctot) * hw;
+        float *d = dst + (size_t)b * af_blk_pad(blk, ctot) * hw;
         int off = 0;
         for (int i = 0; i < nin; i++) {
-            copy_channel_range(hw, p0, p1, srcs[i] + (size_t)b * af_blk_pad(cs[i]) * hw, 0, d,
-                               off, cs[i]);
+            copy_channel_range(blk, hw, p0, p1,
+                               srcs[i] + (size_t)b * af_blk_pad(blk, cs[i]) * hw, 0, d, off,
+                               cs[i]);
             off += cs[i];
         }
-        zero_padding(hw, p0, p1, ctot, d);
+        zero_padding(blk, hw, p0, p1, ctot, d);
     }
 }
 
-void af_blk_copy_channels(int n, int h, int w, int c_total, int c_off, int c_n,
+void af_blk_copy_channels(int blk, int n, int h, int w, int c_total, int c_off, int c_n,
                           const float *src, float *dst)
 {
     const size_t hw = (size_t)h * w;
     for (int b = 0; b < n; b++) {
-        float *d = dst + (size_t)b * af_blk_pad(c_n) * hw;
-        copy_channel_range(hw, 0, hw, src + (size_t)b * af_blk_pad(c_total) * hw, c_off, d, 0,
-                           c_n);
-        zero_padding(hw, 0, hw, c_n, d);
+        float *d = dst + (size_t)b * af_blk_pad(blk, c_n) * hw;
+        copy_channel_range(blk, hw, 0, hw, src + (size_t)b * af_blk_pad(blk, c_total) * hw,
+                           c_off, d, 0, c_n);
+        zero_padding(blk, hw, 0, hw, c_n, d);
     }
 }
 
-void af_blk_affine_silu(int n, int h, int w, int c, const float *alpha, const float *beta,
-                        float *v)
+void af_blk_affine_act(int blk, int n, int h, int w, int c, const float *alpha,
+                       const float *beta, int silu, float *v)
 {
     const size_t hw = (size_t)h * w;
-    const int cp = af_blk_pad(c);
+    const int cp = af_blk_pad(blk, c);
     for (int b = 0; b < n; b++)
         for (int ch = 0; ch < c; ch++) {
-            float *p0 = v + ((size_t)b * cp + (size_t)(ch / AF_BLK) * AF_BLK) * hw + ch % AF_BLK;
+            float *p0 = v + ((size_t)b * cp + (size_t)(ch / blk) * blk) * hw + ch % blk;
             for (size_t p = 0; p < hw; p++) {
-                float x = p0[p * AF_BLK] * alpha[ch] + beta[ch];
-                p0[p * AF_BLK] = x / (1.0f + expf(-x));
+                float x = p0[p * blk] * alpha[ch] + beta[ch];
+                p0[p * blk] = silu ? x / (1.0f + expf(-x)) : x;
             }
         }
 }

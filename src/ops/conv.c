@@ -13,6 +13,7 @@
 #include "ops/conv.h"
 
 #include <dnnl.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,14 @@ struct af_conv_weights {
     void *wbuf;             /* 64-byte aligned, dnnl_memory_desc_get_size(&wmd) bytes */
     float *bias;            /* cout floats or NULL */
     int bf16;               /* wbuf holds bf16 weights: convs take bf16 input, give f32 */
+    int int8;               /* wbuf holds s8 weights (per output channel scales): convs
+                             * quantize their input to s8 (act_absmax -> 127) and give f32 */
+    float act_absmax;       /* int8: the calibrated input range */
+    float *oscale;          /* int8: [cout] output scales, (act_absmax/127) * (wmax[oc]/127) */
+    float *qbias;           /* int8: bias / oscale (oneDNN 2.x scales the bias with the sum) */
+    float *oihw32, *q8;     /* int8: the float OIHW weights and their per output channel
+                             * quantization factors, for shapes whose kernel wants another
+                             * weights format (quantized afresh into it) */
     af_layout src_layout, dst_layout; /* the activations wmd was chosen for */
     af_wino_weights *wino;  /* Winograd weights instead of wbuf (3x3 s1, blocked) */
 };
@@ -51,6 +60,12 @@ struct af_conv {
     dnnl_primitive_t prim;
     dnnl_stream_t stream;
     dnnl_memory_t msrc, mwei, mbias, mdst, mscratch;
+    /* the kernel's own activation layouts (make_pd_fast's any_act): the
+     * caller's src and dst (usrc, udst) are reordered into and out of
+     * kernel-layout copies (ksrc, kdst) around each run */
+    dnnl_primitive_t rsrc, rdst;
+    dnnl_memory_t usrc, udst;
+    void *ksrc, *kdst;
     void *own_w;   /* private weights (DNNL_PRIVATE: blocked, REF: OIHW) */
     void *scratch; /* user scratchpad */
     uint16_t *src16; /* bf16 weights: the input converted to bf16 before each run */
@@ -88,14 +103,39 @@ af_status af_conv_desc_check(const af_conv_desc *d, af_error *err)
 
 static dnnl_format_tag_t layout_tag(af_layout l)
 {
-    return l == AF_LAYOUT_BLK8 ? dnnl_nChw8c : l == AF_LAYOUT_NCHW ? dnnl_nchw : dnnl_nhwc;
+    switch (l) {
+    case AF_LAYOUT_BLK8:
+        return dnnl_nChw8c;
+    case AF_LAYOUT_BLK16:
+        return dnnl_nChw16c;
+    case AF_LAYOUT_NCHW:
+        return dnnl_nchw;
+    default:
+        return dnnl_nhwc;
+    }
+}
+
+/* The arithmetic of a conv: fp32; bf16 input and weights; s8 input and
+ * weights with output scales oscale[cout] (mask: per output channel). Bias,
+ * accumulation and output stay f32 (int8: s32 accumulation, then scaled). */
+enum { PREC_F32 = 0, PREC_BF16, PREC_INT8 };
+typedef struct prec {
+    int mode;
+    const float *oscale;
+} prec;
+
+static prec w_prec(const af_conv_weights *w)
+{
+    return (prec){w->int8 ? PREC_INT8 : w->bf16 ? PREC_BF16 : PREC_F32, w->oscale};
 }
 
 /* Creates the primitive descriptor for one shape; wmd NULL means format `any`.
- * bf16: input and weights in bf16, bias and output in f32. */
+ * p: the arithmetic (prec). any_act: the activations in format `any` too (the
+ * kernel's own layouts, for a conv whose layouts have no fast kernel here: it
+ * then runs between reorders; oneDNN's int8 kernels take NHWC only). */
 static dnnl_status_t make_pd(dnnl_engine_t eng, const af_conv_desc *d, int has_bias, int n,
-                             int h, int w, const dnnl_memory_desc_t *wmd, int bf16,
-                             af_layout src_layout, af_layout dst_layout,
+                             int h, int w, const dnnl_memory_desc_t *wmd, prec p,
+                             af_layout src_layout, af_layout dst_layout, int any_act,
                              dnnl_primitive_desc_t *pd)
 {
     int oh, ow;
@@ -106,9 +146,13 @@ static dnnl_status_t make_pd(dnnl_engine_t eng, const af_conv_desc *d, int has_b
     dnnl_dims_t strides = {d->stride, d->stride}, pads = {d->pad, d->pad};
     dnnl_status_t st;
     *pd = NULL;
-    dnnl_data_type_t in_dt = bf16 ? dnnl_bf16 : dnnl_f32;
-    if ((st = dnnl_memory_desc_init_by_tag(&src_md, 4, sdims, in_dt, layout_tag(src_layout))) ||
-        (st = dnnl_memory_desc_init_by_tag(&dst_md, 4, ddims, dnnl_f32, layout_tag(dst_layout))) ||
+    dnnl_data_type_t in_dt = p.mode == PREC_BF16   ? dnnl_bf16
+                             : p.mode == PREC_INT8 ? dnnl_s8
+                                                   : dnnl_f32;
+    dnnl_format_tag_t stag = any_act ? dnnl_format_tag_any : layout_tag(src_layout),
+                      dtag = any_act ? dnnl_format_tag_any : layout_tag(dst_layout);
+    if ((st = dnnl_memory_desc_init_by_tag(&src_md, 4, sdims, in_dt, stag)) ||
+        (st = dnnl_memory_desc_init_by_tag(&dst_md, 4, ddims, dnnl_f32, dtag)) ||
         (st = dnnl_memory_desc_init_by_tag(&any_wmd, 4, wdims, in_dt, dnnl_format_tag_any)) ||
         (st = dnnl_memory_desc_init_by_tag(&bias_md, 1, bdims, dnnl_f32, dnnl_a)))
         return st;
@@ -124,6 +168,8 @@ static dnnl_status_t make_pd(dnnl_engine_t eng, const af_conv_desc *d, int has_b
     if ((st = dnnl_primitive_attr_create(&attr)))
         return st;
     st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (!st && p.mode == PREC_INT8)
+        st = dnnl_primitive_attr_set_output_scales(attr, d->cout, 1 << 1, p.oscale);
     if (!st && d->act == AF_ACT_SILU) {
         st = dnnl_post_ops_create(&po);
         if (!st)
@@ -152,9 +198,11 @@ static int impl_is_ref(const char *impl)
     return strncmp(impl, "ref", 3) == 0;
 }
 
-/* Reorders `from` (in format fmd) into `to` (format tmd), synchronously. */
+/* Reorders `from` (in format fmd) into `to` (format tmd), synchronously;
+ * attr (may be NULL): the reorder's attributes (output scales). */
 static af_status reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *fmd, const void *from,
-                         const dnnl_memory_desc_t *tmd, void *to, af_error *err)
+                         const dnnl_memory_desc_t *tmd, void *to,
+                         const_dnnl_primitive_attr_t attr, af_error *err)
 {
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t rp = NULL;
@@ -162,7 +210,7 @@ static af_status reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *fmd, const
     dnnl_stream_t s = NULL;
     dnnl_status_t st;
     const char *what = "creating the weights reorder";
-    if (!(st = dnnl_reorder_primitive_desc_create(&rpd, fmd, eng, tmd, eng, NULL)) &&
+    if (!(st = dnnl_reorder_primitive_desc_create(&rpd, fmd, eng, tmd, eng, attr)) &&
         !(st = dnnl_primitive_create(&rp, rpd)) &&
         !(st = dnnl_memory_create(&mf, fmd, eng, (void *)from)) &&
         !(st = dnnl_memory_create(&mt, tmd, eng, to)) &&
@@ -207,7 +255,7 @@ static af_status alloc_reordered(dnnl_engine_t eng, const dnnl_memory_desc_t *fm
     if (dnnl_memory_desc_equal(fmd, tmd))
         memcpy(buf, from, bytes);
     else
-        rc = reorder(eng, fmd, from, tmd, buf, err);
+        rc = reorder(eng, fmd, from, tmd, buf, NULL, err);
     if (rc) {
         free(buf);
         return rc;
@@ -216,17 +264,45 @@ static af_status alloc_reordered(dnnl_engine_t eng, const dnnl_memory_desc_t *fm
     return AF_OK;
 }
 
+/* make_pd on the given layouts; where oneDNN has only its slow reference
+ * kernel for them (a layout foreign to this CPU's kernels, e.g. nChw16c on
+ * an AVX2 CPU), on the kernel's own activation layouts instead (*any_act
+ * set; the conv then runs between reorders) if that finds a real kernel. */
+static dnnl_status_t make_pd_fast(dnnl_engine_t eng, const af_conv_desc *d, int has_bias, int n,
+                                  int h, int w, const dnnl_memory_desc_t *wmd, prec p,
+                                  af_layout src_layout, af_layout dst_layout, int *any_act,
+                                  dnnl_primitive_desc_t *pd)
+{
+    *any_act = 0;
+    dnnl_status_t st =
+        make_pd(eng, d, has_bias, n, h, w, wmd, p, src_layout, dst_layout, 0, pd);
+    if (st != dnnl_success || !impl_is_ref(pd_impl(*pd)))
+        return st;
+    dnnl_primitive_desc_t alt = NULL;
+    if (make_pd(eng, d, has_bias, n, h, w, wmd, p, src_layout, dst_layout, 1, &alt) ==
+            dnnl_success &&
+        !impl_is_ref(pd_impl(alt))) {
+        dnnl_primitive_desc_destroy(*pd);
+        *pd = alt;
+        *any_act = 1;
+    } else if (alt) {
+        dnnl_primitive_desc_destroy(alt);
+    }
+    return dnnl_success;
+}
+
 /* The weights format oneDNN's kernel picks for w's convolution at a nominal
  * input shape, big enough for every kernel and stride (the format depends on
  * the channel counts and kernel, hardly on the spatial size). *is_ref: the
  * kernel found is oneDNN's slow reference. */
-static dnnl_status_t nominal_wmd(dnnl_engine_t eng, const af_conv_weights *w, int bf16,
+static dnnl_status_t nominal_wmd(dnnl_engine_t eng, const af_conv_weights *w, prec p,
                                  dnnl_memory_desc_t *wmd, int *is_ref)
 {
     int hw = AF_CONV_NOMINAL_HW < w->d.k ? w->d.k : AF_CONV_NOMINAL_HW;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t st = make_pd(eng, &w->d, w->bias != NULL, 1, hw, hw, NULL, bf16,
-                               w->src_layout, w->dst_layout, &pd);
+    int any_act;
+    dnnl_status_t st = make_pd_fast(eng, &w->d, w->bias != NULL, 1, hw, hw, NULL, p,
+                                    w->src_layout, w->dst_layout, &any_act, &pd);
     if (st)
         return st;
     *is_ref = impl_is_ref(pd_impl(pd));
@@ -247,7 +323,7 @@ static af_status prepare_dnnl(af_conv_weights *w, const float *weight, af_error 
     if (st)
         return dnnl_err(err, "describing the OIHW weights", st);
     int is_ref;
-    st = nominal_wmd(eng, w, 0, &w->wmd, &is_ref);
+    st = nominal_wmd(eng, w, (prec){PREC_F32, NULL}, &w->wmd, &is_ref);
     if (st == dnnl_unimplemented)
         w->wmd = umd; /* keep OIHW; af_conv_create retries per shape */
     else if (st)
@@ -265,7 +341,8 @@ static af_status prepare_dnnl(af_conv_weights *w, const float *weight, af_error 
  * weights would grow from 15 to 26 MiB each. */
 int af_conv_winograd_suits(const af_engine *e, const af_conv_desc *d)
 {
-    if (d->k != 3 || d->pad != 1 || !af_engine_winograd(e) || !af_wino_supported())
+    if (d->k != 3 || d->pad != 1 || !af_engine_winograd(e) || af_engine_blk(e) != 8 ||
+        !af_wino_supported())
         return 0;
     if (d->stride == 1)
         return d->cin >= 32 && d->cout >= 32;
@@ -347,13 +424,15 @@ af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err)
 {
     if (w->bf16)
         return AF_OK;
+    if (w->int8)
+        return af_fail(err, AF_E_ARG, "conv: int8 weights do not go to bf16");
     af_status rc = af_conv_weights_set_winograd(w, 0, err); /* bf16 runs on oneDNN's kernels */
     if (rc)
         return rc;
     dnnl_engine_t eng = af_engine_dnnl(w->e);
     dnnl_memory_desc_t tmd;
     int is_ref = 0;
-    dnnl_status_t st = nominal_wmd(eng, w, 1, &tmd, &is_ref);
+    dnnl_status_t st = nominal_wmd(eng, w, (prec){PREC_BF16, NULL}, &tmd, &is_ref);
     if (st == dnnl_unimplemented || (st == dnnl_success && is_ref))
         return af_fail(err, AF_E_UNSUPPORTED, "conv: oneDNN has no bf16 kernel on this CPU");
     if (st)
@@ -368,6 +447,116 @@ af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err)
     return AF_OK;
 }
 
+/* Reorders OIHW f32 weights into tmd (s8), each output channel oc times q[oc]
+ * (rounded to nearest, saturated; oneDNN adds the compensation its s8-input
+ * kernels need). */
+static af_status reorder_quantize(dnnl_engine_t eng, const dnnl_memory_desc_t *fmd,
+                                  const float *from, const dnnl_memory_desc_t *tmd, void *to,
+                                  int cout, const float *q, af_error *err)
+{
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_status_t st;
+    if ((st = dnnl_primitive_attr_create(&attr)) ||
+        (st = dnnl_primitive_attr_set_output_scales(attr, cout, 1 << 0, q))) {
+        if (attr)
+            dnnl_primitive_attr_destroy(attr);
+        return dnnl_err(err, "quantizing the weights", st);
+    }
+    af_status rc = reorder(eng, fmd, from, tmd, to, attr, err);
+    dnnl_primitive_attr_destroy(attr);
+    return rc;
+}
+
+af_status af_conv_weights_to_int8(af_conv_weights *w, float act_absmax, af_error *err)
+{
+    if (w->int8)
+        return AF_OK;
+    if (w->bf16)
+        return af_fail(err, AF_E_ARG, "conv: bf16 weights do not go to int8");
+    if (!(act_absmax > 0) || !(act_absmax < 1e30f))
+        return af_fail(err, AF_E_ARG, "conv: bad int8 input range %g", (double)act_absmax);
+    af_status rc = af_conv_weights_set_winograd(w, 0, err); /* int8 runs on oneDNN's kernels */
+    if (rc)
+        return rc;
+    dnnl_engine_t eng = af_engine_dnnl(w->e);
+    const af_conv_desc *d = &w->d;
+    const size_t per = (size_t)d->cin * d->k * d->k;
+    dnnl_memory_desc_t umd, tmd;
+    dnnl_status_t st = oihw_md(d, &umd);
+    if (st)
+        return dnnl_err(err, "describing the OIHW weights", st);
+    float *oihw = NULL, *oscale = af_alloc64((size_t)d->cout * sizeof *oscale),
+          *q = malloc((size_t)d->cout * sizeof *q), *qbias = NULL;
+    void *buf = NULL;
+    if (w->bias && !(qbias = af_alloc64((size_t)d->cout * sizeof *qbias))) {
+        rc = af_fail(err, AF_E_NOMEM, "conv: out of memory");
+        goto out;
+    }
+    if (!oscale || !q) {
+        rc = af_fail(err, AF_E_NOMEM, "conv: out of memory");
+        goto out;
+    }
+    if ((rc = alloc_reordered(eng, &w->wmd, w->wbuf, &umd, (void **)&oihw, err)))
+        goto out;
+    /* per output channel: wmax -> 127 */
+    for (int o = 0; o < d->cout; o++) {
+        float mx = 0.0f;
+        for (size_t i = 0; i < per; i++) {
+            float a = fabsf(oihw[(size_t)o * per + i]);
+            mx = a > mx ? a : mx;
+        }
+        float ws = mx > 0.0f ? mx / 127.0f : 1.0f;
+        q[o] = 1.0f / ws;
+        oscale[o] = act_absmax / 127.0f * ws;
+        if (qbias)
+            qbias[o] = w->bias[o] / oscale[o];
+    }
+    int is_ref = 0;
+    st = nominal_wmd(eng, w, (prec){PREC_INT8, oscale}, &tmd, &is_ref);
+    if (st == dnnl_unimplemented || (st == dnnl_success && is_ref)) {
+        rc = af_fail(err, AF_E_UNSUPPORTED, "conv: oneDNN has no int8 kernel on this CPU");
+        goto out;
+    }
+    if (st) {
+        rc = dnnl_err(err, "querying the int8 convolution's weights format", st);
+        goto out;
+    }
+    size_t bytes = dnnl_memory_desc_get_size(&tmd);
+    if (!(buf = af_alloc64(bytes ? bytes : 1))) {
+        rc = af_fail(err, AF_E_NOMEM, "conv: out of memory for %zu bytes of weights", bytes);
+        goto out;
+    }
+    memset(buf, 0, bytes);
+    if ((rc = reorder_quantize(eng, &umd, oihw, &tmd, buf, d->cout, q, err)))
+        goto out;
+    free(w->wbuf);
+    w->wbuf = buf;
+    buf = NULL;
+    w->wmd = tmd;
+    w->oscale = oscale;
+    oscale = NULL;
+    w->qbias = qbias;
+    qbias = NULL;
+    w->oihw32 = oihw;
+    oihw = NULL;
+    w->q8 = q;
+    q = NULL;
+    w->act_absmax = act_absmax;
+    w->int8 = 1;
+out:
+    free(oihw);
+    free(oscale);
+    free(qbias);
+    free(q);
+    free(buf);
+    return rc;
+}
+
+int af_conv_weights_is_int8(const af_conv_weights *w)
+{
+    return w->int8;
+}
+
 af_status af_conv_weights_set_winograd(af_conv_weights *w, int m, af_error *err)
 {
     if (m != 0 && m != 2 && m != 4)
@@ -375,7 +564,7 @@ af_status af_conv_weights_set_winograd(af_conv_weights *w, int m, af_error *err)
     if (m && w->d.stride == 2)
         m = 2; /* the one stride-2 form */
     const int cur = af_conv_weights_winograd(w);
-    if (m == cur || (m && (w->bf16 || !winograd_applies(w->e, &w->d, w->src_layout,
+    if (m == cur || (m && (w->bf16 || w->int8 || !winograd_applies(w->e, &w->d, w->src_layout,
                                                         w->dst_layout))))
         return AF_OK;
     af_status rc;
@@ -422,6 +611,10 @@ void af_conv_weights_free(af_conv_weights *w)
         return;
     free(w->wbuf);
     free(w->bias);
+    free(w->oscale);
+    free(w->qbias);
+    free(w->oihw32);
+    free(w->q8);
     af_wino_weights_free(w->wino);
     free(w);
 }
@@ -438,8 +631,9 @@ static af_status shape_check(const af_conv_desc *d, int n, int h, int w, int oh,
     if (n < 1 || h < 1 || w < 1 || oh < 1 || ow < 1)
         return af_fail(err, AF_E_ARG, "conv: input %dx%dx%d (k %d, pad %d) gives no output", n,
                        h, w, d->k, d->pad);
-    /* channels as stored in the blocked layout (rounded up to 8) */
-    size_t cin = (size_t)af_blk_pad(d->cin), cout = (size_t)af_blk_pad(d->cout);
+    /* channels as stored in the blocked layouts (rounded up to at most 16) */
+    size_t cin = (size_t)af_blk_pad(AF_BLK_MAX, d->cin),
+           cout = (size_t)af_blk_pad(AF_BLK_MAX, d->cout);
     if (af_mul3_size((size_t)n, (size_t)h, (size_t)w, &a) || af_mul_size(a, cin, &a) ||
         af_mul3_size((size_t)n, (size_t)oh, (size_t)ow, &b) || af_mul_size(b, cout, &b) ||
         a > AF_CONV_MAX_ELEMS || b > AF_CONV_MAX_ELEMS)
@@ -450,7 +644,61 @@ static af_status shape_check(const af_conv_desc *d, int n, int h, int w, int oh,
 /* Floats of an n x h x w x c tensor stored in layout l. */
 static size_t layout_elems(af_layout l, int n, int h, int w, int c)
 {
-    return l == AF_LAYOUT_BLK8 ? af_blk_elems(n, h, w, c) : (size_t)n * h * w * c;
+    return af_layout_blk(l) ? af_blk_elems(af_layout_blk(l), n, h, w, c) : (size_t)n * h * w * c;
+}
+
+/* The reorders between the caller's layouts and the kernel's (smd, dmd) and
+ * the kernel-layout buffers, for a conv made with make_pd_fast's any_act. */
+static af_status make_act_reorders(af_conv *c, const dnnl_memory_desc_t *smd,
+                                   const dnnl_memory_desc_t *dmd, af_error *err)
+{
+    dnnl_engine_t eng = af_engine_dnnl(c->e);
+    const af_conv_desc *d = &c->w->d;
+    dnnl_memory_desc_t umd_s, umd_d;
+    dnnl_dims_t sdims = {c->n, d->cin, c->h, c->wd}, ddims = {c->n, d->cout, c->oh, c->ow};
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_status_t st;
+    const char *what = "describing the activations";
+    if ((st = dnnl_memory_desc_init_by_tag(&umd_s, 4, sdims, c->w->bf16 ? dnnl_bf16 : dnnl_f32,
+                                           layout_tag(c->src_layout))) ||
+        (st = dnnl_memory_desc_init_by_tag(&umd_d, 4, ddims, dnnl_f32,
+                                           layout_tag(c->dst_layout))))
+        return dnnl_err(err, what, st);
+    size_t sb = dnnl_memory_desc_get_size(smd), db = dnnl_memory_desc_get_size(dmd);
+    if (!(c->ksrc = af_alloc64(sb ? sb : 1)) || !(c->kdst = af_alloc64(db ? db : 1)))
+        return af_fail(err, AF_E_NOMEM, "conv: out of memory for the reordered activations");
+    what = "creating the activation reorders";
+    if ((st = dnnl_memory_create(&c->usrc, &umd_s, eng, DNNL_MEMORY_NONE)) ||
+        (st = dnnl_memory_create(&c->udst, &umd_d, eng, DNNL_MEMORY_NONE)) ||
+        (st = dnnl_memory_set_data_handle(c->msrc, c->ksrc)) ||
+        (st = dnnl_memory_set_data_handle(c->mdst, c->kdst)) ||
+        (st = dnnl_primitive_attr_create(&attr)))
+        goto out;
+    const float q = 127.0f / c->w->act_absmax; /* int8: quantize f32 into s8 on the way */
+    if ((c->w->int8 && (st = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &q))) ||
+        (st = dnnl_reorder_primitive_desc_create(&rpd, &umd_s, eng, smd, eng, attr)) ||
+        (st = dnnl_primitive_create(&c->rsrc, rpd)))
+        goto out;
+    dnnl_primitive_desc_destroy(rpd);
+    rpd = NULL;
+    if ((st = dnnl_reorder_primitive_desc_create(&rpd, dmd, eng, &umd_d, eng, NULL)) ||
+        (st = dnnl_primitive_create(&c->rdst, rpd)))
+        goto out;
+out:
+    if (rpd)
+        dnnl_primitive_desc_destroy(rpd);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    return st ? dnnl_err(err, what, st) : AF_OK;
+}
+
+/* Runs reorder r from `from` to `to` on c's stream. */
+static dnnl_status_t run_reorder(af_conv *c, dnnl_primitive_t r, dnnl_memory_t from,
+                                 dnnl_memory_t to)
+{
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    return dnnl_primitive_execute(r, c->stream, 2, args);
 }
 
 static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int h, int width,
@@ -516,9 +764,10 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     int prev = af_engine_set_threads(e, threads);
     if (threads <= 0)
         c->threads = af_engine_max_threads(e);
+    int any_act = 0;
     st = naive || oihw ? dnnl_unimplemented
-                       : make_pd(eng, d, w->bias != NULL, n, h, width, &w->wmd, w->bf16,
-                                 c->src_layout, c->dst_layout, &pd);
+                       : make_pd_fast(eng, d, w->bias != NULL, n, h, width, &w->wmd, w_prec(w),
+                                      c->src_layout, c->dst_layout, &any_act, &pd);
     if (st == dnnl_success && impl_is_ref(pd_impl(pd))) {
         dnnl_primitive_desc_destroy(pd); /* the blocked format forced a slow kernel */
         pd = NULL;
@@ -528,8 +777,8 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         c->path = AF_CONV_DNNL_SHARED;
     } else if (st == dnnl_unimplemented) {
         st = naive ? dnnl_unimplemented
-                   : make_pd(eng, d, w->bias != NULL, n, h, width, NULL, w->bf16, c->src_layout,
-                             c->dst_layout, &pd);
+                   : make_pd_fast(eng, d, w->bias != NULL, n, h, width, NULL, w_prec(w),
+                                  c->src_layout, c->dst_layout, &any_act, &pd);
         if (st == dnnl_success) {
             c->path = AF_CONV_DNNL_PRIVATE;
         } else if (st == dnnl_unimplemented) {
@@ -539,6 +788,10 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     }
     if (st) {
         rc = dnnl_err(err, "creating a convolution", st);
+        goto fail;
+    }
+    if (w->int8 && c->path == AF_CONV_REF) { /* the naive loops are fp32 */
+        rc = af_fail(err, AF_E_UNSUPPORTED, "conv: no int8 kernel for a %dx%d input", h, width);
         goto fail;
     }
 
@@ -559,6 +812,22 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         if (!oihw && dnnl_memory_desc_equal(&tmd, &w->wmd)) {
             if (c->path == AF_CONV_DNNL_PRIVATE)
                 c->path = AF_CONV_DNNL_SHARED;
+        } else if (w->int8) { /* quantized afresh from the float weights for this format */
+            dnnl_memory_desc_t fmd;
+            size_t bytes = dnnl_memory_desc_get_size(&tmd);
+            if ((st = oihw_md(d, &fmd))) {
+                rc = dnnl_err(err, "describing the OIHW weights", st);
+                goto fail;
+            }
+            if (!(c->own_w = af_alloc64(bytes ? bytes : 1))) {
+                rc = af_fail(err, AF_E_NOMEM, "conv: out of memory for the int8 weights");
+                goto fail;
+            }
+            memset(c->own_w, 0, bytes);
+            if ((rc = reorder_quantize(eng, &fmd, w->oihw32, &tmd, c->own_w, d->cout, w->q8,
+                                       err)))
+                goto fail;
+            wptr = c->own_w;
         } else {
             if ((rc = alloc_reordered(eng, swmd, swbuf, &tmd, &c->own_w, err)))
                 goto fail;
@@ -581,7 +850,7 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         *out = c;
         return AF_OK;
     }
-    snprintf(c->impl, sizeof c->impl, "%s", pd_impl(pd));
+    snprintf(c->impl, sizeof c->impl, "%s%s", pd_impl(pd), any_act ? "+reorders" : "");
     if (w->bf16) {
         c->src_elems = layout_elems(src_layout, n, h, width, d->cin); /* bounded by shape_check */
         if (!(c->src16 = af_alloc64(c->src_elems * sizeof *c->src16))) {
@@ -609,13 +878,15 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         (st = dnnl_memory_create(&c->mdst, dmd, eng, DNNL_MEMORY_NONE)) ||
         (st = dnnl_memory_create(&c->mwei, wmd, eng, (void *)wptr)))
         goto dnnl_fail;
+    if (any_act && (rc = make_act_reorders(c, smd, dmd, err)))
+        goto fail;
     if (w->bias) {
         const dnnl_memory_desc_t *bmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
         if (!bmd) {
             rc = af_fail(err, AF_E_INTERNAL, "oneDNN: convolution lacks the bias descriptor");
             goto fail;
         }
-        if ((st = dnnl_memory_create(&c->mbias, bmd, eng, w->bias)))
+        if ((st = dnnl_memory_create(&c->mbias, bmd, eng, w->int8 ? w->qbias : w->bias)))
             goto dnnl_fail;
     }
     size_t spbytes = spmd ? dnnl_memory_desc_get_size(spmd) : 0;
@@ -675,10 +946,10 @@ af_status af_conv_create_naive_for(af_engine *e, const af_conv_weights *w, int n
 static void convert_nhwc(af_layout l, int to_nhwc, int n, int h, int w, int c, const float *src,
                          float *dst)
 {
-    if (l == AF_LAYOUT_BLK8 && to_nhwc)
-        af_blk_to_nhwc(n, h, w, c, src, dst, 1);
-    else if (l == AF_LAYOUT_BLK8)
-        af_nhwc_to_blk(n, h, w, c, src, dst);
+    if (af_layout_blk(l) && to_nhwc)
+        af_blk_to_nhwc(af_layout_blk(l), n, h, w, c, src, dst, 1);
+    else if (af_layout_blk(l))
+        af_nhwc_to_blk(af_layout_blk(l), n, h, w, c, src, dst);
     else if (l == AF_LAYOUT_NCHW && to_nhwc)
         af_nchw_to_nhwc(n, h, w, c, src, dst);
     else if (l == AF_LAYOUT_NCHW)
@@ -710,8 +981,9 @@ af_status af_conv_forward(af_conv *c, const float *src, float *dst, af_error *er
     dnnl_status_t st;
     if (c->src16)
         af_bf16_from_f32_array(src, c->src16, c->src_elems, c->threads);
-    if ((st = dnnl_memory_set_data_handle(c->msrc, c->src16 ? (void *)c->src16 : (void *)src)) ||
-        (st = dnnl_memory_set_data_handle(c->mdst, dst)))
+    void *in = c->src16 ? (void *)c->src16 : (void *)src;
+    if ((st = dnnl_memory_set_data_handle(c->rsrc ? c->usrc : c->msrc, in)) ||
+        (st = dnnl_memory_set_data_handle(c->rdst ? c->udst : c->mdst, dst)))
         return dnnl_err(err, "setting the convolution buffers", st);
     dnnl_exec_arg_t args[5];
     int na = 0;
@@ -723,7 +995,11 @@ af_status af_conv_forward(af_conv *c, const float *src, float *dst, af_error *er
     if (c->mscratch)
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, c->mscratch};
     int prev = af_engine_set_threads(c->e, c->threads);
-    st = dnnl_primitive_execute(c->prim, c->stream, na, args);
+    st = c->rsrc ? run_reorder(c, c->rsrc, c->usrc, c->msrc) : dnnl_success;
+    if (!st)
+        st = dnnl_primitive_execute(c->prim, c->stream, na, args);
+    if (!st && c->rdst)
+        st = run_reorder(c, c->rdst, c->mdst, c->udst);
     if (!st)
         st = dnnl_stream_wait(c->stream);
     af_engine_restore_threads(c->e, prev);
@@ -746,6 +1022,16 @@ void af_conv_free(af_conv *c)
         dnnl_memory_destroy(c->mdst);
     if (c->msrc)
         dnnl_memory_destroy(c->msrc);
+    if (c->usrc)
+        dnnl_memory_destroy(c->usrc);
+    if (c->udst)
+        dnnl_memory_destroy(c->udst);
+    if (c->rsrc)
+        dnnl_primitive_destroy(c->rsrc);
+    if (c->rdst)
+        dnnl_primitive_destroy(c->rdst);
+    free(c->ksrc);
+    free(c->kdst);
     if (c->stream)
         dnnl_stream_destroy(c->stream);
     if (c->prim)

@@ -10,8 +10,26 @@
 typedef enum af_act { AF_ACT_NONE = 0, AF_ACT_SILU } af_act;
 
 /* Activation layouts: NHWC (the default), planar NCHW (for the network input,
- * where oneDNN's fast first-layer kernel wants it) and nChw8c (ops/blocked.h). */
-typedef enum af_layout { AF_LAYOUT_NHWC = 0, AF_LAYOUT_NCHW, AF_LAYOUT_BLK8 } af_layout;
+ * where oneDNN's fast first-layer kernel wants it), nChw8c and nChw16c
+ * (ops/blocked.h). */
+typedef enum af_layout {
+    AF_LAYOUT_NHWC = 0,
+    AF_LAYOUT_NCHW,
+    AF_LAYOUT_BLK8,
+    AF_LAYOUT_BLK16
+} af_layout;
+
+/* The block size of a blocked layout (8 or 16), 0 for NHWC and NCHW. */
+static inline int af_layout_blk(af_layout l)
+{
+    return l == AF_LAYOUT_BLK8 ? 8 : l == AF_LAYOUT_BLK16 ? 16 : 0;
+}
+
+/* The blocked layout of block size blk (8 or 16). */
+static inline af_layout af_blk_layout(int blk)
+{
+    return blk == 16 ? AF_LAYOUT_BLK16 : AF_LAYOUT_BLK8;
+}
 
 typedef struct af_conv_desc {
     int cin, cout, k, stride, pad;
@@ -45,6 +63,18 @@ void af_conv_weights_free(af_conv_weights *w);
 af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err);
 int af_conv_weights_is_bf16(const af_conv_weights *w);
 
+/* Turns prepared weights into int8 ones: s8 weights with one scale per output
+ * channel (its largest |w| -> 127); convolutions created from them afterwards
+ * quantize their input to s8 with act_absmax -> 127 (rounded to nearest,
+ * saturated; from a calibration), run oneDNN's s8 kernels (s32 accumulation,
+ * VNNI where the CPU has it; NHWC, reordered to and from the caller's layouts)
+ * and give float32 (scales, bias and SiLU in float32). The float weights are
+ * kept too, for shapes whose kernel wants another weights format.
+ * AF_E_UNSUPPORTED where oneDNN has no int8 kernel. Not while an af_conv made
+ * from w exists. */
+af_status af_conv_weights_to_int8(af_conv_weights *w, float act_absmax, af_error *err);
+int af_conv_weights_is_int8(const af_conv_weights *w);
+
 /* Winograd weights (ops/winograd.h): F(2x2,3x3) is chosen at creation for
  * 3x3 stride-1 pad-1 convolutions between blocked activations from 32
  * channels on either side, and its stride-2 form (S2) for stride-2 pad-1 ones
@@ -54,7 +84,8 @@ int af_conv_weights_is_bf16(const af_conv_weights *w);
  * oneDNN's (m = 0); other weights stay as they are. Not while an af_conv made
  * from w exists. af_conv_weights_winograd: m (2 for S2), or 0. */
 af_status af_conv_weights_set_winograd(af_conv_weights *w, int m, af_error *err);
-/* Whether d is a convolution the Winograd path takes on this CPU (3x3, pad 1,
+/* Whether d is a convolution the Winograd path takes on this CPU (where the
+ * engine's activations are nChw8c: af_engine_blk; 3x3, pad 1,
  * stride 1 from 32 channels on either side or stride 2 as above; the layouts
  * aside): the one test for inference and training (ops/conv_train.c, which
  * takes the stride-1 ones). */

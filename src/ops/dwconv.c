@@ -1,5 +1,5 @@
-/* Depthwise k x k convolution on blocked activations: each block of AF_BLK
- * channels is an H x W plane of AF_BLK-float lanes, so one output pixel of a
+/* Depthwise k x k convolution on blocked activations: each block of blk
+ * channels is an H x W plane of blk-float lanes, so one output pixel of a
  * block is k*k lane-wise multiply-adds, which the compiler vectorises. */
 #include "ops/dwconv.h"
 
@@ -13,31 +13,31 @@ static inline float act_of(float x, int silu)
     return silu ? x / (1.0f + expf(-x)) : x;
 }
 
-void af_dwconv_blk(int n, int h, int w, int c, int k, const float *weight, const float *bias,
-                   const float *alpha, const float *beta, int silu, const float *src, float *dst,
-                   int threads)
+void af_dwconv_blk(int blk, int n, int h, int w, int c, int k, const float *weight,
+                   const float *bias, const float *alpha, const float *beta, int silu,
+                   const float *src, float *dst, int threads)
 {
-    const int nb = af_blk_pad(c) / AF_BLK, r = k / 2;
+    const int nb = af_blk_pad(blk, c) / blk, r = k / 2;
     const size_t hw = (size_t)h * w;
 #pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static) \
     if (hw * (size_t)n * (size_t)c > 32768)
     for (long job = 0; job < (long)n * nb * h; job++) { /* one output row of one block */
         const int y = (int)(job % h), cb = (int)(job / h % nb), b = (int)(job / h / nb);
-        const size_t plane = ((size_t)b * nb + (size_t)cb) * hw * AF_BLK;
+        const size_t plane = ((size_t)b * nb + (size_t)cb) * hw * blk;
         const float *s = src + plane;
-        float *d = dst + plane + (size_t)y * w * AF_BLK;
-        float wk[AF_BLK * 64], b0[AF_BLK], al[AF_BLK], be[AF_BLK]; /* k <= 8 */
-        for (int l = 0; l < AF_BLK; l++) {
-            const int ch = cb * AF_BLK + l, live = ch < c;
+        float *d = dst + plane + (size_t)y * w * blk;
+        float wk[AF_BLK_MAX * 64], b0[AF_BLK_MAX], al[AF_BLK_MAX], be[AF_BLK_MAX]; /* k <= 8 */
+        for (int l = 0; l < blk; l++) {
+            const int ch = cb * blk + l, live = ch < c;
             for (int t = 0; t < k * k; t++)
-                wk[t * AF_BLK + l] = live ? weight[(size_t)ch * k * k + (size_t)t] : 0.0f;
+                wk[t * blk + l] = live ? weight[(size_t)ch * k * k + (size_t)t] : 0.0f;
             b0[l] = live && bias ? bias[ch] : 0.0f;
             al[l] = live && alpha ? alpha[ch] : 1.0f;
             be[l] = live && beta ? beta[ch] : 0.0f;
         }
         for (int x = 0; x < w; x++) {
-            float acc[AF_BLK];
-            for (int l = 0; l < AF_BLK; l++)
+            float acc[AF_BLK_MAX];
+            for (int l = 0; l < blk; l++)
                 acc[l] = 0.0f;
             for (int ky = 0; ky < k; ky++) {
                 const int iy = y + ky - r;
@@ -47,31 +47,18 @@ void af_dwconv_blk(int n, int h, int w, int c, int k, const float *weight, const
                     const int ix = x + kx - r;
                     if (ix < 0 || ix >= w)
                         continue;
-                    const float *px = s + ((size_t)iy * w + (size_t)ix) * AF_BLK;
-                    const float *wt = wk + (ky * k + kx) * AF_BLK;
-                    for (int l = 0; l < AF_BLK; l++)
+                    const float *px = s + ((size_t)iy * w + (size_t)ix) * blk;
+                    const float *wt = wk + (ky * k + kx) * blk;
+                    for (int l = 0; l < blk; l++)
                         acc[l] += px[l] * wt[l];
                 }
             }
-            float *o = d + (size_t)x * AF_BLK;
-            for (int l = 0; l < AF_BLK; l++) {
-                const int live = cb * AF_BLK + l < c;
+            float *o = d + (size_t)x * blk;
+            for (int l = 0; l < blk; l++) {
+                const int live = cb * blk + l < c;
                 float v = alpha ? acc[l] * al[l] + be[l] : acc[l] + b0[l];
                 o[l] = live ? act_of(v, silu) : 0.0f;
             }
         }
     }
-}
-
-void af_blk_affine_act(int n, int h, int w, int c, const float *alpha, const float *beta,
-                       int silu, float *v)
-{
-    const size_t hw = (size_t)h * w;
-    const int cp = af_blk_pad(c);
-    for (int b = 0; b < n; b++)
-        for (int ch = 0; ch < c; ch++) {
-            float *p0 = v + ((size_t)b * cp + (size_t)(ch / AF_BLK) * AF_BLK) * hw + ch % AF_BLK;
-            for (size_t p = 0; p < hw; p++)
-                p0[p * AF_BLK] = act_of(p0[p * AF_BLK] * alpha[ch] + beta[ch], silu);
-        }
 }

@@ -9,15 +9,10 @@
 /* dst = act(conv(src) + bias), or with alpha: act(conv(src) * alpha + beta)
  * (PyTorch's eval BatchNorm after a bias-free conv, the unfused reference mode).
  * weight [c][k][k]; bias, alpha, beta [c] or NULL; silu: apply x * sigmoid(x).
- * src and dst blocked (n, c, h, w), distinct; dst's padding lanes written 0.
+ * src and dst blocked (n, c, h, w) with block blk (<= AF_BLK_MAX), distinct; dst's padding lanes written 0.
  * Split over `threads` OpenMP threads. */
-void af_dwconv_blk(int n, int h, int w, int c, int k, const float *weight, const float *bias,
-                   const float *alpha, const float *beta, int silu, const float *src, float *dst,
-                   int threads);
-
-/* v = act(v * alpha + beta) per channel on a blocked tensor (the unfused BN of
- * a conv whose module has no activation when silu is 0). */
-void af_blk_affine_act(int n, int h, int w, int c, const float *alpha, const float *beta,
-                       int silu, float *v);
+void af_dwconv_blk(int blk, int n, int h, int w, int c, int k, const float *weight,
+                   const float *bias, const float *alpha, const float *beta, int silu,
+                   const float *src, float *dst, int threads);
 
 #endif

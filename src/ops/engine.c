@@ -14,14 +14,46 @@
 #include <dnnl.h>
 #include <dnnl_debug.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 
 struct af_engine {
     dnnl_engine_t eng;
+    int blk;          /* block size of the blocked activations: 8 or 16 */
+    int blk_forced;   /* set by AF_BLK rather than asked of oneDNN */
     void (*omp_set_num_threads)(int);
     int (*omp_get_max_threads)(void);
 };
+
+/* The widest channel block with a vector kernel of oneDNN's for a typical
+ * 3x3 convolution (64 -> 64 channels at 40 x 40, fp32, activations nChw16c,
+ * then nChw8c, weights `any`): 16 where its convolutions are AVX-512
+ * (jit:avx512_core), 8 with AVX2 (and SSE4.1). oneDNN 2.6 left to choose
+ * (format `any`) takes NHWC on AVX-512 CPUs (its brgconv kernels); per
+ * convolution of yolov8n these ran within a few percent of the nChw16c ones
+ * (bench/README.md), and the blocked layout keeps C2f's in-place concatenation. */
+static int query_blk(dnnl_engine_t eng)
+{
+    dnnl_memory_desc_t src, wei, dst;
+    dnnl_dims_t sd = {1, 64, 40, 40}, wd = {64, 64, 3, 3}, st = {1, 1}, pad = {1, 1};
+    dnnl_convolution_desc_t cd;
+    dnnl_primitive_desc_t pd = NULL;
+    int ok = 0;
+    if (dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, dnnl_nChw16c) ||
+        dnnl_memory_desc_init_by_tag(&dst, 4, sd, dnnl_f32, dnnl_nChw16c) ||
+        dnnl_memory_desc_init_by_tag(&wei, 4, wd, dnnl_f32, dnnl_format_tag_any) ||
+        dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                           &src, &wei, NULL, &dst, st, pad, pad) ||
+        dnnl_primitive_desc_create(&pd, &cd, NULL, eng, NULL))
+        return 8;
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+        impl && strncmp(impl, "ref", 3) != 0)
+        ok = 1;
+    dnnl_primitive_desc_destroy(pd);
+    return ok ? 16 : 8;
+}
 
 af_status af_engine_create(af_engine **out, af_error *err)
 {
@@ -34,6 +66,13 @@ af_status af_engine_create(af_engine **out, af_error *err)
         free(e);
         return af_fail(err, AF_E_INTERNAL, "oneDNN: cannot create the CPU engine (%s)",
                        af_dnnl_status_name(st));
+    }
+    const char *force = getenv("AF_BLK");
+    if (force && (!strcmp(force, "8") || !strcmp(force, "16"))) {
+        e->blk = atoi(force);
+        e->blk_forced = 1;
+    } else {
+        e->blk = query_blk(e->eng);
     }
     /* POSIX allows converting dlsym's object pointer to a function pointer. */
     void *set = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
@@ -86,9 +125,23 @@ const char *af_dnnl_status_name(int status)
     return dnnl_status2str((dnnl_status_t)status);
 }
 
+int af_engine_blk(const af_engine *e)
+{
+    return e->blk;
+}
+
+int af_engine_blk_forced(const af_engine *e)
+{
+    return e->blk_forced;
+}
+
 int af_engine_winograd(const af_engine *e)
 {
     (void)e;
+#ifdef AF_WINO_EXPERIMENT /* measurement builds only (bench/README.md): Winograd on any CPU */
+    if (getenv("AF_WINO_FORCE"))
+        return 1;
+#endif
     unsigned v = (unsigned)dnnl_get_effective_cpu_isa();
     unsigned avx512 = (unsigned)dnnl_cpu_isa_avx512_core;
     return (v & avx512) != avx512;

@@ -30,6 +30,14 @@ int af_engine_max_threads(const af_engine *e);
  * instruction set oneDNN uses here ("avx2", "avx512_core_bf16", ...). */
 int af_engine_has_bf16(const af_engine *e, const char **isa);
 
+/* The block size of the blocked activations (ops/blocked.h) for this CPU,
+ * chosen when the engine is created: 16 (nChw16c) where oneDNN has vector
+ * kernels for it (AVX-512), else 8 (nChw8c: AVX2, and the fallback). The environment variable AF_BLK=8 or AF_BLK=16 forces it (for
+ * tests of both layouts on one machine; oneDNN then runs whatever kernels it
+ * has for that layout). af_engine_blk_forced: whether AF_BLK chose it. */
+int af_engine_blk(const af_engine *e);
+int af_engine_blk_forced(const af_engine *e);
+
 /* Whether the Winograd path (ops/winograd.h) suits this CPU: where oneDNN's
  * best instruction set is AVX2 (with AVX-512 its direct kernels are used). */
 int af_engine_winograd(const af_engine *e);

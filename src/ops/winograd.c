@@ -124,7 +124,7 @@ static af_status weights_create(int m, int stride, int cin, int cout, const floa
                                                 : 15);
     w->cin = cin;
     w->cout = cout;
-    w->cinp = af_blk_pad(cin);
+    w->cinp = af_blk_pad(8, cin);
     w->coutp = round_up(cout, COLS);
     size_t nu;
     if (af_mul3_size((size_t)w->nu, (size_t)w->cinp, (size_t)w->coutp, &nu) ||
@@ -611,7 +611,7 @@ static AF_AVX2 void run_block(const af_wino *c, long blk, const float *src, floa
                               float *M)
 {
     const af_wino_weights *w = c->w;
-    const int h = c->h, wd = c->wd, cbi = w->cinp / 8, cbo = af_blk_pad(w->cout) / 8;
+    const int h = c->h, wd = c->wd, cbi = w->cinp / 8, cbo = af_blk_pad(8, w->cout) / 8;
     const size_t plane = (size_t)h * (size_t)wd * 8, per_img = (size_t)c->th * (size_t)c->tw,
                  oplane = (size_t)c->oh * (size_t)c->ow * 8;
     const int s = w->stride; /* input patch origin: (s m a - 1, s m b - 1) */

@@ -45,17 +45,11 @@
 
 #include <stdint.h>
 
-#include "animeface.h"
+#include "animeface-train.h"
 #include "io/image.h"
 #include "train/rng.h"
 
-typedef struct af_aug_hyp {
-    float hsv_h, hsv_s, hsv_v, degrees, translate, scale, shear, perspective, flipud, fliplr,
-        mosaic, mixup;
-    int labels_pad_rounded; /* without mosaic, LetterBox moves the labels by its rounded padding
-                             * (left, top), as ultralytics 8.3 (YOLO11) does; 0: by the
-                             * unrounded half padding, as 8.1.9 */
-} af_aug_hyp;
+/* af_aug_hyp (the gains) is public: include/animeface-train.h */
 
 /* ultralytics default.yaml: hsv 0.015/0.7/0.4, degrees 0, translate 0.1, scale 0.5, shear 0,
  * perspective 0, flipud 0, fliplr 0.5, mosaic 1, mixup 0. */

@@ -564,7 +564,7 @@ static psa_parts psa_at(af_tnet *t, tlayer *TL, const af_layer *L, int j, const 
     const int ci = L->mbase + j * L->mstep, heads = L->spec.heads, hd = L->hidden / heads;
     psa_parts P = {unit_at(t, ci), unit_at(t, ci + 1), unit_at(t, ci + 2), unit_at(t, ci + 3),
                    unit_at(t, ci + 4), &TL->extra[2 * j], &TL->extra[2 * j + 1],
-                   {x->n, x->h, x->w, heads, hd / 2, hd, (float)pow(hd / 2, -0.5)}};
+                   {x->n, x->h, x->w, heads, hd / 2, hd, (float)pow(hd / 2, -0.5), 0}}; /* NHWC */
     return P;
 }
 

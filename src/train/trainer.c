@@ -100,6 +100,15 @@ typedef struct run {
     char model_arg[4096], data_arg[4096]; /* resume: the run's own */
 } run;
 
+/* The loss gains of the run's args (ultralytics v8DetectionLoss: model.args). */
+static void loss_hyp(const af_train_args *a, af_loss_hyp *hyp)
+{
+    af_loss_hyp_default(hyp);
+    hyp->box = (float)a->box;
+    hyp->cls = (float)a->cls;
+    hyp->dfl = (float)a->dfl;
+}
+
 static void emit(run *r, af_train_event ev, int epoch, const char *text)
 {
     if (!r->cb)
@@ -414,6 +423,24 @@ static af_status state_part(const af_safetensors *sf, const char *prefix, const 
 
 /* ---- validation ---- */
 
+/* The validator's loss callback: the training loss with the run's gains, as
+ * ultralytics' val during training calls model.loss (the EMA model's
+ * criterion, built from the trainer's args). */
+static af_status val_loss(void *ctx, const af_val_loss_batch *b, float items[3], af_error *err)
+{
+    const af_loss_hyp *hyp = ctx;
+    af_loss_level lv[AF_MAX_LEVELS];
+    for (int l = 0; l < b->nlevels; l++)
+        lv[l] = (af_loss_level){b->raw[l], b->rh[l], b->rw[l], b->stride[l]};
+    af_loss_targets t = {b->nt, b->batch_idx, b->cls, b->bboxes};
+    af_loss_out lo;
+    af_status st = af_loss_compute(hyp, b->n, b->nc, b->h, b->w, lv, b->nlevels, &t, &lo, NULL,
+                                   NULL, err);
+    if (!st)
+        memcpy(items, lo.loss_items, sizeof lo.loss_items);
+    return st;
+}
+
 static af_status validate(run *r, int final, int plots, af_val_report *rep, af_error *err)
 {
     af_checkpoint ck;
@@ -430,7 +457,12 @@ static af_status validate(run *r, int final, int plots, af_val_report *rep, af_e
     o.imgsz = r->a.imgsz;
     o.batch = r->a.batch * 2;
     o.threads = r->a.threads;
-    o.compute_loss = !final;
+    af_loss_hyp hyp;
+    loss_hyp(&r->a, &hyp);
+    if (!final) {
+        o.loss = val_loss;
+        o.loss_ctx = &hyp;
+    }
     o.plots = plots;
     o.save_dir = plots ? r->a.save_dir : NULL;
     st = af_validate(m, &r->val_ds, (const char *const *)r->cfg.names, &o, NULL, NULL, rep, err);
@@ -752,10 +784,7 @@ static af_status train_epoch(run *r, int epoch, double tloss[3], af_error *err)
     if (st)
         return st;
     af_loss_hyp hyp;
-    af_loss_hyp_default(&hyp);
-    hyp.box = (float)a->box;
-    hyp.cls = (float)a->cls;
-    hyp.dfl = (float)a->dfl;
+    loss_hyp(a, &hyp);
     int np;
     const af_param *params = af_tnet_params(r->net, &np);
     af_tnet_zero_grad(r->net);

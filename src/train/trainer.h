@@ -1,68 +1,9 @@
-/* The training run of ultralytics 8.1.9 (engine/trainer.py + detect/train.py)
- * on the CPU: data, model (from a description or a checkpoint, with
- * shape-matched transfer), optimizer groups, warm-up, schedule, EMA, gradient
- * clipping, per-epoch validation, results.csv, last/best checkpoints written
- * atomically with the full training state, resume and early stopping.
- * The library prints nothing: progress goes through a callback. */
+/* The training run (trainer.c). Its API is public, in include/animeface-train.h
+ * (libanimeface-train); this header is what the library's own files include. */
 #ifndef AF_TRAIN_TRAINER_H
 #define AF_TRAIN_TRAINER_H
 
-#include <stdint.h>
-
-#include "animeface.h"
+#include "animeface-train.h"
 #include "train/augment.h"
-
-typedef struct af_train_args {
-    const char *data;      /* data.yaml */
-    const char *model;     /* "yolov8n.yaml" (random init) or a .pt / .safetensors checkpoint */
-    const char *save_dir;  /* run folder (weights/, results.csv); created */
-    int epochs;            /* 100 */
-    int batch;             /* 16 */
-    int imgsz;             /* 640 */
-    int workers;           /* loader threads (2) */
-    int threads;           /* compute threads (0: all cores) */
-    int patience;          /* 100 (0: off) */
-    int close_mosaic;      /* 10 */
-    uint64_t seed;         /* 0 */
-    const char *optimizer; /* "auto", "SGD", "Adam", "AdamW" */
-    double lr0, lrf, momentum, weight_decay, warmup_epochs, warmup_momentum, warmup_bias_lr;
-    double box, cls, dfl;
-    int nbs;               /* 64 */
-    int cos_lr;
-    int cache_ram;
-    int val;               /* validate every epoch (1) */
-    int plots;             /* plots of the final validation (1) */
-    int save_period;       /* save epochN every N epochs (-1: off) */
-    int max_batches;       /* stop each epoch after this many batches (0: all; for tests) */
-    af_aug_hyp aug;
-    int resume;            /* continue the run in save_dir from weights/last.state.safetensors */
-} af_train_args;
-
-/* ultralytics' cfg/default.yaml values. */
-void af_train_args_default(af_train_args *a);
-
-typedef enum af_train_event {
-    AF_TRAIN_START = 0, /* text: setup summary lines */
-    AF_TRAIN_BATCH,     /* progress within an epoch */
-    AF_TRAIN_EPOCH_END, /* train part of an epoch done */
-    AF_TRAIN_VAL,       /* text: the validation table */
-    AF_TRAIN_INFO,      /* text: a message (saved, early stop, ...) */
-    AF_TRAIN_DONE
-} af_train_event;
-
-typedef struct af_train_progress {
-    af_train_event event;
-    int epoch, epochs;   /* 1-based epoch */
-    int batch, batches;  /* 1-based batch in the epoch */
-    double loss[3];      /* running mean box, cls, dfl of the epoch */
-    int instances, size; /* targets in the last batch, imgsz */
-    double ram_gb;       /* peak RSS */
-    double elapsed_s, eta_s;
-    const char *text;
-} af_train_progress;
-
-typedef void (*af_train_cb)(void *user, const af_train_progress *p);
-
-af_status af_train(const af_train_args *a, af_train_cb cb, void *user, af_error *err);
 
 #endif

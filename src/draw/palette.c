@@ -1,5 +1,5 @@
 /* ultralytics 8.1.9 Colors palette (utils/plotting.py), RGB. */
-#include "detect/draw.h"
+#include "draw/draw.h"
 
 static const uint8_t palette[20][3] = {
     {0xFF, 0x38, 0x38}, {0xFF, 0x9D, 0x97}, {0xFF, 0x70, 0x1F}, {0xFF, 0xB2, 0x1D},

@@ -1,6 +1,6 @@
 /* TrueType fonts for cairo through FreeType, without fontconfig: the face
  * is owned by the cairo font face and freed with its last reference. */
-#include "detect/font.h"
+#include "draw/font.h"
 
 #include <errno.h>
 #include <stdint.h>

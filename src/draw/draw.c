@@ -1,4 +1,4 @@
-#include "detect/draw.h"
+#include "draw/draw.h"
 
 #include <cairo.h>
 #include <math.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "detect/font.h"
+#include "draw/font.h"
 
 #define CAIRO_MAX_SIDE 32767
 

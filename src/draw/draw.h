@@ -20,8 +20,8 @@
  * - detections are drawn last to first, as Results.plot iterates
  *   reversed(boxes), so the best detection ends on top.
  */
-#ifndef AF_DETECT_DRAW_H
-#define AF_DETECT_DRAW_H
+#ifndef AF_DRAW_DRAW_H
+#define AF_DRAW_DRAW_H
 
 #include <stddef.h>
 #include <stdint.h>

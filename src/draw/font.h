@@ -1,6 +1,6 @@
 /* Loading a TrueType font file for cairo (annotations, plots). */
-#ifndef AF_DETECT_FONT_H
-#define AF_DETECT_FONT_H
+#ifndef AF_DRAW_FONT_H
+#define AF_DRAW_FONT_H
 
 #include <cairo.h>
 
