@@ -75,7 +75,7 @@ int main(int argc, char **argv)
                 return 1;
         if (!src)
             return 1;
-        af_nhwc_to_blk(1, hw, hw, cin, nhwc, src);
+        af_nhwc_to_blk(8, 1, hw, hw, cin, nhwc, src);
         af_conv_weights *w;
         if (af_conv_weights_create_for(e, &d, wt, b, AF_LAYOUT_BLK8, AF_LAYOUT_BLK8, &w, &err)) {
             fprintf(stderr, "%s\n", err.msg);

@@ -28,6 +28,10 @@ extern "C" {
 typedef struct af_aug_hyp {
     float hsv_h, hsv_s, hsv_v, degrees, translate, scale, shear, perspective, flipud, fliplr,
         mosaic, mixup;
+    int labels_pad_rounded; /* without mosaic, LetterBox moves the labels by its rounded padding
+                             * (left, top), as ultralytics 8.3 (YOLO11) does; 0: by the
+                             * unrounded half padding, as 8.1.9. The trainer sets it from the
+                             * model (YOLO11's depthwise Detect head). */
 } af_aug_hyp;
 
 typedef struct af_train_args {

@@ -738,16 +738,23 @@ static void test_augment_options_geometry(void)
     synth_free(&s);
 }
 
+/* No hsv, translate, scale or flips: the affine step is the identity. */
+static af_aug_hyp hyp_identity(void)
+{
+    af_aug_hyp h = hyp_nohsv();
+    h.translate = 0;
+    h.scale = 0;
+    h.fliplr = 0;
+    return h;
+}
+
 static void test_augment_no_mosaic_letterbox(void)
 {
     /* close_mosaic path with translate = scale = 0 and no flips: M == I, so the sample is
      * exactly LetterBox's output and the labels are shifted by the half paddings */
     synth s;
     synth_init(&s, 128);
-    af_aug_hyp h = hyp_nohsv();
-    h.translate = 0;
-    h.scale = 0;
-    h.fliplr = 0;
+    af_aug_hyp h = hyp_identity();
     for (int k = 0; k < 2; k++) {
         af_sample smp;
         s.calls = 0;
@@ -782,6 +789,41 @@ static void test_augment_no_mosaic_letterbox(void)
         check_sample_geometry(&smp, 1.5, 1, "letterbox", k);
         af_sample_free(&smp);
     }
+    synth_free(&s);
+}
+
+/* ultralytics 8.3's LetterBox (YOLO11 training, labels_pad_rounded) moves the labels by
+ * its rounded padding (left, top), 8.1.9's by the unrounded half padding; images of
+ * side 126 are resized by 128/126 into odd paddings, where the two differ. */
+static void test_augment_no_mosaic_label_padding(void)
+{
+    synth s;
+    synth_init(&s, 126);
+    af_aug_hyp h = hyp_identity();
+    int differ = 0;
+    for (int kr = 0; kr < 2 * NIMG; kr++) {
+        int k = kr % NIMG;
+        h.labels_pad_rounded = kr >= NIMG;
+        af_sample smp;
+        REQUIRE(af_augment(synth_load, &s, NIMG, k, 128, &h, 0, 1, 0, &smp, NULL) == AF_OK);
+        const af_labelled *l = &s.items[k];
+        af_letterbox lb;
+        af_letterbox_plan(l->img.h, l->img.w, 128, 128, 32, 0, 1, 1, &lb);
+        double padw = (128 - lb.new_w) / 2.0, padh = (128 - lb.new_h) / 2.0;
+        differ += padw != lb.left || padh != lb.top;
+        if (h.labels_pad_rounded) {
+            padw = lb.left;
+            padh = lb.top;
+        }
+        double sw = l->img.w * lb.ratio, sh = l->img.h * lb.ratio;
+        REQUIRE(smp.n == NRECT);
+        for (int j = 0; j < NRECT; j++) {
+            CHECK_NEAR(smp.xywhn[4 * j] * 128, l->xywhn[4 * j] * sw + padw, 1e-3);
+            CHECK_NEAR(smp.xywhn[4 * j + 1] * 128, l->xywhn[4 * j + 1] * sh + padh, 1e-3);
+        }
+        af_sample_free(&smp);
+    }
+    CHECK(differ > 0);
     synth_free(&s);
 }
 
@@ -1002,6 +1044,7 @@ int main(void)
     RUN(test_augment_mosaic);
     RUN(test_augment_options_geometry);
     RUN(test_augment_no_mosaic_letterbox);
+    RUN(test_augment_no_mosaic_label_padding);
     RUN(test_augment_flips);
     RUN(test_augment_mixup);
     RUN(test_augment_determinism);

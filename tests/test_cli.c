@@ -351,6 +351,17 @@ static void test_bad_options(void)
     CHECK(rc == 0 && strstr(buf, "--conf") != NULL);
 }
 
+/* `animeface info yolo11n.yaml`: a built-in description, counted as ultralytics 8.3's
+ * model summary prints it (2,624,080 for nc=80); an unknown name is refused. */
+static void test_info_description(void)
+{
+    int rc = sh(buf, sizeof buf, "%s info yolo11n.yaml", cli());
+    CHECK_MSG(rc == 0 && strstr(buf, " 2,624,080 parameters") && strstr(buf, "scale:      n"),
+              "rc %d: %s", rc, buf);
+    rc = sh(buf, sizeof buf, "%s info yolo11q.yaml", cli());
+    CHECK(rc == 1 && strstr(buf, "yolo11q.yaml") != NULL);
+}
+
 /* A mid-training last.pt of ultralytics 8.3.228 (model None, weights in ema,
  * optimizer state, numpy scalars) through info and val. 355,019 parameters is
  * what ultralytics' model summary printed for it (gen_ckpt.py's log). */
@@ -359,7 +370,7 @@ static void test_mid_training_checkpoint_info_val(void)
     const char *ck = t_fixture("ckpt/v8_3_228_last_mid.pt");
     int rc = sh(buf, sizeof buf, "%s info %s", cli(), ck);
     CHECK_MSG(rc == 0, "rc %d: %s", rc, buf);
-    CHECK_MSG(strstr(buf, " 355019 parameters") && strstr(buf, "imgsz:      160 (trained at)") &&
+    CHECK_MSG(strstr(buf, " 355,019 parameters") && strstr(buf, "imgsz:      160 (trained at)") &&
                   strstr(buf, "0=face"),
               "%s", buf);
     if (!t_file_exists(t_shared("data/icartoonface/images/val")))
@@ -392,6 +403,7 @@ int main(void)
     RUN(test_calibrate_int8);
     RUN(test_bad_options);
     RUN(test_mid_training_checkpoint_info_val);
+    RUN(test_info_description);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

@@ -40,12 +40,26 @@ static void test_p6(void)
     CHECK(count("yolov8x6.yaml", 1) > 90000000);
 }
 
+static void test_yolo11_scales(void)
+{
+    /* ultralytics 8.3 cfg/models/11/yolo11.yaml comments (nc=80), the same numbers
+     * YOLO('yolo11n.yaml').info() prints under 8.3.40 */
+    CHECK(count("yolo11n.yaml", 0) == 2624080);
+    CHECK(count("yolo11s.yaml", 0) == 9458752);
+    CHECK(count("yolo11m.yaml", 0) == 20114688);
+    CHECK(count("yolo11l.yaml", 0) == 25372160);
+    CHECK(count("yolo11x.yaml", 0) == 56966176);
+    CHECK(count("yolo11.yaml", 0) == 2624080); /* no scale: the first, n */
+}
+
 static void test_bad_descriptions(void)
 {
     af_error err = {0};
     af_model_desc d;
     CHECK(af_model_yaml_builtin("resnet50.yaml", 1, &err) == NULL);
     CHECK(af_model_yaml_builtin("yolov8q.yaml", 1, &err) == NULL);
+    CHECK(af_model_yaml_builtin("yolo11q.yaml", 1, &err) == NULL);
+    CHECK(af_model_yaml_builtin("yolo11n-p6.yaml", 1, &err) == NULL);
     const char *bad[] = {
         "{\"nc\":1,\"backbone\":[[-1,1,\"Conv\",[16,3,2]]],\"head\":[[-1,1,\"Foo\",[1]]]}",
         "{\"nc\":1,\"backbone\":[[5,1,\"Conv\",[16,3,2]]],\"head\":[]}",
@@ -67,6 +81,7 @@ int main(void)
 {
     RUN(test_p5_scales);
     RUN(test_p6);
+    RUN(test_yolo11_scales);
     RUN(test_bad_descriptions);
     return t_summary();
 }

@@ -1,6 +1,7 @@
 /* The network's raw output equals ultralytics 8.1.9's (the unfused fp32
  * DetectionModel in eval mode) on the golden inputs: nc=1 P5, nc=1 P6 and
- * nc=80 COCO, RGB and RGBA images. Input is the golden predictor tensor, so
+ * nc=80 COCO, RGB and RGBA images; and 8.3.40's for the YOLO11n face model
+ * (tests/fixtures/yolo11). Input is the golden predictor tensor, so
  * this isolates the network from the letterbox. */
 #include <math.h>
 #include <string.h>
@@ -26,15 +27,16 @@ static const golden_case cases[] = {
     {"yolov8n_coco.pt", "yolov8n_coco__test_priconne"},
     {"yolov8n_coco.pt", "yolov8n_coco__test_uma"},
     {"yolov8n_coco.pt", "yolov8n_coco__icf_val_00036"},
+    {"yolo11/yolo11n_face.pt", "yolo11/yolo11n_face__test_priconne"},
+    {"yolo11/yolo11n_face.pt", "yolo11/yolo11n_face__test_uma"},
+    {"yolo11/yolo11n_face.pt", "yolo11/yolo11n_face__icf_val_00036"},
 };
 
 static af_model *load_model(const char *name, int unfused)
 {
-    char rel[256];
-    snprintf(rel, sizeof rel, "fixtures/%s", name);
     af_checkpoint ck;
     af_error err = {0};
-    if (af_checkpoint_load(t_shared(rel), &ck, &err)) {
+    if (af_checkpoint_load(t_model(name), &ck, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return NULL;
     }
@@ -55,8 +57,7 @@ static void run_case(const golden_case *c, af_model *m)
     char path[512];
     af_error err = {0};
     af_safetensors g = {0}, in = {0};
-    snprintf(path, sizeof path, "golden/%s.safetensors", c->golden);
-    if (af_safetensors_read_file(t_fixture(path), &g, &err)) {
+    if (af_safetensors_read_file(t_golden(c->golden), &g, &err)) {
         CHECK_MSG(0, "%s", err.msg);
         return;
     }
@@ -164,10 +165,8 @@ static void raw_output_parity(int unfused, af_conv_algo algo)
             continue;
         if (!loaded || strcmp(loaded, cases[i].model)) {
             af_model_free(m);
-            char rel[256];
-            snprintf(rel, sizeof rel, "fixtures/%s", cases[i].model);
-            if (!t_file_exists(t_shared(rel)))
-                SKIP("%s not found (set AF_SHARED)", t_shared(rel));
+            if (!t_file_exists(t_model(cases[i].model)))
+                SKIP("%s not found (set AF_SHARED)", t_model(cases[i].model));
             m = load_model(cases[i].model, unfused);
             loaded = cases[i].model;
             CHECK_MSG(m != NULL, "cannot load %s", cases[i].model);
@@ -180,7 +179,7 @@ static void raw_output_parity(int unfused, af_conv_algo algo)
         ran++;
     }
     af_model_free(m);
-    CHECK(ran == (algo == AF_CONV_ALGO_FAST ? 6 : 10));
+    CHECK(ran == (algo == AF_CONV_ALGO_FAST ? 9 : 13));
 }
 
 /* One forward context over several shapes (each recorded once, then run from

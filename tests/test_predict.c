@@ -1,12 +1,15 @@
 /* End to end through the public API (decode -> letterbox -> forward -> NMS ->
  * scale_boxes): detections equal ultralytics 8.1.9 model.predict(imgsz=640)
- * on every golden image, for the face (P5), face P6 and COCO checkpoints.
+ * on every golden image, for the face (P5), face P6 and COCO checkpoints, and
+ * ultralytics 8.3.40's for the YOLO11n face checkpoint.
  * Each golden box must be matched with IoU >= 0.999 and |dconf| <= 1e-4. */
 #include <math.h>
+#include <unistd.h>
 
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "box_match.h"
+#include "model/checkpoint.h"
 #include "testutil.h"
 
 typedef struct pcase {
@@ -25,6 +28,10 @@ static const pcase cases[] = {
     {"yolov8n_coco.pt", "yolov8n_coco__test_priconne", "test_priconne.png"},
     {"yolov8n_coco.pt", "yolov8n_coco__test_uma", "test_uma.png"},
     {"yolov8n_coco.pt", "yolov8n_coco__icf_val_00036", "personai_icartoonface_detval_00036.jpg"},
+    {"yolo11/yolo11n_face.pt", "yolo11/yolo11n_face__test_priconne", "test_priconne.png"},
+    {"yolo11/yolo11n_face.pt", "yolo11/yolo11n_face__test_uma", "test_uma.png"},
+    {"yolo11/yolo11n_face.pt", "yolo11/yolo11n_face__icf_val_00036",
+     "personai_icartoonface_detval_00036.jpg"},
 };
 
 /* Matches golden set `tag` (det_a / det_b) against our detections; returns the
@@ -61,8 +68,7 @@ static void run(const pcase *c, af_model *m, af_context *ctx)
     char path[512];
     af_error err = {0};
     af_safetensors g = {0};
-    snprintf(path, sizeof path, "golden/%s.safetensors", c->golden);
-    if (af_safetensors_read_file(t_fixture(path), &g, &err)) {
+    if (af_safetensors_read_file(t_golden(c->golden), &g, &err)) {
         CHECK_MSG(0, "%s", err.msg);
         return;
     }
@@ -125,11 +131,9 @@ static void test_predict_parity(void)
             af_context_free(ctx);
             af_model_free(m);
             ctx = NULL;
-            char rel[256];
-            snprintf(rel, sizeof rel, "fixtures/%s", cases[i].model);
-            if (!t_file_exists(t_shared(rel)))
-                SKIP("%s not found (set AF_SHARED)", t_shared(rel));
-            REQUIRE(af_model_load(t_shared(rel), &m, &err) == AF_OK);
+            if (!t_file_exists(t_model(cases[i].model)))
+                SKIP("%s not found (set AF_SHARED)", t_model(cases[i].model));
+            REQUIRE(af_model_load(t_model(cases[i].model), &m, &err) == AF_OK);
             REQUIRE(af_context_create(m, 0, &ctx, &err) == AF_OK);
             loaded = cases[i].model;
         }
@@ -137,6 +141,39 @@ static void test_predict_parity(void)
     }
     af_context_free(ctx);
     af_model_free(m);
+}
+
+/* The YOLO11 checkpoint written as safetensors (animeface export's path, fp16
+ * as stored) loads and predicts the same boxes as the .pt. */
+static void test_yolo11_safetensors(void)
+{
+    const char *pt = "yolo11/yolo11n_face.pt";
+    if (!t_file_exists(t_model(pt)))
+        SKIP("%s not found", t_model(pt));
+    char dir[] = "/tmp/af_test_yolo11_XXXXXX", path[64];
+    REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/yolo11n_face.safetensors", dir);
+    af_checkpoint ck;
+    af_error err = {0};
+    REQUIRE(af_checkpoint_load(t_model(pt), &ck, &err) == AF_OK);
+    CHECK_MSG(af_checkpoint_save_safetensors(&ck, path, AF_DT_F16, &err) == AF_OK, "%s", err.msg);
+    af_checkpoint_free(&ck);
+    af_model *m = NULL;
+    af_context *ctx = NULL;
+    REQUIRE(af_model_load(path, &m, &err) == AF_OK);
+    CHECK(af_model_default_imgsz(m) == 320 && af_model_num_classes(m) == 1);
+    REQUIRE(af_context_create(m, 0, &ctx, &err) == AF_OK);
+    int ran = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (!strcmp(cases[i].model, pt)) {
+            run(&cases[i], m, ctx);
+            ran++;
+        }
+    CHECK(ran == 3);
+    af_context_free(ctx);
+    af_model_free(m);
+    unlink(path);
+    rmdir(dir);
 }
 
 static void test_default_imgsz_is_train_imgsz(void)
@@ -187,6 +224,7 @@ static void test_bad_inputs(void)
 int main(void)
 {
     RUN(test_predict_parity);
+    RUN(test_yolo11_safetensors);
     RUN(test_default_imgsz_is_train_imgsz);
     RUN(test_bad_inputs);
     return t_summary();

@@ -247,6 +247,57 @@ static void test_starts_from_mid_training_checkpoint(void)
     af_checkpoint_free(&start);
 }
 
+/* `animeface train --model yolo11n.yaml` runs, on ultralytics' schedule. 8.3
+ * moved scheduler.step() to the start of each epoch, but with last_epoch =
+ * start_epoch - 1 set before the loop, epoch e (0-based; no warmup here) still
+ * trains at lr0 * lf(e), as in 8.1.9: the 8.3.40 run that made
+ * tests/fixtures/yolo11/yolo11n_face.pt logged epoch 4 of 12 (past its warmup)
+ * at 0.002 * lf(3) = 0.001505. The lr columns of results.csv are the epoch's lr. */
+static void test_yolo11_trains_on_the_schedule(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    SKIP("too slow under ASan (the run is covered in the release build)");
+#endif
+    if (!make_tiny_dataset(4))
+        SKIP("shared data not found");
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/yolo11", tmpdir);
+    af_train_args a;
+    quick_args(&a, dir);
+    a.model = "yolo11n.yaml";
+    a.imgsz = 64;
+    a.optimizer = "SGD";
+    a.lr0 = 0.01;
+    a.warmup_epochs = 0;
+    a.max_batches = 1;
+    a.val = 0;
+    af_error err = {0};
+    af_status st = af_train(&a, NULL, NULL, &err);
+    CHECK_MSG(st == AF_OK, "%s", err.msg);
+    char p[700];
+    snprintf(p, sizeof p, "%s/results.csv", dir);
+    size_t n;
+    char *csv = (char *)t_read_file(p, &n);
+    REQUIRE(csv != NULL);
+    csv = realloc(csv, n + 1);
+    csv[n] = 0;
+    int rows = 0;
+    char *sv_line, *sv_tok;
+    strtok_r(csv, "\n", &sv_line); /* the header */
+    for (char *line; (line = strtok_r(NULL, "\n", &sv_line));) {
+        double v[13] = {0}; /* epoch, 11 loss/metric columns, lr/pg0 */
+        char *tok = strtok_r(line, ",", &sv_tok);
+        for (int i = 0; tok && i < 13; i++, tok = strtok_r(NULL, ",", &sv_tok))
+            v[i] = atof(tok);
+        int e = rows++;
+        double want = 0.01 * ((1.0 - e / 3.0) * (1.0 - 0.01) + 0.01);
+        printf("   epoch %d: lr %.6g (lr0 * lf(%d) = %.6g)\n", (int)v[0], v[12], e, want);
+        CHECK_NEAR(v[12], want, 1e-6);
+    }
+    CHECK(rows == 3);
+    free(csv);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/animeface-test-train-XXXXXX");
@@ -256,6 +307,7 @@ int main(void)
     RUN(test_kill_anywhere_then_resume);
     RUN(test_short_run_learns);
     RUN(test_starts_from_mid_training_checkpoint);
+    RUN(test_yolo11_trains_on_the_schedule);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

@@ -50,6 +50,21 @@ static int make_subset(char *yaml, size_t cap)
     return f != NULL;
 }
 
+/* The 48-image subset's report against a golden's metrics (issue 3: within 0.002). */
+static void check_metrics(const af_val_report *rep, double P, double R, double M50, double M,
+                          double F)
+{
+    const af_val_metrics *vm = &rep->metrics;
+    printf("   P %.9f (%+.1e)  R %.9f (%+.1e)  mAP50 %.9f (%+.1e)  mAP50-95 %.9f (%+.1e)\n",
+           vm->p, vm->p - P, vm->r, vm->r - R, vm->map50, vm->map50 - M50, vm->map, vm->map - M);
+    CHECK(rep->images == 48 && vm->instances == 89);
+    CHECK_NEAR(vm->p, P, 0.002);
+    CHECK_NEAR(vm->r, R, 0.002);
+    CHECK_NEAR(vm->map50, M50, 0.002);
+    CHECK_NEAR(vm->map, M, 0.002);
+    CHECK_NEAR(vm->fitness, F, 0.002);
+}
+
 static void test_val_matches_ultralytics(void)
 {
     char yaml[512];
@@ -81,15 +96,7 @@ static void test_val_matches_ultralytics(void)
         const double P = 0.872390232476761, R = 0.5056179775280899, M50 = 0.6013596829395353,
                      M = 0.2847570230699482, F = 0.3164172890569069;
         const af_val_metrics *vm = &rep.metrics;
-        printf("   P %.9f (%+.1e)  R %.9f (%+.1e)  mAP50 %.9f (%+.1e)  mAP50-95 %.9f (%+.1e)\n",
-               vm->p, vm->p - P, vm->r, vm->r - R, vm->map50, vm->map50 - M50, vm->map,
-               vm->map - M);
-        CHECK(rep.images == 48 && vm->instances == 89);
-        CHECK_NEAR(vm->p, P, 0.002);
-        CHECK_NEAR(vm->r, R, 0.002);
-        CHECK_NEAR(vm->map50, M50, 0.002);
-        CHECK_NEAR(vm->map, M, 0.002);
-        CHECK_NEAR(vm->fitness, F, 0.002);
+        check_metrics(&rep, P, R, M50, M, F);
         /* the confusion matrix of the golden: [[47, 3], [42, 0]] */
         printf("   confusion %g %g %g %g\n", vm->confusion[0], vm->confusion[1], vm->confusion[2], vm->confusion[3]);
         CHECK(vm->confusion && vm->confusion[0] == 47 && vm->confusion[1] == 3 &&
@@ -105,6 +112,68 @@ static void test_val_matches_ultralytics(void)
         }
         af_val_report_free(&rep);
     }
+    af_dataset_free(&ds);
+    af_data_config_free(&cfg);
+    af_model_free(m);
+}
+
+static double json_num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* The YOLO11n face model (tests/fixtures/yolo11) on the same subset: ultralytics
+ * 8.3.40's metrics and confusion matrix (tests/fixtures/yolo11/val48.json), with
+ * 8.3's label placement (rounded letterbox padding). */
+static void test_val_yolo11_matches_ultralytics_83(void)
+{
+    char yaml[512], pt[512];
+    snprintf(pt, sizeof pt, "%s", t_model("yolo11/yolo11n_face.pt"));
+    if (!t_file_exists(pt) || !make_subset(yaml, sizeof yaml))
+        SKIP("yolo11 fixture or shared data not found");
+    size_t len;
+    char *js = (char *)t_read_file(t_fixture("yolo11/val48.json"), &len);
+    REQUIRE(js != NULL);
+    js = realloc(js, len + 1);
+    js[len] = 0;
+    cJSON *g = cJSON_Parse(js);
+    free(js);
+    REQUIRE(g != NULL);
+    const cJSON *rd = cJSON_GetObjectItemCaseSensitive(g, "val_results_dict");
+    const cJSON *cm = cJSON_GetObjectItemCaseSensitive(g, "confusion_matrix");
+    const double P = json_num(rd, "metrics/precision(B)"), R = json_num(rd, "metrics/recall(B)"),
+                 M50 = json_num(rd, "metrics/mAP50(B)"), M = json_num(rd, "metrics/mAP50-95(B)"),
+                 F = json_num(rd, "fitness");
+    af_error err = {0};
+    af_model *m = NULL;
+    REQUIRE(af_model_load(pt, &m, &err) == AF_OK);
+    af_data_config cfg;
+    REQUIRE(af_data_config_load(yaml, &cfg, &err) == AF_OK);
+    af_dataset ds;
+    REQUIRE(af_dataset_load(&cfg, "val", NULL, &ds, &err) == AF_OK);
+    af_val_options o;
+    af_val_options_default(&o);
+    o.imgsz = 416;
+    o.iou = 0.6f;
+    af_val_report rep;
+    af_status st = af_validate(m, &ds, (const char *const *)cfg.names, &o, NULL, NULL, &rep, &err);
+    CHECK_MSG(st == AF_OK, "%s", err.msg);
+    if (!st) {
+        const af_val_metrics *vm = &rep.metrics;
+        check_metrics(&rep, P, R, M50, M, F);
+        int cm_ok = vm->confusion != NULL && cJSON_GetArraySize(cm) == 2;
+        for (int i = 0; cm_ok && i < 4; i++) {
+            const cJSON *row = cJSON_GetArrayItem(cm, i / 2);
+            const cJSON *v = cJSON_GetArrayItem(row, i % 2);
+            cm_ok = cJSON_IsNumber(v) && v->valuedouble == vm->confusion[i];
+        }
+        printf("   confusion %g %g %g %g\n", vm->confusion[0], vm->confusion[1],
+               vm->confusion[2], vm->confusion[3]);
+        CHECK_MSG(cm_ok, "the confusion matrix differs from ultralytics'");
+        af_val_report_free(&rep);
+    }
+    cJSON_Delete(g);
     af_dataset_free(&ds);
     af_data_config_free(&cfg);
     af_model_free(m);
@@ -140,6 +209,7 @@ int main(void)
     if (!mkdtemp(tmpdir))
         return 1;
     RUN(test_val_matches_ultralytics);
+    RUN(test_val_yolo11_matches_ultralytics_83);
     RUN(test_val_cli_bad_dataset);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

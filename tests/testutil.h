@@ -116,6 +116,25 @@ static inline const char *t_shared(const char *rel)
     return buf;
 }
 
+/* A fixture checkpoint: "yolo11/x.pt" (a folder in the name) lies in tests/fixtures,
+ * a bare name in the shared fixtures (fixtures/NAME). */
+static inline const char *t_model(const char *name)
+{
+    if (strchr(name, '/'))
+        return t_fixture(name);
+    static char rel[512];
+    snprintf(rel, sizeof rel, "fixtures/%s", name);
+    return t_shared(rel);
+}
+
+/* A golden's safetensors: "yolo11/x" in tests/fixtures, a bare name in tests/fixtures/golden. */
+static inline const char *t_golden(const char *name)
+{
+    static char rel[512];
+    snprintf(rel, sizeof rel, "%s%s.safetensors", strchr(name, '/') ? "" : "golden/", name);
+    return t_fixture(rel);
+}
+
 static inline int t_file_exists(const char *path)
 {
     FILE *f = fopen(path, "rb");

@@ -77,6 +77,14 @@ static void gt_boxes(const af_dataset_item *it, const af_val_image *v, float *xy
     }
 }
 
+/* Whether the labels move by LetterBox's rounded padding (left, top), as
+ * ultralytics 8.3 does (_update_labels(labels, ratio, left, top)), rather than
+ * 8.1.9's unrounded half padding (dw, dh): for YOLO11 models, which come from 8.3. */
+static int labels_shift_rounded(const af_model *m)
+{
+    return m->layers[m->desc.nlayers - 1].spec.dwhead;
+}
+
 /* The loss on a validation batch (DetectionValidator with a trainer), by the
  * options' callback: targets normalised to the letterboxed batch image, as the
  * val dataloader gives them. */
@@ -366,6 +374,10 @@ af_status af_validate(const af_model *m, const af_dataset *ds, const char *const
                              it->image);
             if (!ls)
                 ls = af_val_prepare(&img, imgsz, bh, bw, &b.imgs[b.n], &e2);
+            if (!ls && labels_shift_rounded(m)) {
+                b.imgs[b.n].dw = b.imgs[b.n].pad_left;
+                b.imgs[b.n].dh = b.imgs[b.n].pad_top;
+            }
             af_image_free(&img);
             if (ls) {
                 if (ls == AF_E_NOMEM) {

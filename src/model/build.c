@@ -109,10 +109,11 @@ static double bn_eps(const builder *b, const char *bn_prefix)
     return 1e-3;
 }
 
-/* Adds one convolution. with_bn: an ultralytics Conv (conv + BN + SiLU) at
- * `prefix`; else a plain nn.Conv2d with bias (the Detect head's last convs). */
-static af_status add_conv(builder *b, const char *prefix, int cin, int cout, int k, int s,
-                          int with_bn, int *idx, af_error *err)
+/* Adds one convolution. with_bn: an ultralytics Conv (conv + BN, then SiLU if
+ * silu) at `prefix`; else a plain nn.Conv2d with bias (the Detect head's last
+ * convs). groups: 1, or cin == cout (depthwise). */
+static af_status add_conv_ex(builder *b, const char *prefix, int cin, int cout, int k, int s,
+                             int groups, int with_bn, int silu, int *idx, af_error *err)
 {
     af_model *m = b->m;
     if (m->nconvs == b->cap) {
@@ -126,14 +127,17 @@ static af_status add_conv(builder *b, const char *prefix, int cin, int cout, int
     af_conv_unit *u = &m->convs[m->nconvs];
     memset(u, 0, sizeof *u);
     snprintf(u->name, sizeof u->name, "%s", prefix);
-    u->desc = (af_conv_desc){cin, cout, k, s, k / 2, with_bn ? AF_ACT_SILU : AF_ACT_NONE};
+    silu = with_bn && silu;
+    u->desc = (af_conv_desc){cin, cout, k, s, k / 2, silu ? AF_ACT_SILU : AF_ACT_NONE};
     u->has_bn = with_bn;
+    u->silu = silu;
+    u->groups = groups;
     m->nconvs++;
     *idx = m->nconvs - 1;
-    b->fan_in = cin * k * k;
+    b->fan_in = cin / groups * k * k;
 
     char name[128];
-    int64_t wshape[4] = {cout, cin, k, k}, vshape[1] = {cout};
+    int64_t wshape[4] = {cout, cin / groups, k, k}, vshape[1] = {cout};
     af_status st;
     snprintf(name, sizeof name, with_bn ? "%s.conv.weight" : "%s.weight", prefix);
     if ((st = get_tensor(b, name, 4, wshape, &u->weight, err)))
@@ -208,7 +212,7 @@ static af_status add_conv(builder *b, const char *prefix, int cin, int cout, int
             u->bias = malloc((size_t)cout * sizeof *u->bias);
             if (!u->bias)
                 st = af_fail(err, AF_E_NOMEM, "out of memory for %s", prefix);
-            size_t per = (size_t)cin * k * k;
+            size_t per = (size_t)(cin / groups) * k * k;
             for (int o = 0; !st && o < cout; o++) {
                 if (!(var[o] + eps > 0)) {
                     st = af_fail(err, AF_E_FORMAT, "tensor '%s' has a negative variance", n4);
@@ -226,6 +230,66 @@ static af_status add_conv(builder *b, const char *prefix, int cin, int cout, int
     free(mean);
     free(var);
     return st;
+}
+
+static af_status add_conv(builder *b, const char *prefix, int cin, int cout, int k, int s,
+                          int with_bn, int *idx, af_error *err)
+{
+    return add_conv_ex(b, prefix, cin, cout, k, s, 1, with_bn, 1, idx, err);
+}
+
+/* C3k2 block j at `p` ("model.i.m.j"): Bottleneck(c, c, e=0.5), or C3k(c, c, 2):
+ * cv1, cv2 (c -> c/2, 1x1), cv3 (c -> c, 1x1), m.0 and m.1 (Bottleneck(c/2, c/2,
+ * e=1): two 3x3 convs each). */
+static af_status add_c3k2_block(builder *b, const char *p, int c, int c3k, af_error *err)
+{
+    char q[128];
+    int h = c / 2, tmp;
+    af_status st;
+    if (!c3k) {
+        snprintf(q, sizeof q, "%s.cv1", p);
+        if ((st = add_conv(b, q, c, h, 3, 1, 1, &tmp, err)))
+            return st;
+        snprintf(q, sizeof q, "%s.cv2", p);
+        return add_conv(b, q, h, c, 3, 1, 1, &tmp, err);
+    }
+    static const char *const top[3] = {"cv1", "cv2", "cv3"};
+    for (int j = 0; j < 3; j++) {
+        snprintf(q, sizeof q, "%s.%s", p, top[j]);
+        if ((st = add_conv(b, q, j < 2 ? c : 2 * h, j < 2 ? h : c, 1, 1, 1, &tmp, err)))
+            return st;
+    }
+    for (int j = 0; j < 2; j++)
+        for (int v = 1; v <= 2; v++) {
+            snprintf(q, sizeof q, "%s.m.%d.cv%d", p, j, v);
+            if ((st = add_conv(b, q, h, h, 3, 1, 1, &tmp, err)))
+                return st;
+        }
+    return AF_OK;
+}
+
+/* PSABlock(c, attn_ratio=0.5, heads) at `p`: attn.qkv (c -> c + 2*kd*heads, BN,
+ * no act), attn.proj (BN, no act), attn.pe (depthwise 3x3, BN, no act), ffn.0
+ * (c -> 2c, SiLU), ffn.1 (2c -> c, no act). */
+static af_status add_psa_block(builder *b, const char *p, int c, int heads, af_error *err)
+{
+    char q[128];
+    int kd = c / heads / 2, tmp;
+    af_status st;
+    snprintf(q, sizeof q, "%s.attn.qkv", p);
+    if ((st = add_conv_ex(b, q, c, c + 2 * kd * heads, 1, 1, 1, 1, 0, &tmp, err)))
+        return st;
+    snprintf(q, sizeof q, "%s.attn.proj", p);
+    if ((st = add_conv_ex(b, q, c, c, 1, 1, 1, 1, 0, &tmp, err)))
+        return st;
+    snprintf(q, sizeof q, "%s.attn.pe", p);
+    if ((st = add_conv_ex(b, q, c, c, 3, 1, c, 1, 0, &tmp, err)))
+        return st;
+    snprintf(q, sizeof q, "%s.ffn.0", p);
+    if ((st = add_conv(b, q, c, 2 * c, 1, 1, 1, &tmp, err)))
+        return st;
+    snprintf(q, sizeof q, "%s.ffn.1", p);
+    return add_conv_ex(b, q, 2 * c, c, 1, 1, 1, 1, 0, &tmp, err);
 }
 
 static af_status build_layers(builder *b, af_error *err)
@@ -270,6 +334,27 @@ static af_status build_layers(builder *b, af_error *err)
             }
             break;
         }
+        case AF_M_C3K2:
+        case AF_M_C2PSA: {
+            int c = S->hidden, c3k2 = S->type == AF_M_C3K2;
+            L->hidden = c;
+            snprintf(p, sizeof p, "model.%d.cv1", i);
+            if ((st = add_conv(b, p, S->c1, 2 * c, 1, 1, 1, &L->cv1, err)))
+                return st;
+            snprintf(p, sizeof p, "model.%d.cv2", i);
+            if ((st = add_conv(b, p, c3k2 ? (2 + S->n) * c : 2 * c, S->c2, 1, 1, 1, &L->cv2,
+                               err)))
+                return st;
+            L->mbase = m->nconvs;
+            L->mstep = c3k2 ? (S->c3k ? 7 : 2) : 5;
+            for (int j = 0; j < S->n; j++) {
+                snprintf(p, sizeof p, "model.%d.m.%d", i, j);
+                if ((st = c3k2 ? add_c3k2_block(b, p, c, S->c3k, err)
+                               : add_psa_block(b, p, c, S->heads, err)))
+                    return st;
+            }
+            break;
+        }
         case AF_M_SPPF: {
             int c_ = S->c1 / 2;
             snprintf(p, sizeof p, "model.%d.cv1", i);
@@ -305,6 +390,7 @@ static af_status build_layers(builder *b, af_error *err)
             if (c3 < lim)
                 c3 = lim;
             m->nlevels = S->nlevels;
+            L->ncls = S->dwhead ? 5 : 3;
             for (int l = 0; l < S->nlevels; l++) {
                 int cin = S->ch[l];
                 int s = m->layers[S->from[l]].stride;
@@ -320,6 +406,20 @@ static af_status build_layers(builder *b, af_error *err)
                 snprintf(p, sizeof p, "model.%d.cv2.%d.2", i, l);
                 if ((st = add_conv(b, p, c2, 4 * d->reg_max, 1, 1, 0, &L->box[l][2], err)))
                     return st;
+                if (S->dwhead) {
+                    /* DWConv(x, x, 3), Conv(x, c3, 1), DWConv(c3, c3, 3), Conv(c3, c3, 1) */
+                    for (int j = 0; j < 4; j++) {
+                        int ci = j < 2 ? cin : c3, dw = j % 2 == 0;
+                        snprintf(p, sizeof p, "model.%d.cv3.%d.%d.%d", i, l, j / 2, j % 2);
+                        if ((st = add_conv_ex(b, p, ci, dw ? ci : c3, dw ? 3 : 1, 1, dw ? ci : 1,
+                                              1, 1, &L->cls[l][j], err)))
+                            return st;
+                    }
+                    snprintf(p, sizeof p, "model.%d.cv3.%d.2", i, l);
+                    if ((st = add_conv(b, p, c3, d->nc, 1, 1, 0, &L->cls[l][4], err)))
+                        return st;
+                    continue;
+                }
                 snprintf(p, sizeof p, "model.%d.cv3.%d.0", i, l);
                 if ((st = add_conv(b, p, cin, c3, 3, 1, 1, &L->cls[l][0], err)))
                     return st;
@@ -397,6 +497,10 @@ static af_status finish(builder *b, const cJSON *yaml, int nc, const cJSON *name
     af_status st = af_model_desc_parse(yaml, nc, &m->desc, err);
     if (st)
         return st;
+    /* Detect's class branch as the weights have it: ultralytics 8.3.0-8.3.16 built
+     * YOLOv8's depthwise too (Detect.legacy came in 8.3.17) */
+    if (b->ck && b->ck->detect_dw_cls >= 0)
+        m->desc.layers[m->desc.nlayers - 1].dwhead = b->ck->detect_dw_cls;
     m->yaml = cJSON_Duplicate(yaml, 1);
     if (!m->yaml)
         return af_fail(err, AF_E_NOMEM, "out of memory");
@@ -432,6 +536,8 @@ static af_status finish(builder *b, const cJSON *yaml, int nc, const cJSON *name
     const af_layout lay = af_blk_layout(af_engine_blk(m->engine));
     for (int i = 0; i < m->nconvs; i++) {
         af_conv_unit *u = &m->convs[i];
+        if (u->groups > 1) /* depthwise: ops/dwconv.h reads weight and bias as they are */
+            continue;
         af_layout src = i == first ? AF_LAYOUT_NCHW : lay;
         if ((st = af_conv_weights_create_for(m->engine, &u->desc, u->weight, u->bias, src, lay,
                                               &u->prepared, err))) {
@@ -542,7 +648,7 @@ static void detect_bias_init(af_model *m)
 {
     const af_layer *L = &m->layers[m->desc.nlayers - 1];
     for (int l = 0; l < m->nlevels; l++) {
-        af_conv_unit *box = &m->convs[L->box[l][2]], *cls = &m->convs[L->cls[l][2]];
+        af_conv_unit *box = &m->convs[L->box[l][2]], *cls = &m->convs[L->cls[l][L->ncls - 1]];
         for (int i = 0; i < box->desc.cout; i++)
             box->bias[i] = 1.0f;
         double s = m->strides[l];
@@ -573,7 +679,8 @@ af_status af_model_build_raw(const cJSON *yaml, int nc, const af_checkpoint *fro
     for (int i = 0; from && i < m->nconvs; i++) {
         af_conv_unit *u = &m->convs[i];
         char name[128];
-        int64_t ws[4] = {u->desc.cout, u->desc.cin, u->desc.k, u->desc.k}, vs[1] = {u->desc.cout};
+        int64_t ws[4] = {u->desc.cout, u->desc.cin / u->groups, u->desc.k, u->desc.k},
+                vs[1] = {u->desc.cout};
         snprintf(name, sizeof name, u->has_bn ? "%s.conv.weight" : "%s.weight", u->name);
         n += transfer_one(from, name, u->weight, 4, ws);
         if (u->has_bn) {

@@ -7,8 +7,8 @@
 
 const char *af_module_name(af_module_type t)
 {
-    static const char *const names[] = {"Conv", "C2f", "C2", "SPPF", "nn.Upsample", "Concat",
-                                        "Detect"};
+    static const char *const names[] = {"Conv",   "C2f",    "C2",   "SPPF", "nn.Upsample",
+                                        "Concat", "Detect", "C3k2", "C2PSA"};
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
@@ -22,6 +22,23 @@ static double py_round(double x)
 {
     double r = nearbyint(x); /* default rounding mode is to-nearest-even */
     return r;
+}
+
+/* A number argument (e.g. C3k2's expansion e), or absent (default). */
+static af_status arg_num(const cJSON *args, int j, double def, double *out, int layer,
+                         af_error *err)
+{
+    const cJSON *a = cJSON_GetArrayItem(args, j);
+    if (!a || cJSON_IsNull(a)) {
+        *out = def;
+        return AF_OK;
+    }
+    if (cJSON_IsNumber(a) && a->valuedouble > 0 && a->valuedouble <= 4) {
+        *out = a->valuedouble;
+        return AF_OK;
+    }
+    return af_fail(err, AF_E_FORMAT,
+                   "model description: layer %d argument %d is not a number in (0, 4]", layer, j);
 }
 
 /* An integer-valued JSON number; 1 if ok. */
@@ -87,7 +104,8 @@ static int module_from_name(const char *m, af_module_type *t)
         af_module_type t;
     } tab[] = {{"Conv", AF_M_CONV},       {"C2f", AF_M_C2F},       {"C2", AF_M_C2},
                {"SPPF", AF_M_SPPF},       {"nn.Upsample", AF_M_UPSAMPLE},
-               {"Concat", AF_M_CONCAT},   {"Detect", AF_M_DETECT}};
+               {"Concat", AF_M_CONCAT},   {"Detect", AF_M_DETECT},
+               {"C3k2", AF_M_C3K2},       {"C2PSA", AF_M_C2PSA}};
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
         if (strcmp(m, tab[i].name) == 0) {
             *t = tab[i].t;
@@ -197,6 +215,7 @@ af_status af_model_desc_parse(const cJSON *yaml, int nc_override, af_model_desc 
         return af_fail(err, AF_E_FORMAT, "model description: 'backbone' or 'head' missing");
     int ch[AF_MAX_LAYERS];
     int i = 0;
+    int legacy = 1; /* 8.3: a C3k2 makes the Detect head after it the depthwise one */
     for (int p = 0; p < 2; p++) {
         const cJSON *row;
         cJSON_ArrayForEach(row, parts[p])
@@ -218,8 +237,8 @@ af_status af_model_desc_parse(const cJSON *yaml, int nc_override, af_model_desc 
             if (!module_from_name(mj->valuestring, &L->type))
                 return af_fail(err, AF_E_UNSUPPORTED,
                                "model description: layer %d uses module '%s', which animeface "
-                               "does not implement (YOLOv8 detect models use Conv, C2f, C2, "
-                               "SPPF, nn.Upsample, Concat, Detect)",
+                               "does not implement (YOLOv8 and YOLO11 detect models use Conv, "
+                               "C2f, C2, C3k2, C2PSA, SPPF, nn.Upsample, Concat, Detect)",
                                i, mj->valuestring);
             if ((st = parse_from(cJSON_GetArrayItem(row, 0), i, L, err)))
                 return st;
@@ -231,6 +250,8 @@ af_status af_model_desc_parse(const cJSON *yaml, int nc_override, af_model_desc 
             case AF_M_CONV:
             case AF_M_C2F:
             case AF_M_C2:
+            case AF_M_C3K2:
+            case AF_M_C2PSA:
             case AF_M_SPPF: {
                 int c2;
                 if ((st = arg_int(args, 0, -1, d->nc, &c2, i, err)))
@@ -267,8 +288,43 @@ af_status af_model_desc_parse(const cJSON *yaml, int nc_override, af_model_desc 
                     if (L->k < 1 || L->k > 15 || L->k % 2 == 0 || n != 1)
                         return af_fail(err, AF_E_UNSUPPORTED,
                                        "model description: layer %d: SPPF kernel %d", i, L->k);
+                } else if (L->type == AF_M_C3K2) {
+                    /* C3k2(c1, c2, n, c3k=False, e=0.5, g=1, shortcut=True); 8.3 turns c3k on
+                     * for the scales m, l and x */
+                    double e;
+                    int g;
+                    L->n = n;
+                    if ((st = arg_bool(args, 1, 0, &L->c3k, i, err)) ||
+                        (st = arg_num(args, 2, 0.5, &e, i, err)) ||
+                        (st = arg_int(args, 3, 1, d->nc, &g, i, err)) ||
+                        (st = arg_bool(args, 4, 1, &L->shortcut, i, err)))
+                        return st;
+                    if (g != 1)
+                        return af_fail(err, AF_E_UNSUPPORTED,
+                                       "model description: layer %d: C3k2 with groups %d", i, g);
+                    if (d->scale && strchr("mlx", d->scale))
+                        L->c3k = 1;
+                    L->hidden = (int)(L->c2 * e);
+                    if (L->hidden < 2)
+                        return af_fail(err, AF_E_FORMAT,
+                                       "model description: layer %d: C3k2 of %d hidden channels",
+                                       i, L->hidden);
+                    legacy = 0;
+                } else if (L->type == AF_M_C2PSA) {
+                    double e;
+                    L->n = n;
+                    if ((st = arg_num(args, 1, 0.5, &e, i, err)))
+                        return st;
+                    L->hidden = (int)(L->c1 * e);
+                    L->heads = L->hidden / 64;
+                    if (L->c1 != L->c2 || L->heads < 1)
+                        return af_fail(err, AF_E_UNSUPPORTED,
+                                       "model description: layer %d: C2PSA needs as many output "
+                                       "as input channels (%d, %d) and at least 64 hidden (%d)",
+                                       i, L->c1, L->c2, L->hidden);
                 } else {
                     L->n = n;
+                    L->hidden = L->c2 / 2;
                     /* C2f's default shortcut is False, C2's True */
                     if ((st = arg_bool(args, 1, L->type == AF_M_C2, &L->shortcut, i, err)))
                         return st;
@@ -316,6 +372,7 @@ af_status af_model_desc_parse(const cJSON *yaml, int nc_override, af_model_desc 
                     L->ch[j] = ch[L->from[j]];
                 }
                 L->c2 = 4 + d->nc;
+                L->dwhead = !legacy;
                 break;
             }
             }
@@ -339,6 +396,31 @@ static long long conv_params(long long c1, long long c2, long long k, int bn)
     return c1 * c2 * k * k + (bn ? 2 * c2 : c2);
 }
 
+/* A depthwise ultralytics Conv (groups = channels) with BN. */
+static long long dw_params(long long c, long long k)
+{
+    return c * k * k + 2 * c;
+}
+
+/* C3k2's block j: Bottleneck(c, c, e=0.5) or C3k(c, c, n=2) (C3 with e=0.5 whose
+ * two bottlenecks have e=1). */
+static long long c3k2_block_params(long long c, int c3k)
+{
+    long long h = c / 2;
+    if (!c3k)
+        return conv_params(c, h, 3, 1) + conv_params(h, c, 3, 1);
+    return 2 * conv_params(c, h, 1, 1) + conv_params(2 * h, c, 1, 1) +
+           2 * 2 * conv_params(h, h, 3, 1);
+}
+
+/* PSABlock(c, attn_ratio=0.5, heads): Attention (qkv, proj, depthwise pe) + FFN. */
+static long long psa_block_params(long long c, long long heads)
+{
+    long long kd = (c / heads) / 2;
+    return conv_params(c, c + 2 * kd * heads, 1, 1) + conv_params(c, c, 1, 1) + dw_params(c, 3) +
+           conv_params(c, 2 * c, 1, 1) + conv_params(2 * c, c, 1, 1);
+}
+
 long long af_model_desc_param_count(const af_model_desc *d)
 {
     long long total = 0;
@@ -354,6 +436,18 @@ long long af_model_desc_param_count(const af_model_desc *d)
             long long ccat = L->type == AF_M_C2F ? (2 + L->n) * c : 2 * c;
             total += conv_params(L->c1, 2 * c, 1, 1) + conv_params(ccat, L->c2, 1, 1);
             total += L->n * 2 * conv_params(c, c, 3, 1);
+            break;
+        }
+        case AF_M_C3K2: {
+            long long c = L->hidden;
+            total += conv_params(L->c1, 2 * c, 1, 1) + conv_params((2 + L->n) * c, L->c2, 1, 1);
+            total += L->n * c3k2_block_params(c, L->c3k);
+            break;
+        }
+        case AF_M_C2PSA: {
+            long long c = L->hidden;
+            total += conv_params(L->c1, 2 * c, 1, 1) + conv_params(2 * c, L->c1, 1, 1);
+            total += L->n * psa_block_params(c, L->heads);
             break;
         }
         case AF_M_SPPF: {
@@ -372,8 +466,13 @@ long long af_model_desc_param_count(const af_model_desc *d)
             for (int l = 0; l < L->nlevels; l++) {
                 total += conv_params(L->ch[l], c2, 3, 1) + conv_params(c2, c2, 3, 1) +
                          conv_params(c2, 4 * d->reg_max, 1, 0);
-                total += conv_params(L->ch[l], c3, 3, 1) + conv_params(c3, c3, 3, 1) +
-                         conv_params(c3, d->nc, 1, 0);
+                if (L->dwhead)
+                    total += dw_params(L->ch[l], 3) + conv_params(L->ch[l], c3, 1, 1) +
+                             dw_params(c3, 3) + conv_params(c3, c3, 1, 1) +
+                             conv_params(c3, d->nc, 1, 0);
+                else
+                    total += conv_params(L->ch[l], c3, 3, 1) + conv_params(c3, c3, 3, 1) +
+                             conv_params(c3, d->nc, 1, 0);
             }
             total += d->reg_max; /* DFL conv */
             break;

@@ -19,7 +19,9 @@
 #include "ops/pool.h"
 #include "ops/upsample.h"
 #include "ops/act.h"
+#include "ops/attention.h"
 #include "ops/blocked.h"
+#include "ops/dwconv.h"
 
 #define SHAPES_MAX 8
 
@@ -289,6 +291,15 @@ static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, a
     if (oh < 1 || ow < 1)
         return af_fail(err, AF_E_ARG, "%s: input %dx%d is too small", u->name, in->h, in->w);
     af_status st;
+    if (u->groups > 1) { /* depthwise (YOLO11): ops/dwconv.h, stride 1 */
+        if (alloc && (st = act_alloc(f, out, in->n, oh, ow, u->desc.cout, err)))
+            return st;
+        f->flops += 2.0 * in->n * oh * ow * (double)u->desc.cout * u->desc.k * u->desc.k;
+        if (!f->dry)
+            af_dwconv_blk(f->blk, in->n, in->h, in->w, in->c, u->desc.k, u->weight, u->bias,
+                          u->bn_alpha, u->bn_beta, u->silu, in->data, out->data, f->threads);
+        return AF_OK;
+    }
     if (!e->convs[ci]) {
         if ((st = af_conv_create_for(f->m->engine, u->prepared, in->n, in->h, in->w, f->threads,
                                      in->lay, f->lay, &e->convs[ci], err))) {
@@ -312,9 +323,9 @@ static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, a
         af_error_prefix(err, "%s", u->name);
         return st;
     }
-    if (u->bn_alpha) /* unfused reference mode: BN then SiLU, as PyTorch */
-        af_blk_affine_silu(f->blk, out->n, oh, ow, u->desc.cout, u->bn_alpha, u->bn_beta,
-                           out->data);
+    if (u->bn_alpha) /* unfused reference mode: BN then SiLU (if the module has it), as PyTorch */
+        af_blk_affine_act(f->blk, out->n, oh, ow, u->desc.cout, u->bn_alpha, u->bn_beta, u->silu,
+                          out->data);
     f->conv_t[ci] =
         (af_conv_timing){now_ms() - t0, in->h, in->w, af_conv_impl(e->convs[ci]), f->conv_seq++};
     return AF_OK;
@@ -395,6 +406,49 @@ static af_status slice(af_forward *f, const act *x, int c0, int cn, act *y, af_e
     return st;
 }
 
+/* C3k (YOLO11, C3k2's block when c3k): convs at ci: cv1, cv2 (c -> c/2),
+ * cv3 (c -> c), then two bottlenecks; y = cv3(cat(m(cv1(x)), cv2(x))). */
+static af_status c3k_block(af_forward *f, shape_entry *e, int ci, int shortcut, const act *x,
+                           act *y, int alloc, af_error *err)
+{
+    act a, b, parts[2];
+    af_status st = run_conv(f, e, ci, x, &a, err);
+    if (st)
+        return st;
+    for (int j = 0; j < 2 && !st; j++) {
+        st = bottleneck(f, e, ci + 3 + 2 * j, ci + 4 + 2 * j, shortcut, &a, &b, 1, err);
+        act_release(f, &a);
+        if (!st)
+            a = b;
+    }
+    if (st)
+        return st;
+    parts[0] = a;
+    if ((st = run_conv(f, e, ci + 1, x, &parts[1], err))) {
+        act_release(f, &a);
+        return st;
+    }
+    act cat;
+    st = concat(f, parts, 2, &cat, err);
+    release_all(f, parts, 2);
+    if (st)
+        return st;
+    st = conv_to(f, e, ci + 2, &cat, y, alloc, err);
+    act_release(f, &cat);
+    return st;
+}
+
+/* Block j of a C2f (Bottleneck e=1) or C3k2 (Bottleneck e=0.5, or C3k). */
+static af_status c2f_block(af_forward *f, shape_entry *e, const af_layer *L, int j, const act *x,
+                           act *y, int alloc, af_error *err)
+{
+    const af_layer_spec *S = &L->spec;
+    if (S->type == AF_M_C3K2 && S->c3k)
+        return c3k_block(f, e, L->mbase + j * L->mstep, S->shortcut, x, y, alloc, err);
+    return bottleneck(f, e, L->mbase + 2 * j, L->mbase + 2 * j + 1, S->shortcut, x, y, alloc,
+                      err);
+}
+
 /* C2f with its concatenation built in place (in_place_ok): cv1 writes the
  * first 2c channels of cat, each bottleneck the next c, reading the previous c. */
 static af_status run_c2f_in_place(af_forward *f, shape_entry *e, const af_layer *L, const act *x,
@@ -412,8 +466,7 @@ static af_status run_c2f_in_place(af_forward *f, shape_entry *e, const af_layer 
     for (int j = 0; j < n && !st; j++) {
         act prev = view_channels(f, &cat, (1 + j) * c, c),
             out = view_channels(f, &cat, (2 + j) * c, c);
-        st = bottleneck(f, e, L->mbase + 2 * j, L->mbase + 2 * j + 1, S->shortcut, &prev, &out,
-                        0, err);
+        st = c2f_block(f, e, L, j, &prev, &out, 0, err);
     }
     if (!st)
         st = run_conv(f, e, L->cv2, &cat, y, err);
@@ -421,13 +474,14 @@ static af_status run_c2f_in_place(af_forward *f, shape_entry *e, const af_layer 
     return st;
 }
 
-/* C2f: cat(y0, y1, m1(y1), m2(m1(y1)), ...) -> cv2.  C2: cat(m(a), b) -> cv2. */
+/* C2f, C3k2: cat(y0, y1, m1(y1), m2(m1(y1)), ...) -> cv2.  C2: cat(m(a), b) -> cv2. */
 static af_status run_c2x(af_forward *f, shape_entry *e, const af_layer *L, const act *x, act *y,
                          af_error *err)
 {
     const af_layer_spec *S = &L->spec;
     int c = L->hidden, n = S->n;
-    if (S->type == AF_M_C2F && in_place_ok(f, x, c))
+    int c2f = S->type == AF_M_C2F || S->type == AF_M_C3K2;
+    if (c2f && in_place_ok(f, x, c))
         return run_c2f_in_place(f, e, L, x, y, err);
     act parts[66]; /* C2f: t, then each bottleneck output; C2: m(a), b */
     int np = 0;
@@ -435,15 +489,14 @@ static af_status run_c2x(af_forward *f, shape_entry *e, const af_layer *L, const
     af_status st = run_conv(f, e, L->cv1, x, &t, err);
     if (st)
         return st;
-    if (S->type == AF_M_C2F) {
+    if (c2f) {
         parts[np++] = t;
         const act *prev = NULL;
         if ((st = slice(f, &t, c, c, &cur, err)))
             goto out;
         prev = &cur;
         for (int j = 0; j < n; j++) {
-            if ((st = bottleneck(f, e, L->mbase + 2 * j, L->mbase + 2 * j + 1, S->shortcut, prev,
-                                 &parts[np], 1, err)))
+            if ((st = c2f_block(f, e, L, j, prev, &parts[np], 1, err)))
                 break;
             prev = &parts[np++];
         }
@@ -478,6 +531,96 @@ static af_status run_c2x(af_forward *f, shape_entry *e, const af_layer *L, const
     }
 out:
     release_all(f, parts, np);
+    return st;
+}
+
+/* PSABlock (YOLO11) on x (c channels), convs at ci: attn.qkv, attn.proj,
+ * attn.pe (depthwise), ffn.0, ffn.1:
+ *   x = x + proj(attention(qkv(x)) + pe(v));  y = x + ffn.1(ffn.0(x)). */
+static af_status psa_block(af_forward *f, shape_entry *e, const af_layer *L, int ci,
+                           const act *x, act *y, af_error *err)
+{
+    const int c = L->hidden, heads = L->spec.heads, hd = c / heads, kd = hd / 2;
+    act qkv, att, v, pe, p, f1;
+    af_status st = run_conv(f, e, ci, x, &qkv, err);
+    if (st)
+        return st;
+    if ((st = act_alloc(f, &att, x->n, x->h, x->w, c, err))) {
+        act_release(f, &qkv);
+        return st;
+    }
+    if ((st = act_alloc(f, &v, x->n, x->h, x->w, c, err))) {
+        act_release(f, &att);
+        act_release(f, &qkv);
+        return st;
+    }
+    if (!f->dry) {
+        af_attn_shape sh = {x->n, x->h, x->w, heads, kd, hd, (float)pow(kd, -0.5), f->blk};
+        st = af_attention_blk(&sh, qkv.data, att.data, v.data, f->threads, err);
+    }
+    f->flops += 2.0 * x->n * (double)x->h * x->w * x->h * x->w * heads * (kd + hd);
+    act_release(f, &qkv);
+    if (!st)
+        st = run_conv(f, e, ci + 2, &v, &pe, err);
+    act_release(f, &v);
+    if (st) {
+        act_release(f, &att);
+        return st;
+    }
+    if (!f->dry)
+        af_add_inplace(att.data, pe.data, af_blk_elems(f->blk, att.n, att.h, att.w, c), f->threads);
+    act_release(f, &pe);
+    st = run_conv(f, e, ci + 1, &att, &p, err);
+    act_release(f, &att);
+    if (st)
+        return st;
+    if (!f->dry)
+        af_add_inplace(p.data, x->data, af_blk_elems(f->blk, p.n, p.h, p.w, c), f->threads);
+    if (!(st = run_conv(f, e, ci + 3, &p, &f1, err))) {
+        st = run_conv(f, e, ci + 4, &f1, y, err);
+        act_release(f, &f1);
+    }
+    if (!st && !f->dry)
+        af_add_inplace(y->data, p.data, af_blk_elems(f->blk, p.n, p.h, p.w, c), f->threads);
+    act_release(f, &p);
+    return st;
+}
+
+/* C2PSA (YOLO11): t = cv1(x); a, b = t[:c], t[c:]; b = PSABlocks(b);
+ * y = cv2(cat(a, b)). */
+static af_status run_c2psa(af_forward *f, shape_entry *e, const af_layer *L, const act *x,
+                           act *y, af_error *err)
+{
+    const int c = L->hidden;
+    act t, parts[2], nxt;
+    af_status st = run_conv(f, e, L->cv1, x, &t, err);
+    if (st)
+        return st;
+    if ((st = slice(f, &t, 0, c, &parts[0], err))) {
+        act_release(f, &t);
+        return st;
+    }
+    st = slice(f, &t, c, c, &parts[1], err);
+    act_release(f, &t);
+    if (st) {
+        act_release(f, &parts[0]);
+        return st;
+    }
+    for (int j = 0; j < L->spec.n && !st; j++) {
+        st = psa_block(f, e, L, L->mbase + j * L->mstep, &parts[1], &nxt, err);
+        if (!st) {
+            act_release(f, &parts[1]);
+            parts[1] = nxt;
+        }
+    }
+    act cat;
+    if (!st && !(st = concat(f, parts, 2, &cat, err))) {
+        release_all(f, parts, 2);
+        st = run_conv(f, e, L->cv2, &cat, y, err);
+        act_release(f, &cat);
+        return st;
+    }
+    release_all(f, parts, 2);
     return st;
 }
 
@@ -557,11 +700,11 @@ static af_status run_detect(af_forward *f, shape_entry *e, const af_layer *L, in
             act_release(f, &box);
             return st;
         }
-        st = run_conv(f, e, L->cls[l][1], &c1, &c2, err);
-        act_release(f, &c1);
-        if (!st)
-            st = run_conv(f, e, L->cls[l][2], &c2, &cls, err);
-        act_release(f, &c2);
+        for (int j = 1; j < L->ncls && !st; j++) { /* c1 -> c2 -> ... -> cls */
+            st = run_conv(f, e, L->cls[l][j], &c1, j == L->ncls - 1 ? &cls : &c2, err);
+            act_release(f, &c1);
+            c1 = c2;
+        }
         if (st) {
             act_release(f, &box);
             return st;
@@ -727,10 +870,11 @@ static af_status run_layers(af_forward *f, shape_entry *e, const float *input, i
         const act *x = S->from[0] < 0 ? &in : &f->outs[S->from[0]];
         for (int j = 0; j < S->nfrom; j++)
             if (S->from[j] < 0 && S->type != AF_M_CONV && S->type != AF_M_C2F &&
-                S->type != AF_M_C2 && S->type != AF_M_SPPF) {
+                S->type != AF_M_C2 && S->type != AF_M_C3K2 && S->type != AF_M_C2PSA &&
+                S->type != AF_M_SPPF) {
                 st = af_fail(err, AF_E_UNSUPPORTED,
-                             "layer %d (%s) reads the network input; only Conv, C2f, C2 and "
-                             "SPPF may",
+                             "layer %d (%s) reads the network input; only Conv, C2f, C2, "
+                             "C3k2, C2PSA and SPPF may",
                              i, af_module_name(S->type));
                 break;
             }
@@ -746,7 +890,11 @@ static af_status run_layers(af_forward *f, shape_entry *e, const float *input, i
             break;
         case AF_M_C2F:
         case AF_M_C2:
+        case AF_M_C3K2:
             st = run_c2x(f, e, L, x, y, err);
+            break;
+        case AF_M_C2PSA:
+            st = run_c2psa(f, e, L, x, y, err);
             break;
         case AF_M_SPPF:
             st = run_sppf(f, e, L, x, y, err);

@@ -18,20 +18,38 @@ typedef struct af_conv_unit {
     float *bn_alpha, *bn_beta; /* unfused mode: y = silu(conv(x) * alpha + beta), as
                                 * PyTorch's eval BatchNorm computes it */
     int has_bn;                /* an ultralytics Conv (conv + BN + SiLU), else a plain Conv2d */
+    int silu;                  /* the module's activation: SiLU (ultralytics Conv), or none
+                                * (act=False, e.g. Attention's qkv/proj/pe; plain Conv2d) */
+    int groups;                /* 1, or cin (= cout): depthwise (DWConv, Attention.pe), run by
+                                * ops/dwconv.h from `weight` [cout][1][k][k] + `bias`, never
+                                * prepared for oneDNN */
     float *bn_gamma, *bn_bias, *bn_mean, *bn_var; /* raw mode: the BN parameters as stored */
     float bn_eps;
     float act_absmax;          /* int8 calibration: the largest |input| seen, 0 if none */
     char name[64];             /* state-dict prefix, e.g. "model.2.m.0.cv1" */
 } af_conv_unit;
 
+/* Floats of a unit's weight: cout x cin/groups x k x k. */
+static inline size_t af_conv_unit_weights(const af_conv_unit *u)
+{
+    return (size_t)u->desc.cout * (size_t)(u->desc.cin / u->groups) * (size_t)u->desc.k *
+           (size_t)u->desc.k;
+}
+
 typedef struct af_layer {
     af_layer_spec spec;
     int stride;      /* output stride relative to the network input */
     int cv1, cv2;    /* Conv: cv1 is the conv; C2f/C2/SPPF: their cv1 and cv2 */
-    int mbase;       /* C2f/C2: bottleneck j uses convs mbase+2j (cv1) and mbase+2j+1 (cv2) */
-    int hidden;      /* C2f/C2: hidden channels c */
+    int mbase;       /* C2f/C2: bottleneck j uses convs mbase+2j (cv1) and mbase+2j+1 (cv2);
+                      * C3k2/C2PSA: block j starts at mbase + j * mstep */
+    int mstep;       /* C3k2: 2 (Bottleneck cv1, cv2) or 7 (C3k cv1, cv2, cv3, m.0.cv1,
+                      * m.0.cv2, m.1.cv1, m.1.cv2); C2PSA: 5 (attn.qkv, attn.proj, attn.pe,
+                      * ffn.0, ffn.1) */
+    int hidden;      /* C2f/C2/C3k2/C2PSA: hidden channels c */
     int box[AF_MAX_LEVELS][3]; /* Detect cv2[l][0..2] */
-    int cls[AF_MAX_LEVELS][3]; /* Detect cv3[l][0..2] */
+    int cls[AF_MAX_LEVELS][5]; /* Detect cv3[l]: [0..2], or with the depthwise head (spec.dwhead)
+                                * cv3[l].0.0 (DW), .0.1, .1.0 (DW), .1.1, .2 */
+    int ncls;                  /* convs in each cls[l]: 3, or 5 with the depthwise head */
 } af_layer;
 
 struct af_model {

@@ -11,7 +11,7 @@
 static af_status set_int8(af_model *m, af_error *err)
 {
     for (int i = 0; i < m->nconvs; i++)
-        if (!(m->convs[i].act_absmax > 0))
+        if (m->convs[i].prepared && !(m->convs[i].act_absmax > 0))
             return af_fail(err, AF_E_ARG,
                            "the model has no int8 calibration (%s has no input range): make one "
                            "with `animeface calibrate MODEL --source DIR -o OUT.safetensors`",
@@ -30,7 +30,7 @@ static af_status set_int8(af_model *m, af_error *err)
                 keep[m->layers[i].cls[l][2]] = 1;
             }
     for (int i = 0; i < m->nconvs; i++) {
-        if (keep[i])
+        if (keep[i] || !m->convs[i].prepared) /* depthwise (ops/dwconv.h): stays fp32 */
             continue;
         af_status st = af_conv_weights_to_int8(m->convs[i].prepared, m->convs[i].act_absmax, err);
         if (st) { /* those converted so far stay int8: each conv is consistent on its own */
@@ -68,6 +68,8 @@ af_status af_model_set_precision(af_model *m, af_precision p, af_error *err)
     int converted = 0;
     af_error first = {0};
     for (int i = 0; i < m->nconvs; i++) {
+        if (!m->convs[i].prepared) /* depthwise (ops/dwconv.h): stays fp32 */
+            continue;
         af_error e1 = {0};
         af_status st = af_conv_weights_to_bf16(m->convs[i].prepared, &e1);
         if (st == AF_E_UNSUPPORTED) {
@@ -100,6 +102,8 @@ af_status af_model_set_conv_algo(af_model *m, af_conv_algo a, af_error *err)
     if (m->raw)
         return AF_OK; /* training convolutions have their own kernels */
     for (int i = 0; i < m->nconvs; i++) {
+        if (!m->convs[i].prepared) /* depthwise (ops/dwconv.h) */
+            continue;
         af_status st =
             af_conv_weights_set_winograd(m->convs[i].prepared, tile, err);
         if (st) {

@@ -146,8 +146,8 @@ void af_blk_copy_channels(int blk, int n, int h, int w, int c_total, int c_off, 
     }
 }
 
-void af_blk_affine_silu(int blk, int n, int h, int w, int c, const float *alpha,
-                        const float *beta, float *v)
+void af_blk_affine_act(int blk, int n, int h, int w, int c, const float *alpha,
+                       const float *beta, int silu, float *v)
 {
     const size_t hw = (size_t)h * w;
     const int cp = af_blk_pad(blk, c);
@@ -156,7 +156,7 @@ void af_blk_affine_silu(int blk, int n, int h, int w, int c, const float *alpha,
             float *p0 = v + ((size_t)b * cp + (size_t)(ch / blk) * blk) * hw + ch % blk;
             for (size_t p = 0; p < hw; p++) {
                 float x = p0[p * blk] * alpha[ch] + beta[ch];
-                p0[p * blk] = x / (1.0f + expf(-x));
+                p0[p * blk] = silu ? x / (1.0f + expf(-x)) : x;
             }
         }
 }

@@ -50,8 +50,9 @@ void af_blk_concat(int blk, int n, int h, int w, int nin, const float *const *sr
 void af_blk_copy_channels(int blk, int n, int h, int w, int c_total, int c_off, int c_n,
                           const float *src, float *dst);
 
-/* v = silu(v * alpha[c] + beta[c]) on a blocked tensor (the unfused BN mode). */
-void af_blk_affine_silu(int blk, int n, int h, int w, int c, const float *alpha,
-                        const float *beta, float *v);
+/* v = act(v * alpha[c] + beta[c]) on a blocked tensor (the unfused BN mode);
+ * act is SiLU, or none when silu is 0 (a module with act=False). */
+void af_blk_affine_act(int blk, int n, int h, int w, int c, const float *alpha,
+                       const float *beta, int silu, float *v);
 
 #endif

@@ -28,7 +28,7 @@ void af_ema_update(af_ema *e, const af_model *src)
     for (int i = 0; i < src->nconvs; i++) {
         const af_conv_unit *s = &src->convs[i];
         af_conv_unit *v = &e->ema->convs[i];
-        size_t wn = (size_t)s->desc.cout * s->desc.cin * s->desc.k * s->desc.k, c = s->desc.cout;
+        size_t wn = af_conv_unit_weights(s), c = s->desc.cout;
         blend(v->weight, s->weight, wn, d);
         if (s->has_bn) {
             blend(v->bn_gamma, s->bn_gamma, c, d);

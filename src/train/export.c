@@ -34,7 +34,8 @@ af_status af_model_to_checkpoint(const af_model *m, const cJSON *train_args, af_
         st = af_fail(err, AF_E_NOMEM, "out of memory");
     for (int i = 0; !st && i < m->nconvs; i++) {
         const af_conv_unit *u = &m->convs[i];
-        int64_t ws[4] = {u->desc.cout, u->desc.cin, u->desc.k, u->desc.k}, vs[1] = {u->desc.cout};
+        int64_t ws[4] = {u->desc.cout, u->desc.cin / u->groups, u->desc.k, u->desc.k},
+                vs[1] = {u->desc.cout};
         if (u->has_bn) {
             snprintf(name, sizeof name, "%s.conv.weight", u->name);
             if ((st = add_copy(&ck->tensors, name, u->weight, 4, ws, err)))
@@ -69,6 +70,7 @@ af_status af_model_to_checkpoint(const af_model *m, const cJSON *train_args, af_
     for (int l = 0; l < m->nlevels; l++)
         ck->stride[l] = m->strides[l];
     ck->nc = m->nc;
+    ck->detect_dw_cls = m->layers[m->desc.nlayers - 1].spec.dwhead; /* as the loader finds it */
     if (st)
         af_checkpoint_free(ck);
     return st;
@@ -79,7 +81,7 @@ void af_model_copy_params(af_model *dst, const af_model *src)
     for (int i = 0; i < src->nconvs && i < dst->nconvs; i++) {
         const af_conv_unit *s = &src->convs[i];
         af_conv_unit *d = &dst->convs[i];
-        size_t wn = (size_t)s->desc.cout * s->desc.cin * s->desc.k * s->desc.k, c = s->desc.cout;
+        size_t wn = af_conv_unit_weights(s), c = s->desc.cout;
         memcpy(d->weight, s->weight, wn * sizeof(float));
         if (s->has_bn) {
             memcpy(d->bn_gamma, s->bn_gamma, c * sizeof(float));

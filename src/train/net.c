@@ -18,9 +18,11 @@
 #include "core/checked.h"
 #include "core/error.h"
 #include "ops/act.h"
+#include "ops/attention_train.h"
 #include "ops/batchnorm.h"
 #include "ops/concat.h"
 #include "ops/conv_train.h"
+#include "ops/dwconv_train.h"
 #include "ops/grad.h"
 #include "ops/pool.h"
 #include "ops/upsample.h"
@@ -51,6 +53,11 @@ typedef struct tlayer {
     tact cat;    /* C2f / C2 / SPPF concat */
     tact pool[3];
     tact head[AF_MAX_LEVELS]; /* Detect: per level box|cls */
+    tact *extra;  /* C3k2 with C3k blocks: each block's concat; C2PSA: per PSABlock the
+                   * attention output (+ pe) and v in (B, C, H, W) order */
+    int nextra;
+    float **attn_p; /* C2PSA: per PSABlock the saved softmax */
+    size_t *attn_cap;
 } tlayer;
 
 struct af_tnet {
@@ -208,17 +215,23 @@ static af_status unit_forward(af_tnet *t, tunit *U, tact *x, af_error *err)
     if (x->c != u->desc.cin)
         return af_fail(err, AF_E_INTERNAL, "%s: %d input channels, expected %d", u->name, x->c,
                        u->desc.cin);
-    af_conv_train *e = unit_exec(t, U, x->n, x->h, x->w, err);
-    if (!e)
-        return AF_E_INTERNAL;
-    int oh, ow;
-    af_conv_train_out_hw(e, &oh, &ow);
+    int oh = x->h, ow = x->w; /* depthwise: stride 1, same size */
+    af_conv_train *e = NULL;
+    if (u->groups == 1) {
+        if (!(e = unit_exec(t, U, x->n, x->h, x->w, err)))
+            return AF_E_INTERNAL;
+        af_conv_train_out_hw(e, &oh, &ow);
+    }
     U->x = x;
     af_status st;
     tact *z = u->has_bn ? &U->z : &U->y;
     if ((st = tact_shape(z, x->n, oh, ow, u->desc.cout, err)))
         return st;
-    if ((st = af_conv_train_forward(e, x->d, u->weight, u->has_bn ? NULL : u->bias, z->d, err))) {
+    if (!e)
+        af_dwconv_train_forward(x->n, x->h, x->w, x->c, u->desc.k, x->d, u->weight, z->d,
+                                t->threads);
+    else if ((st = af_conv_train_forward(e, x->d, u->weight, u->has_bn ? NULL : u->bias, z->d,
+                                         err))) {
         af_error_prefix(err, "%s", u->name);
         return st;
     }
@@ -227,9 +240,13 @@ static af_status unit_forward(af_tnet *t, tunit *U, tact *x, af_error *err)
     if ((st = tact_shape(&U->y, x->n, oh, ow, u->desc.cout, err)))
         return st;
     size_t npix = (size_t)x->n * oh * ow;
-    if ((st = af_bn_silu_train_forward(npix, u->desc.cout, z->d, u->bn_gamma, u->bn_bias,
+    st = u->silu ? af_bn_silu_train_forward(npix, u->desc.cout, z->d, u->bn_gamma, u->bn_bias,
+                                            u->bn_eps, t->momentum, u->bn_mean, u->bn_var,
+                                            U->y.d, U->mean, U->invstd, err)
+                 : af_bn_train_forward(npix, u->desc.cout, z->d, u->bn_gamma, u->bn_bias,
                                        u->bn_eps, t->momentum, u->bn_mean, u->bn_var, U->y.d,
-                                       U->mean, U->invstd, err))) {
+                                       U->mean, U->invstd, err);
+    if (st) {
         af_error_prefix(err, "%s", u->name);
         return st;
     }
@@ -246,13 +263,19 @@ static af_status unit_backward(af_tnet *t, tunit *U, af_error *err)
     size_t npix = (size_t)y->n * y->h * y->w;
     int c = u->desc.cout;
     float *dz = y->g;
-    size_t wn = (size_t)u->desc.cout * u->desc.cin * u->desc.k * u->desc.k;
+    size_t wn = af_conv_unit_weights(u);
     if (ensure(&t->pscratch, &t->pscratch_cap, wn + 2 * (size_t)c, err))
         return AF_E_NOMEM;
     float *pw = t->pscratch, *pa = pw + wn, *pb = pa + c;
-    if (u->has_bn) {
+    if (u->has_bn && u->silu) {
         af_bn_silu_backward(npix, c, U->z.d, dz, u->bn_gamma, u->bn_bias, U->mean, U->invstd,
                             dz, pa, pb);
+        for (int i = 0; i < c; i++) {
+            U->ggamma[i] += pa[i];
+            U->gbeta[i] += pb[i];
+        }
+    } else if (u->has_bn) { /* BN without an activation (act=False) */
+        af_bn_backward(npix, c, U->z.d, dz, u->bn_gamma, U->mean, U->invstd, dz, pa, pb);
         for (int i = 0; i < c; i++) {
             U->ggamma[i] += pa[i];
             U->gbeta[i] += pb[i];
@@ -262,8 +285,13 @@ static af_status unit_backward(af_tnet *t, tunit *U, af_error *err)
     float *dx = NULL;
     if (x != &t->input && !(dx = grad_dst(t, x, err)))
         return AF_E_NOMEM;
-    af_status st = af_conv_train_backward(U->exec[U->last], x->d, u->weight, dz, dx, pw,
-                                          u->has_bn ? NULL : pa, err);
+    af_status st = AF_OK;
+    if (u->groups > 1)
+        af_dwconv_train_backward(x->n, x->h, x->w, x->c, u->desc.k, x->d, u->weight, dz, dx, pw,
+                                 t->threads);
+    else
+        st = af_conv_train_backward(U->exec[U->last], x->d, u->weight, dz, dx, pw,
+                                    u->has_bn ? NULL : pa, err);
     if (st) {
         af_error_prefix(err, "%s", u->name);
         return st;
@@ -353,6 +381,73 @@ static af_status bottleneck_bwd(af_tnet *t, int cv1, int cv2, int shortcut, tact
     return AF_OK;
 }
 
+/* C3k (C3k2's block when c3k), convs from ci: cv1, cv2, cv3, m.0.cv1, m.0.cv2,
+ * m.1.cv1, m.1.cv2; y = cv3(cat(m(cv1(x)), cv2(x))); cat is the block's own. */
+static af_status c3k_fwd(af_tnet *t, int ci, int shortcut, tact *x, tact *cat, tact **out,
+                         af_error *err)
+{
+    af_status st;
+    tact *a = &unit_at(t, ci)->y;
+    if ((st = unit_forward(t, unit_at(t, ci), x, err)))
+        return st;
+    for (int j = 0; j < 2; j++)
+        if ((st = bottleneck_fwd(t, ci + 3 + 2 * j, ci + 4 + 2 * j, shortcut, a, &a, err)))
+            return st;
+    if ((st = unit_forward(t, unit_at(t, ci + 1), x, err)))
+        return st;
+    tact *parts[2] = {a, &unit_at(t, ci + 1)->y};
+    if ((st = concat_fwd(parts, 2, cat, err)) ||
+        (st = unit_forward(t, unit_at(t, ci + 2), cat, err)))
+        return st;
+    *out = &unit_at(t, ci + 2)->y;
+    return AF_OK;
+}
+
+static af_status c3k_bwd(af_tnet *t, int ci, int shortcut, tact *cat, af_error *err)
+{
+    af_status st;
+    cat->gvalid = 0;
+    if ((st = unit_backward(t, unit_at(t, ci + 2), err)))
+        return st;
+    tact *parts[2] = {&unit_at(t, ci + 6)->y, &unit_at(t, ci + 1)->y};
+    if ((st = concat_bwd(t, parts, 2, cat, err)))
+        return st;
+    for (int j = 1; j >= 0; j--)
+        if ((st = bottleneck_bwd(t, ci + 3 + 2 * j, ci + 4 + 2 * j, shortcut,
+                                 j ? &unit_at(t, ci + 4)->y : &unit_at(t, ci)->y, err)))
+            return st;
+    if ((st = unit_backward(t, unit_at(t, ci + 1), err)))
+        return st;
+    return unit_backward(t, unit_at(t, ci), err);
+}
+
+/* Block j of a C2f / C3k2 (Bottleneck, or C3k), its forward, backward and output. */
+static af_status block_fwd(af_tnet *t, tlayer *TL, const af_layer *L, int j, tact *in,
+                           tact **out, af_error *err)
+{
+    const af_layer_spec *S = &L->spec;
+    if (S->type == AF_M_C3K2 && S->c3k)
+        return c3k_fwd(t, L->mbase + j * L->mstep, S->shortcut, in, &TL->extra[j], out, err);
+    return bottleneck_fwd(t, L->mbase + 2 * j, L->mbase + 2 * j + 1, S->shortcut, in, out, err);
+}
+
+static af_status block_bwd(af_tnet *t, tlayer *TL, const af_layer *L, int j, tact *in,
+                           af_error *err)
+{
+    const af_layer_spec *S = &L->spec;
+    if (S->type == AF_M_C3K2 && S->c3k)
+        return c3k_bwd(t, L->mbase + j * L->mstep, S->shortcut, &TL->extra[j], err);
+    return bottleneck_bwd(t, L->mbase + 2 * j, L->mbase + 2 * j + 1, S->shortcut, in, err);
+}
+
+static tact *block_out(af_tnet *t, const af_layer *L, int j)
+{
+    const af_layer_spec *S = &L->spec;
+    if (S->type == AF_M_C3K2 && S->c3k)
+        return &unit_at(t, L->mbase + j * L->mstep + 2)->y;
+    return &unit_at(t, L->mbase + 2 * j + 1)->y;
+}
+
 static af_status c2x_fwd(af_tnet *t, tlayer *TL, const af_layer *L, tact *x, af_error *err)
 {
     const af_layer_spec *S = &L->spec;
@@ -365,15 +460,14 @@ static af_status c2x_fwd(af_tnet *t, tlayer *TL, const af_layer *L, tact *x, af_
     tact *parts[70];
     int np = 0;
     tact *in;
-    if (S->type == AF_M_C2F) {
+    if (S->type == AF_M_C2F || S->type == AF_M_C3K2) {
         if ((st = slice_fwd(T, c, c, &TL->cur0, err)))
             return st;
         parts[np++] = T;
         in = &TL->cur0;
         for (int j = 0; j < n; j++) {
             tact *o;
-            if ((st = bottleneck_fwd(t, L->mbase + 2 * j, L->mbase + 2 * j + 1, S->shortcut, in,
-                                     &o, err)))
+            if ((st = block_fwd(t, TL, L, j, in, &o, err)))
                 return st;
             parts[np++] = o;
             in = o;
@@ -411,16 +505,15 @@ static af_status c2x_bwd(af_tnet *t, tlayer *TL, const af_layer *L, af_error *er
     tact *T = &cv1->y;
     tact *parts[70];
     int np = 0;
-    if (S->type == AF_M_C2F) {
+    if (S->type == AF_M_C2F || S->type == AF_M_C3K2) {
         parts[np++] = T;
         for (int j = 0; j < n; j++)
-            parts[np++] = &unit_at(t, L->mbase + 2 * j + 1)->y;
+            parts[np++] = block_out(t, L, j);
         if ((st = concat_bwd(t, parts, np, &TL->cat, err)))
             return st;
         for (int j = n - 1; j >= 0; j--) {
-            tact *in = j ? &unit_at(t, L->mbase + 2 * (j - 1) + 1)->y : &TL->cur0;
-            if ((st = bottleneck_bwd(t, L->mbase + 2 * j, L->mbase + 2 * j + 1, S->shortcut, in,
-                                     err)))
+            tact *in = j ? block_out(t, L, j - 1) : &TL->cur0;
+            if ((st = block_bwd(t, TL, L, j, in, err)))
                 return st;
         }
         if (TL->cur0.gvalid &&
@@ -443,6 +536,157 @@ static af_status c2x_bwd(af_tnet *t, tlayer *TL, const af_layer *L, af_error *er
         if (TL->bpart.gvalid && (st = grad_add_channels(t, T, c, c, TL->bpart.g, c, 0, err)))
             return st;
     }
+    return unit_backward(t, cv1, err);
+}
+
+/* dst's gradient = src's (copied), or += when dst's is already valid. */
+static af_status grad_pass(af_tnet *t, tact *dst, const tact *src, af_error *err)
+{
+    if (!src->gvalid)
+        return AF_OK;
+    float *d = grad_dst(t, dst, err);
+    if (!d)
+        return AF_E_NOMEM;
+    memcpy(d, src->g, tsize(src) * sizeof(float));
+    grad_commit(t, dst, d);
+    return AF_OK;
+}
+
+typedef struct psa_parts {
+    tunit *qkv, *proj, *pe, *f0, *f1;
+    tact *att, *v;
+    af_attn_shape sh;
+} psa_parts;
+
+/* The units and tacts of PSABlock j (on x) of a C2PSA. */
+static psa_parts psa_at(af_tnet *t, tlayer *TL, const af_layer *L, int j, const tact *x)
+{
+    const int ci = L->mbase + j * L->mstep, heads = L->spec.heads, hd = L->hidden / heads;
+    psa_parts P = {unit_at(t, ci), unit_at(t, ci + 1), unit_at(t, ci + 2), unit_at(t, ci + 3),
+                   unit_at(t, ci + 4), &TL->extra[2 * j], &TL->extra[2 * j + 1],
+                   {x->n, x->h, x->w, heads, hd / 2, hd, (float)pow(hd / 2, -0.5), 0}}; /* NHWC */
+    return P;
+}
+
+/* v between its channels in the qkv map (head h: h*(2kd+hd) + 2kd + k) and its
+ * (B, C, H, W) order (h*hd + k): gathered into v (to_v), or v added into qkv. */
+static void psa_v_map(const af_attn_shape *sh, size_t npix, float *qkv, float *v, int to_v)
+{
+    const int per = 2 * sh->kd + sh->hd, cq = sh->heads * per, c = sh->heads * sh->hd;
+    for (size_t p = 0; p < npix; p++)
+        for (int h = 0; h < sh->heads; h++) {
+            float *q = qkv + p * cq + (size_t)h * per + 2 * sh->kd;
+            float *o = v + p * c + (size_t)h * sh->hd;
+            for (int k = 0; k < sh->hd; k++) {
+                if (to_v)
+                    o[k] = q[k];
+                else
+                    q[k] += o[k];
+            }
+        }
+}
+
+/* PSABlock j of a C2PSA (convs from ci: attn.qkv, attn.proj, attn.pe, ffn.0,
+ * ffn.1) on x: x1 = x + proj(attention(qkv(x)) + pe(v)); y = x1 + ffn(x1). Its
+ * tacts: extra[2j] the attention output (then + pe), extra[2j+1] v in (B, C,
+ * H, W) order; attn_p[j] the saved softmax. */
+static af_status psa_fwd(af_tnet *t, tlayer *TL, const af_layer *L, int j, tact *x, tact **out,
+                         af_error *err)
+{
+    psa_parts P = psa_at(t, TL, L, j, x);
+    af_status st;
+    const int c = L->hidden;
+    if ((st = unit_forward(t, P.qkv, x, err)) ||
+        (st = tact_shape(P.att, x->n, x->h, x->w, c, err)) ||
+        (st = tact_shape(P.v, x->n, x->h, x->w, c, err)))
+        return st;
+    size_t npix = (size_t)x->n * x->h * x->w, N = (size_t)x->h * x->w;
+    if ((st = ensure(&TL->attn_p[j], &TL->attn_cap[j], (size_t)x->n * P.sh.heads * N * N, err)) ||
+        (st = af_attention_train_forward(&P.sh, P.qkv->y.d, P.att->d, TL->attn_p[j], t->threads,
+                                         err)))
+        return st;
+    psa_v_map(&P.sh, npix, P.qkv->y.d, P.v->d, 1);
+    if ((st = unit_forward(t, P.pe, P.v, err)))
+        return st;
+    af_add_inplace(P.att->d, P.pe->y.d, tsize(P.att), t->threads);
+    if ((st = unit_forward(t, P.proj, P.att, err)))
+        return st;
+    af_add_inplace(P.proj->y.d, x->d, tsize(x), t->threads); /* BN's backward reads z, not y */
+    if ((st = unit_forward(t, P.f0, &P.proj->y, err)) ||
+        (st = unit_forward(t, P.f1, &P.f0->y, err)))
+        return st;
+    af_add_inplace(P.f1->y.d, P.proj->y.d, tsize(&P.f1->y), t->threads);
+    *out = &P.f1->y;
+    return AF_OK;
+}
+
+static af_status psa_bwd(af_tnet *t, tlayer *TL, const af_layer *L, int j, tact *x,
+                         af_error *err)
+{
+    psa_parts P = psa_at(t, TL, L, j, x);
+    af_status st;
+    if ((st = grad_pass(t, &P.proj->y, &P.f1->y, err)) || (st = unit_backward(t, P.f1, err)) ||
+        (st = unit_backward(t, P.f0, err)) || (st = grad_pass(t, x, &P.proj->y, err)) ||
+        (st = unit_backward(t, P.proj, err)) || (st = grad_pass(t, &P.pe->y, P.att, err)) ||
+        (st = unit_backward(t, P.pe, err)))
+        return st;
+    if (!P.att->gvalid)
+        return AF_OK;
+    float *dq = grad_dst(t, &P.qkv->y, err);
+    if (!dq)
+        return AF_E_NOMEM;
+    if ((st = af_attention_train_backward(&P.sh, P.qkv->y.d, TL->attn_p[j], P.att->g, dq,
+                                          t->threads, err)))
+        return st;
+    if (P.v->gvalid) /* pe's input was v */
+        psa_v_map(&P.sh, (size_t)x->n * x->h * x->w, dq, P.v->g, 0);
+    grad_commit(t, &P.qkv->y, dq);
+    return unit_backward(t, P.qkv, err);
+}
+
+/* C2PSA: T = cv1(x); a, b = T[:c], T[c:]; b through the PSABlocks; cv2(cat(a, b)). */
+static af_status c2psa_fwd(af_tnet *t, tlayer *TL, const af_layer *L, tact *x, af_error *err)
+{
+    int c = L->hidden;
+    tunit *cv1 = unit_at(t, L->cv1), *cv2 = unit_at(t, L->cv2);
+    af_status st;
+    if ((st = unit_forward(t, cv1, x, err)) || (st = slice_fwd(&cv1->y, 0, c, &TL->cur0, err)) ||
+        (st = slice_fwd(&cv1->y, c, c, &TL->bpart, err)))
+        return st;
+    tact *b = &TL->bpart;
+    for (int j = 0; j < L->spec.n; j++)
+        if ((st = psa_fwd(t, TL, L, j, b, &b, err)))
+            return st;
+    tact *parts[2] = {&TL->cur0, b};
+    if ((st = concat_fwd(parts, 2, &TL->cat, err)) || (st = unit_forward(t, cv2, &TL->cat, err)))
+        return st;
+    TL->out = &cv2->y;
+    return AF_OK;
+}
+
+static tact *psa_out(af_tnet *t, tlayer *TL, const af_layer *L, int j)
+{
+    return j < 0 ? &TL->bpart : &unit_at(t, L->mbase + j * L->mstep + 4)->y;
+}
+
+static af_status c2psa_bwd(af_tnet *t, tlayer *TL, const af_layer *L, af_error *err)
+{
+    int c = L->hidden, n = L->spec.n;
+    tunit *cv1 = unit_at(t, L->cv1), *cv2 = unit_at(t, L->cv2);
+    af_status st;
+    TL->cat.gvalid = 0;
+    if ((st = unit_backward(t, cv2, err)))
+        return st;
+    tact *parts[2] = {&TL->cur0, psa_out(t, TL, L, n - 1)};
+    if ((st = concat_bwd(t, parts, 2, &TL->cat, err)))
+        return st;
+    for (int j = n - 1; j >= 0; j--)
+        if ((st = psa_bwd(t, TL, L, j, psa_out(t, TL, L, j - 1), err)))
+            return st;
+    if (TL->cur0.gvalid && (st = grad_add_channels(t, &cv1->y, 0, c, TL->cur0.g, c, 0, err)))
+        return st;
+    if (TL->bpart.gvalid && (st = grad_add_channels(t, &cv1->y, c, c, TL->bpart.g, c, 0, err)))
+        return st;
     return unit_backward(t, cv1, err);
 }
 
@@ -510,12 +754,12 @@ static af_status detect_fwd(af_tnet *t, tlayer *TL, const af_layer *L, af_loss_l
             prev = &unit_at(t, L->box[l][j])->y;
         }
         prev = x;
-        for (int j = 0; j < 3; j++) {
+        for (int j = 0; j < L->ncls; j++) {
             if ((st = unit_forward(t, unit_at(t, L->cls[l][j]), prev, err)))
                 return st;
             prev = &unit_at(t, L->cls[l][j])->y;
         }
-        tact *parts[2] = {&unit_at(t, L->box[l][2])->y, &unit_at(t, L->cls[l][2])->y};
+        tact *parts[2] = {&unit_at(t, L->box[l][2])->y, &unit_at(t, L->cls[l][L->ncls - 1])->y};
         if ((st = concat_fwd(parts, 2, &TL->head[l], err)) || (st = tact_grad(&TL->head[l], err)))
             return st;
         t->head_g[l] = TL->head[l].g;
@@ -531,12 +775,14 @@ static af_status detect_bwd(af_tnet *t, tlayer *TL, const af_layer *L, af_error 
     af_status st;
     for (int l = 0; l < S->nlevels; l++) {
         TL->head[l].gvalid = 1; /* written by the loss */
-        tact *parts[2] = {&unit_at(t, L->box[l][2])->y, &unit_at(t, L->cls[l][2])->y};
+        tact *parts[2] = {&unit_at(t, L->box[l][2])->y, &unit_at(t, L->cls[l][L->ncls - 1])->y};
         if ((st = concat_bwd(t, parts, 2, &TL->head[l], err)))
             return st;
         for (int j = 2; j >= 0; j--)
-            if ((st = unit_backward(t, unit_at(t, L->box[l][j]), err)) ||
-                (st = unit_backward(t, unit_at(t, L->cls[l][j]), err)))
+            if ((st = unit_backward(t, unit_at(t, L->box[l][j]), err)))
+                return st;
+        for (int j = L->ncls - 1; j >= 0; j--)
+            if ((st = unit_backward(t, unit_at(t, L->cls[l][j]), err)))
                 return st;
     }
     return AF_OK;
@@ -558,6 +804,8 @@ static void reset_grads(af_tnet *t)
             TL->pool[j].gvalid = 0;
         for (int j = 0; j < AF_MAX_LEVELS; j++)
             TL->head[j].gvalid = 0;
+        for (int j = 0; j < TL->nextra; j++)
+            TL->extra[j].gvalid = 0;
     }
 }
 
@@ -608,6 +856,12 @@ af_status af_tnet_forward(af_tnet *t, const float *x, int n, int h, int w,
         case AF_M_DETECT:
             st = detect_fwd(t, TL, L, levels, err);
             TL->out = NULL;
+            break;
+        case AF_M_C3K2:
+            st = c2x_fwd(t, TL, L, xin, err);
+            break;
+        case AF_M_C2PSA:
+            st = c2psa_fwd(t, TL, L, xin, err);
             break;
         }
     }
@@ -661,6 +915,12 @@ af_status af_tnet_backward(af_tnet *t, af_error *err)
         case AF_M_DETECT:
             st = detect_bwd(t, TL, L, err);
             break;
+        case AF_M_C3K2:
+            st = c2x_bwd(t, TL, L, err);
+            break;
+        case AF_M_C2PSA:
+            st = c2psa_bwd(t, TL, L, err);
+            break;
         }
     }
     return st;
@@ -707,12 +967,24 @@ af_status af_tnet_create(af_model *m, int threads, float bn_momentum, af_tnet **
     t->units = calloc((size_t)m->nconvs, sizeof *t->units);
     t->params = calloc((size_t)m->nconvs * 3, sizeof *t->params);
     af_status st = (!t->units || !t->params) ? af_fail(err, AF_E_NOMEM, "out of memory") : AF_OK;
+    for (int i = 0; !st && i < m->desc.nlayers; i++) { /* C3k blocks' and PSABlocks' tacts */
+        const af_layer_spec *S = &m->desc.layers[i];
+        tlayer *TL = &t->layers[i];
+        TL->nextra = S->type == AF_M_C3K2 && S->c3k ? S->n : S->type == AF_M_C2PSA ? 2 * S->n : 0;
+        if (!TL->nextra)
+            continue;
+        TL->extra = calloc((size_t)TL->nextra, sizeof *TL->extra);
+        TL->attn_p = calloc((size_t)S->n, sizeof *TL->attn_p);
+        TL->attn_cap = calloc((size_t)S->n, sizeof *TL->attn_cap);
+        if (!TL->extra || !TL->attn_p || !TL->attn_cap)
+            st = af_fail(err, AF_E_NOMEM, "out of memory");
+    }
     for (int i = 0; !st && i < m->nconvs; i++) {
         tunit *U = &t->units[i];
         af_conv_unit *u = &m->convs[i];
         U->u = u;
         int c = u->desc.cout;
-        size_t wn = (size_t)c * u->desc.cin * u->desc.k * u->desc.k;
+        size_t wn = af_conv_unit_weights(u);
         if ((st = add_param(t, u->weight, &U->gw, wn, 0, u->name,
                             u->has_bn ? "conv.weight" : "weight", err)))
             break;
@@ -766,6 +1038,13 @@ void af_tnet_free(af_tnet *t)
             tact_free(&TL->pool[j]);
         for (int j = 0; j < AF_MAX_LEVELS; j++)
             tact_free(&TL->head[j]);
+        for (int j = 0; TL->extra && j < TL->nextra; j++)
+            tact_free(&TL->extra[j]);
+        for (int j = 0; TL->attn_p && j < t->m->desc.layers[i].n; j++)
+            free(TL->attn_p[j]);
+        free(TL->extra);
+        free(TL->attn_p);
+        free(TL->attn_cap);
     }
     tact_free(&t->input);
     free(t->units);

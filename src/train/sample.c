@@ -218,8 +218,9 @@ static af_status pre_transform(const ctx *c, int index, af_image *img, af_boxes 
         af_letterbox_plan(tiles[0].img.h, tiles[0].img.w, s, s, 32, 0, 1, 1, &lb);
         st = af_letterbox_apply(&tiles[0].img, &lb, 114, img, err);
         if (!st)
-            st = af_boxes_add_labelled(b, &tiles[0], lb.ratio, (s - lb.new_w) / 2.0,
-                                       (s - lb.new_h) / 2.0, err);
+            st = af_boxes_add_labelled(
+                b, &tiles[0], lb.ratio, c->hyp->labels_pad_rounded ? lb.left : (s - lb.new_w) / 2.0,
+                c->hyp->labels_pad_rounded ? lb.top : (s - lb.new_h) / 2.0, err);
     }
     for (int k = 0; k < 4; k++)
         af_labelled_free(&tiles[k]);

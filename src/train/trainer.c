@@ -733,6 +733,8 @@ static af_status setup(run *r, af_error *err)
     if ((st = af_tnet_create(r->model, a->threads, 0.03f, &r->net, err)))
         goto out_parts;
     af_loader_opts lo = {a->imgsz, a->batch, a->workers, a->cache_ram, a->seed, a->aug};
+    /* YOLO11 models train with 8.3's LetterBox label placement */
+    lo.hyp.labels_pad_rounded = r->model->layers[r->model->desc.nlayers - 1].spec.dwhead;
     if ((st = af_loader_create(&r->train_ds, &lo, &r->loader, err)))
         goto out_parts;
     r->nb = af_loader_batches(r->loader);
