@@ -182,6 +182,98 @@ static void raw_output_parity(int unfused, af_conv_algo algo)
     CHECK(ran == (algo == AF_CONV_ALGO_FAST ? 9 : 13));
 }
 
+/* bf16 (where the CPU has it): the convs hand bf16 activations to each
+ * other (af_forward_set_bf16_activations) and give the same numbers, bit for
+ * bit, as handing them over in float32 (both round to nearest even once); and
+ * the network stays near ultralytics' fp32 output on the anchors that matter
+ * (golden score >= 0.25): boxes within 1% of their size + 0.5 px, scores
+ * within 0.02 (bf16 keeps 8 significant bits; measured on this network: see
+ * the printed figures). YOLO11n covers C3k2, C2PSA and the depthwise head,
+ * whose convs stay float. */
+static void test_bf16_activations(void)
+{
+    static const golden_case bc[] = {{"yolov8n_face.pt", "yolov8n_face__test_priconne"},
+                                     {"yolov8n_face.pt", "yolov8n_face__icf_val_00036"},
+                                     {"yolo11/yolo11n_face.pt", "yolo11/yolo11n_face__test_uma"}};
+    for (size_t k = 0; k < sizeof bc / sizeof bc[0]; k++) {
+        if (!t_file_exists(t_model(bc[k].model)))
+            SKIP("%s not found (set AF_SHARED)", t_model(bc[k].model));
+        af_model *m = load_model(bc[k].model, 0);
+        REQUIRE(m != NULL);
+        af_error err = {0};
+        af_status st = af_model_set_precision(m, AF_PRECISION_BF16, &err);
+        if (st == AF_E_UNSUPPORTED) {
+            af_model_free(m);
+            SKIP("no bf16 on this CPU: %s", err.msg);
+        }
+        REQUIRE(st == AF_OK);
+        af_safetensors g = {0}, in = {0};
+        char path[512];
+        REQUIRE(af_safetensors_read_file(t_golden(bc[k].golden), &g, &err) == AF_OK);
+        const cJSON *inf = meta(&g, "input_file");
+        snprintf(path, sizeof path, "golden/%s", cJSON_IsString(inf) ? inf->valuestring : "?");
+        REQUIRE(af_safetensors_read_file(t_fixture(path), &in, &err) == AF_OK);
+        const af_tensor *x = af_tensor_list_find(&in.tensors, "input_u8");
+        const af_tensor *y = af_tensor_list_find(&g.tensors, "output");
+        REQUIRE(x && y && x->ndim == 4 && y->ndim == 3);
+        const int h = (int)x->shape[2], w = (int)x->shape[3], n = (int)y->shape[2];
+        float *nhwc = malloc((size_t)h * w * 3 * sizeof *nhwc);
+        REQUIRE(nhwc != NULL);
+        const uint8_t *u8 = x->data;
+        for (int ch = 0; ch < 3; ch++)
+            for (int i = 0; i < h * w; i++)
+                nhwc[(size_t)i * 3 + ch] = (float)u8[(size_t)ch * h * w + i] / 255.0f;
+        const size_t nout = (size_t)(4 + m->nc) * n;
+        float *res[2] = {malloc(nout * sizeof(float)), malloc(nout * sizeof(float))};
+        REQUIRE(res[0] && res[1]);
+        for (int on = 0; on < 2; on++) {
+            af_forward *f = NULL;
+            const float *out;
+            int na;
+            REQUIRE(af_forward_create(m, 0, &f, &err) == AF_OK);
+            af_forward_set_bf16_activations(f, on);
+            REQUIRE(af_forward_run(f, nhwc, 1, h, w, &out, &na, &err) == AF_OK);
+            REQUIRE(na == n);
+            memcpy(res[on], out, nout * sizeof(float));
+            af_forward_free(f);
+        }
+        CHECK_MSG(memcmp(res[0], res[1], nout * sizeof(float)) == 0,
+                  "%s: bf16 activations change the output", bc[k].golden);
+        const float *ref = y->data;
+        double worst_box = 0, worst_score = 0;
+        int used = 0;
+        for (int a = 0; a < n; a++) {
+            float score = 0;
+            for (int c = 0; c < m->nc; c++)
+                score = fmaxf(score, ref[(size_t)(4 + c) * n + a]);
+            if (score < 0.25f)
+                continue;
+            used++;
+            const double size = fmax(ref[(size_t)2 * n + a], ref[(size_t)3 * n + a]);
+            for (int r = 0; r < 4; r++) {
+                double d = fabs((double)res[1][(size_t)r * n + a] - ref[(size_t)r * n + a]);
+                d = d == d ? d / (0.5 + 0.01 * size) : INFINITY;
+                worst_box = fmax(worst_box, d);
+            }
+            for (int c = 0; c < m->nc; c++) {
+                double d = fabs((double)res[1][(size_t)(4 + c) * n + a] -
+                                ref[(size_t)(4 + c) * n + a]);
+                worst_score = fmax(worst_score, d == d ? d : INFINITY);
+            }
+        }
+        printf("   %-34s bf16: %d anchors >= 0.25; worst box error %.2f of the tolerance, "
+               "worst score error %.4f\n",
+               bc[k].golden, used, worst_box, worst_score);
+        CHECK_MSG(worst_box <= 1.0, "%s: bf16 boxes off by %.2fx the tolerance", bc[k].golden,
+                  worst_box);
+        CHECK_MSG(worst_score <= 0.02, "%s: bf16 scores off by %.4f", bc[k].golden, worst_score);
+        free(res[0]), free(res[1]), free(nhwc);
+        af_safetensors_free(&g);
+        af_safetensors_free(&in);
+        af_model_free(m);
+    }
+}
+
 /* One forward context over several shapes (each recorded once, then run from
  * the shared arena, which grows when a bigger shape comes): every run equals a
  * fresh context's first run of that shape, bit for bit. */
@@ -338,6 +430,7 @@ int main(void)
     RUN(test_raw_output_parity_fused_direct);
     RUN(test_raw_output_parity_fast);
     RUN(test_raw_output_parity_unfused);
+    RUN(test_bf16_activations);
     RUN(test_memory_plan_across_shapes);
     RUN(test_batch_equals_single_images);
     RUN(test_conv_timing);

@@ -43,11 +43,14 @@ typedef struct act {
     int slot; /* block of the shape's memory plan, -1 if not owned */
     int heap; /* a malloc of its own (a request off the plan) */
     af_layout lay; /* f->lay, except the network input (NCHW) and the head's NHWC outputs */
+    int bf16;      /* data holds bfloat16 values (uint16_t): a bf16 conv's output that only
+                    * another bf16 conv reads (shape_entry.out16) */
 } act;
 
 typedef struct shape_entry {
     int n, h, w;
     af_conv **convs;  /* per model conv, created on first use */
+    unsigned char *out16; /* per model conv: its output goes to its one reader in bf16 */
     af_mem_plan plan; /* activation offsets in f->arena, recorded on the first run */
     int planned;      /* plan solved: activations come from the arena */
     unsigned long stamp;
@@ -79,6 +82,7 @@ struct af_forward {
     double flops; /* of the last run */
     float *observe; /* af_forward_observe: per conv, the largest |input| so far */
     int keep_raw; /* keep the head's raw outputs (for a loss on validation batches) */
+    int no_bf16_act; /* af_forward_set_bf16_activations(f, 0) */
     float *raw[AF_MAX_LEVELS];
     size_t raw_cap[AF_MAX_LEVELS];
     int raw_h[AF_MAX_LEVELS], raw_w[AF_MAX_LEVELS];
@@ -131,6 +135,7 @@ static void shape_entry_clear(shape_entry *e, int nconvs)
             af_conv_free(e->convs[i]);
         free(e->convs);
     }
+    free(e->out16);
     af_mem_plan_free(&e->plan);
     memset(e, 0, sizeof *e);
 }
@@ -148,6 +153,11 @@ void af_forward_free(af_forward *f)
         free(f->raw[l]);
     free(f->conv_t);
     free(f);
+}
+
+void af_forward_set_bf16_activations(af_forward *f, int on)
+{
+    f->no_bf16_act = !on;
 }
 
 void af_forward_keep_raw(af_forward *f, int keep)
@@ -200,16 +210,16 @@ double af_forward_last_flops(const af_forward *f)
  * (it cannot, the passes take the same branches; but if) gets a malloc of its
  * own and the shape is planned again next time. */
 
-static af_status act_alloc_as(af_forward *f, act *a, int n, int h, int w, int c, af_layout lay,
-                              af_error *err)
+static af_status act_alloc_typed(af_forward *f, act *a, int n, int h, int w, int c,
+                                 af_layout lay, int bf16, af_error *err)
 {
     size_t need;
     int cs = af_layout_blk(lay) ? af_blk_pad(af_layout_blk(lay), c) : c;
     if (af_mul_size((size_t)n * h, (size_t)w * cs, &need) || need > ((size_t)1 << 34))
         return af_fail(err, AF_E_LIMIT, "activation of %dx%dx%dx%d is too large", n, h, w, c);
-    size_t bytes = (need ? need : 1) * sizeof(float);
+    size_t bytes = (need ? need : 1) * (bf16 ? sizeof(uint16_t) : sizeof(float));
     shape_entry *e = f->cur;
-    *a = (act){NULL, n, h, w, c, -1, 0, lay};
+    *a = (act){NULL, n, h, w, c, -1, 0, lay, bf16};
     if (f->dry) {
         if ((a->slot = af_mem_plan_record_alloc(&e->plan, bytes)) < 0)
             return af_fail(err, AF_E_NOMEM, "out of memory");
@@ -228,6 +238,12 @@ static af_status act_alloc_as(af_forward *f, act *a, int n, int h, int w, int c,
         return af_fail(err, AF_E_NOMEM, "out of memory for a %dx%dx%d activation", h, w, c);
     a->heap = 1;
     return AF_OK;
+}
+
+static af_status act_alloc_as(af_forward *f, act *a, int n, int h, int w, int c, af_layout lay,
+                              af_error *err)
+{
+    return act_alloc_typed(f, a, n, h, w, c, lay, 0, err);
 }
 
 /* A blocked activation (all but the input and the head's outputs). */
@@ -283,6 +299,9 @@ static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, a
     const af_conv_unit *u = &f->m->convs[ci];
     if (alloc) /* empty until allocated: a caller may release it after a failure */
         *out = (act){.data = NULL, .slot = -1, .lay = AF_LAYOUT_BLK8};
+    const int dst16 = alloc && e->out16[ci]; /* views are parts of float tensors */
+    if (in->bf16 && (u->groups > 1 || !u->prepared || !af_conv_weights_is_bf16(u->prepared)))
+        return af_fail(err, AF_E_INTERNAL, "%s: bf16 input to a float conv", u->name);
     if (in->c != u->desc.cin)
         return af_fail(err, AF_E_INTERNAL, "%s: input has %d channels, expected %d", u->name,
                        in->c, u->desc.cin);
@@ -301,20 +320,21 @@ static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, a
         return AF_OK;
     }
     if (!e->convs[ci]) {
-        if ((st = af_conv_create_for(f->m->engine, u->prepared, in->n, in->h, in->w, f->threads,
-                                     in->lay, f->lay, &e->convs[ci], err))) {
+        const int io = (in->bf16 ? AF_CONV_SRC_BF16 : 0) | (dst16 ? AF_CONV_DST_BF16 : 0);
+        if ((st = af_conv_create_io(f->m->engine, u->prepared, in->n, in->h, in->w, f->threads,
+                                    in->lay, f->lay, io, 0, &e->convs[ci], err))) {
             af_error_prefix(err, "%s", u->name);
             return st;
         }
     }
     if (!alloc && (out->n != in->n || out->h != oh || out->w != ow || out->c != u->desc.cout))
         return af_fail(err, AF_E_INTERNAL, "%s: output view of the wrong shape", u->name);
-    if (alloc && (st = act_alloc(f, out, in->n, oh, ow, u->desc.cout, err)))
+    if (alloc && (st = act_alloc_typed(f, out, in->n, oh, ow, u->desc.cout, f->lay, dst16, err)))
         return st;
     f->flops += 2.0 * in->n * oh * ow * (double)u->desc.cout * u->desc.cin * u->desc.k * u->desc.k;
     if (f->dry)
         return AF_OK;
-    if (f->observe) /* padding lanes hold zeros: harmless to a maximum */
+    if (f->observe && !in->bf16) /* padding lanes hold zeros: harmless to a maximum */
         f->observe[ci] = af_absmax(in->data, act_elems(in), f->observe[ci]);
     const double t0 = now_ms();
     if ((st = af_conv_forward(e->convs[ci], in->data, out->data, err))) {
@@ -385,6 +405,8 @@ static af_status concat(af_forward *f, const act *parts, int n, act *y, af_error
     const float *srcs[AF_MAX_FROM + 66];
     int cs[AF_MAX_FROM + 66], c = 0;
     for (int i = 0; i < n; i++) {
+        if (parts[i].bf16)
+            return af_fail(err, AF_E_INTERNAL, "concatenating a bf16 activation");
         srcs[i] = parts[i].data;
         cs[i] = parts[i].c;
         c += parts[i].c;
@@ -400,6 +422,8 @@ static af_status concat(af_forward *f, const act *parts, int n, act *y, af_error
 /* Channels [c0, c0+cn) of x as a new activation. */
 static af_status slice(af_forward *f, const act *x, int c0, int cn, act *y, af_error *err)
 {
+    if (x->bf16)
+        return af_fail(err, AF_E_INTERNAL, "slicing a bf16 activation");
     af_status st = act_alloc(f, y, x->n, x->h, x->w, cn, err);
     if (!st && !f->dry)
         af_blk_copy_channels(f->blk, x->n, x->h, x->w, x->c, c0, cn, x->data, y->data);
@@ -763,6 +787,74 @@ static af_status run_detect(af_forward *f, shape_entry *e, const af_layer *L, in
     return AF_OK;
 }
 
+/* ---- bf16 activations between bf16 convs ---- */
+
+/* Whether conv ci runs on oneDNN with bf16 weights (depthwise convs and the
+ * unfused reference mode stay float). */
+static int conv_is_bf16(const af_model *m, int ci)
+{
+    const af_conv_unit *u = &m->convs[ci];
+    return ci >= 0 && ci < m->nconvs && u->groups <= 1 && !u->bn_alpha && u->prepared &&
+           af_conv_weights_is_bf16(u->prepared);
+}
+
+static void pair16(const af_model *m, unsigned char *out16, int producer, int reader)
+{
+    if (conv_is_bf16(m, producer) && conv_is_bf16(m, reader))
+        out16[producer] = 1;
+}
+
+/* Layers whose input x goes to their cv1 conv and nowhere else. */
+static int reads_by_cv1(const af_layer_spec *S)
+{
+    return S->type == AF_M_CONV || S->type == AF_M_C2F || S->type == AF_M_C2 ||
+           S->type == AF_M_C3K2 || S->type == AF_M_SPPF || S->type == AF_M_C2PSA;
+}
+
+/* The convs whose output has exactly one reader, itself a bf16 conv: a
+ * bottleneck's cv1 (read by its cv2), the head's chains (cv2[l][0] -> [1] ->
+ * [2], cv3 alike), and a layer ending in a conv whose output only the cv1 of
+ * the next such layer reads (Conv -> C2f, C2f -> Conv, ...). Everything that
+ * meets another op (adds, concatenations, pooling, upsampling, the decode)
+ * stays float. */
+static void plan_bf16(const af_model *m, unsigned char *out16)
+{
+    int refs[AF_MAX_LAYERS] = {0}, reader[AF_MAX_LAYERS];
+    for (int i = 0; i < m->desc.nlayers; i++) {
+        const af_layer *L = &m->layers[i];
+        const af_layer_spec *S = &L->spec;
+        for (int j = 0; j < S->nfrom; j++)
+            if (S->from[j] >= 0) {
+                refs[S->from[j]]++;
+                reader[S->from[j]] = j == 0 && reads_by_cv1(S) ? i : -1;
+            }
+        if (S->type == AF_M_C2F || S->type == AF_M_C2 || S->type == AF_M_C3K2)
+            for (int j = 0; j < S->n; j++) {
+                if (S->type == AF_M_C3K2 && S->c3k) {
+                    const int ci = L->mbase + j * L->mstep;
+                    for (int k = 0; k < 2; k++)
+                        pair16(m, out16, ci + 3 + 2 * k, ci + 4 + 2 * k);
+                } else {
+                    pair16(m, out16, L->mbase + 2 * j, L->mbase + 2 * j + 1);
+                }
+            }
+        if (S->type == AF_M_DETECT)
+            for (int l = 0; l < S->nlevels; l++) {
+                pair16(m, out16, L->box[l][0], L->box[l][1]);
+                pair16(m, out16, L->box[l][1], L->box[l][2]);
+                for (int j = 0; j + 1 < L->ncls; j++)
+                    pair16(m, out16, L->cls[l][j], L->cls[l][j + 1]);
+            }
+    }
+    for (int i = 0; i < m->desc.nlayers; i++) {
+        const af_layer_spec *S = &m->layers[i].spec;
+        if (refs[i] != 1 || reader[i] < 0 || !reads_by_cv1(S)) /* S: ends in its cv1/cv2 */
+            continue;
+        const int last = S->type == AF_M_CONV ? m->layers[i].cv1 : m->layers[i].cv2;
+        pair16(m, out16, last, m->layers[reader[i]].cv1);
+    }
+}
+
 static shape_entry *get_shape(af_forward *f, int n, int h, int w, af_error *err)
 {
     shape_entry *e = NULL, *oldest = &f->shapes[0];
@@ -785,10 +877,14 @@ static shape_entry *get_shape(af_forward *f, int n, int h, int w, af_error *err)
         e = oldest;
     }
     e->convs = calloc((size_t)f->m->nconvs, sizeof *e->convs);
-    if (!e->convs) {
+    e->out16 = calloc((size_t)f->m->nconvs, 1);
+    if (!e->convs || !e->out16) {
+        shape_entry_clear(e, f->m->nconvs);
         af_fail(err, AF_E_NOMEM, "out of memory");
         return NULL;
     }
+    if (!f->no_bf16_act)
+        plan_bf16(f->m, e->out16);
     e->n = n;
     e->h = h;
     e->w = w;

@@ -22,6 +22,7 @@
 #include "core/aligned.h"
 #include "core/checked.h"
 #include "core/error.h"
+#include "core/tensor.h"
 #include "ops/bf16.h"
 #include "ops/blocked.h"
 #include "ops/ref.h"
@@ -68,8 +69,10 @@ struct af_conv {
     void *ksrc, *kdst;
     void *own_w;   /* private weights (DNNL_PRIVATE: blocked, REF: OIHW) */
     void *scratch; /* user scratchpad */
-    uint16_t *src16; /* bf16 weights: the input converted to bf16 before each run */
-    size_t src_elems;  /* floats of the input in its layout */
+    uint16_t *src16; /* bf16 weights, f32 input: the input converted to bf16 before each run */
+    size_t src_elems, dst_elems; /* values of the input and output in their layouts */
+    int io;                      /* AF_CONV_SRC_BF16 | AF_CONV_DST_BF16: bf16 activations */
+    float *srcf, *dstf; /* bf16 activations on a float path (REF): float copies of them */
     af_layout src_layout, dst_layout;
     float *ref_src, *ref_dst; /* REF path on other layouts: NHWC copies for the naive loops */
     af_wino *wino;            /* WINOGRAD path */
@@ -122,11 +125,13 @@ enum { PREC_F32 = 0, PREC_BF16, PREC_INT8 };
 typedef struct prec {
     int mode;
     const float *oscale;
+    int dst16; /* the output in bf16 (AF_CONV_DST_BF16) */
 } prec;
 
-static prec w_prec(const af_conv_weights *w)
+static prec w_prec(const af_conv_weights *w, int io)
 {
-    return (prec){w->int8 ? PREC_INT8 : w->bf16 ? PREC_BF16 : PREC_F32, w->oscale};
+    return (prec){w->int8 ? PREC_INT8 : w->bf16 ? PREC_BF16 : PREC_F32, w->oscale,
+                  (io & AF_CONV_DST_BF16) != 0};
 }
 
 /* Creates the primitive descriptor for one shape; wmd NULL means format `any`.
@@ -152,7 +157,8 @@ static dnnl_status_t make_pd(dnnl_engine_t eng, const af_conv_desc *d, int has_b
     dnnl_format_tag_t stag = any_act ? dnnl_format_tag_any : layout_tag(src_layout),
                       dtag = any_act ? dnnl_format_tag_any : layout_tag(dst_layout);
     if ((st = dnnl_memory_desc_init_by_tag(&src_md, 4, sdims, in_dt, stag)) ||
-        (st = dnnl_memory_desc_init_by_tag(&dst_md, 4, ddims, dnnl_f32, dtag)) ||
+        (st = dnnl_memory_desc_init_by_tag(&dst_md, 4, ddims, p.dst16 ? dnnl_bf16 : dnnl_f32,
+                                            dtag)) ||
         (st = dnnl_memory_desc_init_by_tag(&any_wmd, 4, wdims, in_dt, dnnl_format_tag_any)) ||
         (st = dnnl_memory_desc_init_by_tag(&bias_md, 1, bdims, dnnl_f32, dnnl_a)))
         return st;
@@ -323,7 +329,7 @@ static af_status prepare_dnnl(af_conv_weights *w, const float *weight, af_error 
     if (st)
         return dnnl_err(err, "describing the OIHW weights", st);
     int is_ref;
-    st = nominal_wmd(eng, w, (prec){PREC_F32, NULL}, &w->wmd, &is_ref);
+    st = nominal_wmd(eng, w, (prec){PREC_F32, NULL, 0}, &w->wmd, &is_ref);
     if (st == dnnl_unimplemented)
         w->wmd = umd; /* keep OIHW; af_conv_create retries per shape */
     else if (st)
@@ -341,7 +347,7 @@ static af_status prepare_dnnl(af_conv_weights *w, const float *weight, af_error 
  * weights would grow from 15 to 26 MiB each. */
 int af_conv_winograd_suits(const af_engine *e, const af_conv_desc *d)
 {
-    if (d->k != 3 || d->pad != 1 || !af_engine_winograd(e) || af_engine_blk(e) != 8 ||
+    if (d->k != 3 || d->pad != 1 || !af_engine_winograd(e) ||
         !af_wino_supported())
         return 0;
     if (d->stride == 1)
@@ -361,7 +367,7 @@ static af_status wino_create(const af_conv_desc *d, int m, const float *weight, 
 static int winograd_applies(const af_engine *e, const af_conv_desc *d, af_layout src,
                             af_layout dst)
 {
-    return src == AF_LAYOUT_BLK8 && dst == AF_LAYOUT_BLK8 && af_conv_winograd_suits(e, d);
+    return af_layout_blk(src) && src == dst && af_conv_winograd_suits(e, d);
 }
 
 /* The OIHW weights of Winograd weights, in a new buffer. */
@@ -432,7 +438,7 @@ af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err)
     dnnl_engine_t eng = af_engine_dnnl(w->e);
     dnnl_memory_desc_t tmd;
     int is_ref = 0;
-    dnnl_status_t st = nominal_wmd(eng, w, (prec){PREC_BF16, NULL}, &tmd, &is_ref);
+    dnnl_status_t st = nominal_wmd(eng, w, (prec){PREC_BF16, NULL, 0}, &tmd, &is_ref);
     if (st == dnnl_unimplemented || (st == dnnl_success && is_ref))
         return af_fail(err, AF_E_UNSUPPORTED, "conv: oneDNN has no bf16 kernel on this CPU");
     if (st)
@@ -512,7 +518,7 @@ af_status af_conv_weights_to_int8(af_conv_weights *w, float act_absmax, af_error
             qbias[o] = w->bias[o] / oscale[o];
     }
     int is_ref = 0;
-    st = nominal_wmd(eng, w, (prec){PREC_INT8, oscale}, &tmd, &is_ref);
+    st = nominal_wmd(eng, w, (prec){PREC_INT8, oscale, 0}, &tmd, &is_ref);
     if (st == dnnl_unimplemented || (st == dnnl_success && is_ref)) {
         rc = af_fail(err, AF_E_UNSUPPORTED, "conv: oneDNN has no int8 kernel on this CPU");
         goto out;
@@ -662,7 +668,8 @@ static af_status make_act_reorders(af_conv *c, const dnnl_memory_desc_t *smd,
     const char *what = "describing the activations";
     if ((st = dnnl_memory_desc_init_by_tag(&umd_s, 4, sdims, c->w->bf16 ? dnnl_bf16 : dnnl_f32,
                                            layout_tag(c->src_layout))) ||
-        (st = dnnl_memory_desc_init_by_tag(&umd_d, 4, ddims, dnnl_f32,
+        (st = dnnl_memory_desc_init_by_tag(&umd_d, 4, ddims,
+                                           c->io & AF_CONV_DST_BF16 ? dnnl_bf16 : dnnl_f32,
                                            layout_tag(c->dst_layout))))
         return dnnl_err(err, what, st);
     size_t sb = dnnl_memory_desc_get_size(smd), db = dnnl_memory_desc_get_size(dmd);
@@ -703,7 +710,7 @@ static dnnl_status_t run_reorder(af_conv *c, dnnl_primitive_t r, dnnl_memory_t f
 
 static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                              int threads, int naive, af_layout src_layout, af_layout dst_layout,
-                             af_conv **out, af_error *err)
+                             int io, af_conv **out, af_error *err)
 {
     *out = NULL;
     const af_conv_desc *d = &w->d;
@@ -712,6 +719,8 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     af_status rc = shape_check(d, n, h, width, oh, ow, err);
     if (rc)
         return rc;
+    if ((io & ~(AF_CONV_SRC_BF16 | AF_CONV_DST_BF16)) || (io && !w->bf16))
+        return af_fail(err, AF_E_ARG, "conv: bf16 activations need bf16 weights");
     af_conv *c = calloc(1, sizeof *c);
     if (!c)
         return af_fail(err, AF_E_NOMEM, "conv: out of memory");
@@ -725,6 +734,9 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     c->threads = threads;
     c->src_layout = src_layout;
     c->dst_layout = dst_layout;
+    c->io = io;
+    c->src_elems = layout_elems(src_layout, n, h, width, d->cin); /* bounded by shape_check */
+    c->dst_elems = layout_elems(dst_layout, n, oh, ow, d->cout);
     dnnl_engine_t eng = af_engine_dnnl(e);
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t st;
@@ -736,14 +748,15 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     dnnl_memory_desc_t umd;
     float *oihw = NULL;
     if (w->wino) {
-        if (!naive && src_layout == AF_LAYOUT_BLK8 && dst_layout == AF_LAYOUT_BLK8) {
+        if (!naive && af_layout_blk(src_layout) && src_layout == dst_layout) {
             c->path = AF_CONV_WINOGRAD;
             if (c->threads <= 0)
                 c->threads = af_engine_max_threads(e);
             int m = af_wino_weights_tile(w->wino);
             snprintf(c->impl, sizeof c->impl, "winograd:f%dx%d_3x3%s:avx2", m, m,
                      af_wino_weights_stride(w->wino) == 2 ? "s2" : "");
-            if ((rc = af_wino_create(w->wino, n, h, width, c->threads, d->act, &c->wino, err)))
+            if ((rc = af_wino_create(w->wino, af_layout_blk(src_layout), n, h, width, c->threads,
+                                     d->act, &c->wino, err)))
                 goto fail_early;
             *out = c;
             return AF_OK;
@@ -766,7 +779,7 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         c->threads = af_engine_max_threads(e);
     int any_act = 0;
     st = naive || oihw ? dnnl_unimplemented
-                       : make_pd_fast(eng, d, w->bias != NULL, n, h, width, &w->wmd, w_prec(w),
+                       : make_pd_fast(eng, d, w->bias != NULL, n, h, width, &w->wmd, w_prec(w, io),
                                       c->src_layout, c->dst_layout, &any_act, &pd);
     if (st == dnnl_success && impl_is_ref(pd_impl(pd))) {
         dnnl_primitive_desc_destroy(pd); /* the blocked format forced a slow kernel */
@@ -777,7 +790,7 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         c->path = AF_CONV_DNNL_SHARED;
     } else if (st == dnnl_unimplemented) {
         st = naive ? dnnl_unimplemented
-                   : make_pd_fast(eng, d, w->bias != NULL, n, h, width, NULL, w_prec(w),
+                   : make_pd_fast(eng, d, w->bias != NULL, n, h, width, NULL, w_prec(w, io),
                                   c->src_layout, c->dst_layout, &any_act, &pd);
         if (st == dnnl_success) {
             c->path = AF_CONV_DNNL_PRIVATE;
@@ -838,6 +851,11 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     }
     if (c->path == AF_CONV_REF) {
         snprintf(c->impl, sizeof c->impl, "ref:naive");
+        if (((io & AF_CONV_SRC_BF16) && !(c->srcf = malloc(c->src_elems * sizeof(float)))) ||
+            ((io & AF_CONV_DST_BF16) && !(c->dstf = malloc(c->dst_elems * sizeof(float))))) {
+            rc = af_fail(err, AF_E_NOMEM, "conv: out of memory");
+            goto fail;
+        }
         if (src_layout != AF_LAYOUT_NHWC || dst_layout != AF_LAYOUT_NHWC) {
             c->ref_src = malloc((size_t)n * h * width * d->cin * sizeof(float));
             c->ref_dst = malloc((size_t)n * oh * ow * d->cout * sizeof(float));
@@ -851,8 +869,7 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         return AF_OK;
     }
     snprintf(c->impl, sizeof c->impl, "%s%s", pd_impl(pd), any_act ? "+reorders" : "");
-    if (w->bf16) {
-        c->src_elems = layout_elems(src_layout, n, h, width, d->cin); /* bounded by shape_check */
+    if (w->bf16 && !(io & AF_CONV_SRC_BF16)) {
         if (!(c->src16 = af_alloc64(c->src_elems * sizeof *c->src16))) {
             rc = af_fail(err, AF_E_NOMEM, "conv: out of memory for the bf16 input");
             goto fail;
@@ -919,27 +936,34 @@ fail_early:
 af_status af_conv_create(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                          int threads, af_conv **out, af_error *err)
 {
-    return conv_create(e, w, n, h, width, threads, 0, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, out, err);
+    return conv_create(e, w, n, h, width, threads, 0, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, 0, out, err);
 }
 
 af_status af_conv_create_for(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                              int threads, af_layout src_layout, af_layout dst_layout,
                              af_conv **out, af_error *err)
 {
-    return conv_create(e, w, n, h, width, threads, 0, src_layout, dst_layout, out, err);
+    return conv_create(e, w, n, h, width, threads, 0, src_layout, dst_layout, 0, out, err);
+}
+
+af_status af_conv_create_io(af_engine *e, const af_conv_weights *w, int n, int h, int width,
+                            int threads, af_layout src_layout, af_layout dst_layout, int io,
+                            int naive, af_conv **out, af_error *err)
+{
+    return conv_create(e, w, n, h, width, threads, naive, src_layout, dst_layout, io, out, err);
 }
 
 af_status af_conv_create_naive(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                                af_conv **out, af_error *err)
 {
-    return conv_create(e, w, n, h, width, 1, 1, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, out, err);
+    return conv_create(e, w, n, h, width, 1, 1, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, 0, out, err);
 }
 
 af_status af_conv_create_naive_for(af_engine *e, const af_conv_weights *w, int n, int h,
                                    int width, af_layout src_layout, af_layout dst_layout,
                                    af_conv **out, af_error *err)
 {
-    return conv_create(e, w, n, h, width, 1, 1, src_layout, dst_layout, out, err);
+    return conv_create(e, w, n, h, width, 1, 1, src_layout, dst_layout, 0, out, err);
 }
 
 /* Layout conversions around the naive loops: layout l to NHWC (to_nhwc) or back. */
@@ -958,10 +982,27 @@ static void convert_nhwc(af_layout l, int to_nhwc, int n, int h, int w, int c, c
         memcpy(dst, src, (size_t)n * h * w * c * sizeof *dst);
 }
 
-af_status af_conv_forward(af_conv *c, const float *src, float *dst, af_error *err)
+static af_status forward_f(af_conv *c, const void *src, void *dst, af_error *err);
+
+af_status af_conv_forward(af_conv *c, const void *src, void *dst, af_error *err)
 {
     if (!src || !dst)
         return af_fail(err, AF_E_ARG, "conv: NULL tensor");
+    if (c->srcf) { /* bf16 input on the float path */
+        const uint16_t *s16 = src;
+        for (size_t i = 0; i < c->src_elems; i++)
+            c->srcf[i] = af_bf16_to_f32(s16[i]);
+        src = c->srcf;
+    }
+    af_status rc = forward_f(c, src, c->dstf ? (void *)c->dstf : dst, err);
+    if (!rc && c->dstf)
+        af_bf16_from_f32_array(c->dstf, dst, c->dst_elems, c->threads);
+    return rc;
+}
+
+/* The run, src and dst as the path takes them (REF: float). */
+static af_status forward_f(af_conv *c, const void *src, void *dst, af_error *err)
+{
     if (c->path == AF_CONV_WINOGRAD) {
         af_wino_forward(c->wino, src, dst);
         return AF_OK;
@@ -1039,6 +1080,8 @@ void af_conv_free(af_conv *c)
     free(c->own_w);
     free(c->scratch);
     free(c->src16);
+    free(c->srcf);
+    free(c->dstf);
     free(c->ref_src);
     free(c->ref_dst);
     af_wino_free(c->wino);

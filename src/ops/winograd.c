@@ -45,6 +45,7 @@ struct af_wino_weights {
 
 struct af_wino {
     const af_wino_weights *w;
+    int bs; /* block size of the activations: 8 (nChw8c) or 16 (nChw16c) */
     int n, h, wd, oh, ow, th, tw, threads, tb;
     long ntiles;
     af_act act;
@@ -281,18 +282,21 @@ int af_wino_weights_stride(const af_wino_weights *w)
     return w->stride;
 }
 
-af_status af_wino_create(const af_wino_weights *w, int n, int h, int width, int threads,
+af_status af_wino_create(const af_wino_weights *w, int bs, int n, int h, int width, int threads,
                          af_act act, af_wino **out, af_error *err)
 {
     *out = NULL;
     if (!af_wino_supported())
         return af_fail(err, AF_E_UNSUPPORTED, "winograd: this CPU lacks AVX2/FMA");
+    if (bs != 8 && bs != 16)
+        return af_fail(err, AF_E_ARG, "winograd: block size %d (8 or 16)", bs);
     if (n < 1 || h < 1 || width < 1 || threads < 1 || (long)n * h * width > (1L << 40))
         return af_fail(err, AF_E_ARG, "winograd: bad shape %d x %d x %d", n, h, width);
     af_wino *c = calloc(1, sizeof *c);
     if (!c)
         return af_fail(err, AF_E_NOMEM, "winograd: out of memory");
     c->w = w;
+    c->bs = bs;
     c->n = n;
     c->h = h;
     c->wd = width;
@@ -335,12 +339,13 @@ void af_wino_free(af_wino *c)
 
 #ifdef AF_HAVE_AVX2_KERNELS
 
-/* B^T d B of the 4x4 patch at p (rows rs floats apart, pixels 8), to
+/* B^T d B of the 4x4 patch at p (rows rs floats apart, pixels px), to
  * v[pos * ps]. Column by column (the row transform d B, then B^T down the
  * column), loading each input where it is needed, so that nothing spills. */
-static AF_AVX2 inline void in_patch_f2(const float *p, size_t rs, float *v, size_t ps)
+static AF_AVX2 inline void in_patch_f2(const float *p, size_t rs, size_t px, float *v,
+                                        size_t ps)
 {
-#define D(i, j) _mm256_loadu_ps(p + (size_t)(i) * rs + (size_t)(j) * 8)
+#define D(i, j) _mm256_loadu_ps(p + (size_t)(i) * rs + (size_t)(j) * px)
 #define COLUMN(j, e0, e1, e2, e3)                                                                  \
     _mm256_storeu_ps(v + (size_t)(0 * 4 + (j)) * ps, _mm256_sub_ps(e0, e2));                       \
     _mm256_storeu_ps(v + (size_t)(1 * 4 + (j)) * ps, _mm256_add_ps(e1, e2));                       \
@@ -385,11 +390,12 @@ static AF_AVX2 inline void in_patch_f2(const float *p, size_t rs, float *v, size
         OUT(5, _mm256_fmadd_ps(four, d1, _mm256_fnmadd_ps(five, d3, d5)));                         \
     }
 
-static AF_AVX2 inline void in_patch_f4(const float *p, size_t rs, float *v, size_t ps)
+static AF_AVX2 inline void in_patch_f4(const float *p, size_t rs, size_t px, float *v,
+                                        size_t ps)
 {
     float tmp[36 * 8] __attribute__((aligned(32)));
     for (int j = 0; j < 6; j++) {
-#define D(i) _mm256_loadu_ps(p + (size_t)(i) * rs + (size_t)j * 8)
+#define D(i) _mm256_loadu_ps(p + (size_t)(i) * rs + (size_t)j * px)
 #define TO_TMP(i, x) _mm256_store_ps(tmp + ((i) * 6 + j) * 8, x);
         const __m256 d0 = D(0), d1 = D(1), d2 = D(2), d3 = D(3), d4 = D(4), d5 = D(5);
         BT6(d0, d1, d2, d3, d4, d5, TO_TMP)
@@ -406,11 +412,12 @@ static AF_AVX2 inline void in_patch_f4(const float *p, size_t rs, float *v, size
     }
 }
 
-/* S2: the 25 values of the 5x5 patch at p (rows rs floats apart, pixels 8),
+/* S2: the 25 values of the 5x5 patch at p (rows rs floats apart, pixels px),
  * to v[pos * ps] (positions as at S2_POS). */
-static AF_AVX2 inline void in_patch_s2(const float *p, size_t rs, float *v, size_t ps)
+static AF_AVX2 inline void in_patch_s2(const float *p, size_t rs, size_t px, float *v,
+                                        size_t ps)
 {
-#define P(i, j) _mm256_loadu_ps(p + (size_t)(i) * rs + (size_t)(j) * 8)
+#define P(i, j) _mm256_loadu_ps(p + (size_t)(i) * rs + (size_t)(j) * px)
 #define V(pos, x) _mm256_storeu_ps(v + (size_t)(pos) * ps, x)
     __m256 e[3][3]; /* EE, the rows' transform: B^T down each even column */
     for (int c = 0; c < 3; c++) {
@@ -440,18 +447,19 @@ static AF_AVX2 inline void in_patch_s2(const float *p, size_t rs, float *v, size
 #undef P
 }
 
-/* The t x t patch at (y0, x0) of one 8-channel plane (zeros outside the
- * image; t = 5 for S2), transformed, to v[pos * ps]. Border patches go through a
- * zero-padded copy. */
-static AF_AVX2 void in_transform(int m, int t, const float *plane, int h, int w, int y0, int x0,
-                                 float *v, size_t ps)
+/* The t x t patch at (y0, x0) of 8 channels of a blocked plane (pixels px
+ * floats apart: the block size; zeros outside the image; t = 5 for S2),
+ * transformed, to v[pos * ps]. Border patches go through a zero-padded copy. */
+static AF_AVX2 void in_transform(int m, int t, const float *plane, size_t px, int h, int w,
+                                 int y0, int x0, float *v, size_t ps)
 {
     float patch[36 * 8] __attribute__((aligned(32)));
     const float *p = patch;
-    size_t rs = (size_t)t * 8;
+    size_t rs = (size_t)t * 8, ppx = 8;
     if (y0 >= 0 && x0 >= 0 && y0 + t <= h && x0 + t <= w) {
-        p = plane + ((size_t)y0 * (size_t)w + (size_t)x0) * 8;
-        rs = (size_t)w * 8;
+        p = plane + ((size_t)y0 * (size_t)w + (size_t)x0) * px;
+        rs = (size_t)w * px;
+        ppx = px;
     } else {
         for (int i = 0; i < t; i++)
             for (int j = 0; j < t; j++) {
@@ -459,16 +467,16 @@ static AF_AVX2 void in_transform(int m, int t, const float *plane, int h, int w,
                 _mm256_store_ps(patch + (i * t + j) * 8,
                                 y >= 0 && y < h && x >= 0 && x < w
                                     ? _mm256_loadu_ps(plane +
-                                                      ((size_t)y * (size_t)w + (size_t)x) * 8)
+                                                      ((size_t)y * (size_t)w + (size_t)x) * px)
                                     : _mm256_setzero_ps());
             }
     }
     if (t == 5)
-        in_patch_s2(p, rs, v, ps);
+        in_patch_s2(p, rs, ppx, v, ps);
     else if (m == 4)
-        in_patch_f4(p, rs, v, ps);
+        in_patch_f4(p, rs, ppx, v, ps);
     else
-        in_patch_f2(p, rs, v, ps);
+        in_patch_f2(p, rs, ppx, v, ps);
 }
 
 /* m[r][0..16) = sum_k v[r][k] u[k][0..16) for 6 rows r (v rows vs apart, m
@@ -507,6 +515,7 @@ static AF_AVX2 inline __m256 silu8(__m256 x)
 /* The 2x2 outputs at (y0, x0) of one 8-channel plane from the 16 products
  * m[pos * ps]: A^T M A plus bias, activation; only pixels inside the image. */
 static AF_AVX2 void out_transform(const float *m, size_t ps, __m256 bias, int silu, float *plane,
+                                  size_t px,
                                   int h, int w, int y0, int x0)
 {
 #define M(pos) _mm256_loadu_ps(m + (size_t)(pos) * ps)
@@ -528,15 +537,15 @@ static AF_AVX2 void out_transform(const float *m, size_t ps, __m256 bias, int si
     if (silu) {
         y00 = silu8(y00), y01 = silu8(y01), y10 = silu8(y10), y11 = silu8(y11);
     }
-    float *o = plane + ((size_t)y0 * (size_t)w + (size_t)x0) * 8;
+    float *o = plane + ((size_t)y0 * (size_t)w + (size_t)x0) * px;
     const int right = x0 + 1 < w, below = y0 + 1 < h;
     _mm256_storeu_ps(o, y00);
     if (right)
-        _mm256_storeu_ps(o + 8, y01);
+        _mm256_storeu_ps(o + px, y01);
     if (below) {
-        _mm256_storeu_ps(o + (size_t)w * 8, y10);
+        _mm256_storeu_ps(o + (size_t)w * px, y10);
         if (right)
-            _mm256_storeu_ps(o + (size_t)w * 8 + 8, y11);
+            _mm256_storeu_ps(o + (size_t)w * px + px, y11);
     }
 }
 
@@ -555,7 +564,7 @@ static AF_AVX2 void out_transform(const float *m, size_t ps, __m256 bias, int si
     }
 
 static AF_AVX2 void out_transform_f4(const float *m, size_t ps, __m256 bias, int silu,
-                                     float *plane, int h, int w, int y0, int x0)
+                                     float *plane, size_t px, int h, int w, int y0, int x0)
 {
     float tmp[24 * 8] __attribute__((aligned(32)));
     for (int j = 0; j < 6; j++) {
@@ -568,7 +577,7 @@ static AF_AVX2 void out_transform_f4(const float *m, size_t ps, __m256 bias, int
     }
     const int nx = w - x0 < 4 ? w - x0 : 4;
     for (int a = 0; a < 4 && y0 + a < h; a++) {
-        float *o = plane + ((size_t)(y0 + a) * (size_t)w + (size_t)x0) * 8;
+        float *o = plane + ((size_t)(y0 + a) * (size_t)w + (size_t)x0) * px;
         __m256 y[4];
 #define T(j) _mm256_load_ps(tmp + (a * 6 + (j)) * 8)
 #define TO_Y(b, x) y[b] = _mm256_add_ps(x, bias);
@@ -577,7 +586,7 @@ static AF_AVX2 void out_transform_f4(const float *m, size_t ps, __m256 bias, int
 #undef TO_Y
 #undef T
         for (int b = 0; b < nx; b++)
-            _mm256_storeu_ps(o + (size_t)b * 8, silu ? silu8(y[b]) : y[b]);
+            _mm256_storeu_ps(o + (size_t)b * px, silu ? silu8(y[b]) : y[b]);
     }
 }
 
@@ -585,7 +594,7 @@ static AF_AVX2 void out_transform_f4(const float *m, size_t ps, __m256 bias, int
  * products m[pos * ps]: A^T M_EE A + A^T M_EO + M_OE A + M_OO, plus bias,
  * activation; only pixels inside the image. */
 static AF_AVX2 void out_transform_s2(const float *m, size_t ps, __m256 bias, int silu,
-                                     float *plane, int h, int w, int y0, int x0)
+                                     float *plane, size_t px, int h, int w, int y0, int x0)
 {
 #define M(pos) _mm256_loadu_ps(m + (size_t)(pos) * ps)
     __m256 y[2][2];
@@ -603,7 +612,7 @@ static AF_AVX2 void out_transform_s2(const float *m, size_t ps, __m256 bias, int
 #undef M
     for (int p = 0; p < 2 && y0 + p < h; p++)
         for (int q = 0; q < 2 && x0 + q < w; q++)
-            _mm256_storeu_ps(plane + ((size_t)(y0 + p) * (size_t)w + (size_t)(x0 + q)) * 8,
+            _mm256_storeu_ps(plane + ((size_t)(y0 + p) * (size_t)w + (size_t)(x0 + q)) * px,
                              silu ? silu8(y[p][q]) : y[p][q]);
 }
 
@@ -611,9 +620,15 @@ static AF_AVX2 void run_block(const af_wino *c, long blk, const float *src, floa
                               float *M)
 {
     const af_wino_weights *w = c->w;
-    const int h = c->h, wd = c->wd, cbi = w->cinp / 8, cbo = af_blk_pad(8, w->cout) / 8;
-    const size_t plane = (size_t)h * (size_t)wd * 8, per_img = (size_t)c->th * (size_t)c->tw,
-                 oplane = (size_t)c->oh * (size_t)c->ow * 8;
+    /* the kernels take 8 channels at a time: group g of a block-bs tensor
+     * starts at (g / (bs/8)) planes + (g % (bs/8)) * 8 floats, pixels bs apart;
+     * the output's groups include its block padding (zeros: zero weights and bias) */
+    const int bs = c->bs, sub = bs / 8, h = c->h, wd = c->wd, cbi = w->cinp / 8,
+              cbo = af_blk_pad(bs, w->cout) / 8;
+    const size_t hw = (size_t)h * (size_t)wd, ohw = (size_t)c->oh * (size_t)c->ow,
+                 per_img = (size_t)c->th * (size_t)c->tw,
+                 in_img = (size_t)af_blk_pad(bs, w->cin) * hw,
+                 out_img = (size_t)af_blk_pad(bs, w->cout) * ohw;
     const int s = w->stride; /* input patch origin: (s m a - 1, s m b - 1) */
     const long t0 = blk * c->tb;
     const int nt = (int)(c->ntiles - t0 < c->tb ? c->ntiles - t0 : c->tb);
@@ -625,7 +640,9 @@ static AF_AVX2 void run_block(const af_wino *c, long blk, const float *src, floa
         const int y0 = s * m * (int)(r / (size_t)c->tw) - 1,
                   x0 = s * m * (int)(r % (size_t)c->tw) - 1;
         for (int cb = 0; cb < cbi; cb++)
-            in_transform(m, w->t, src + (b * (size_t)cbi + (size_t)cb) * plane, h, wd, y0, x0,
+            in_transform(m, w->t,
+                         src + b * in_img + (size_t)(cb / sub) * hw * bs + (size_t)(cb % sub) * 8,
+                         (size_t)bs, h, wd, y0, x0,
                          V + (size_t)i * (size_t)w->cinp + (size_t)cb * 8, vps);
     }
     const int rows = round_up(nt, ROWS), panels = w->coutp / COLS;
@@ -646,7 +663,8 @@ static AF_AVX2 void run_block(const af_wino *c, long blk, const float *src, floa
             (s == 2 ? out_transform_s2 : m == 4 ? out_transform_f4 : out_transform)(
                 M + (size_t)i * (size_t)w->coutp + (size_t)ob * 8, mps,
                 _mm256_loadu_ps(w->bias + (size_t)ob * 8), silu,
-                dst + (b * (size_t)cbo + (size_t)ob) * oplane, c->oh, c->ow, y0, x0);
+                dst + b * out_img + (size_t)(ob / sub) * ohw * bs + (size_t)(ob % sub) * 8,
+                (size_t)bs, c->oh, c->ow, y0, x0);
     }
 }
 
