@@ -350,9 +350,16 @@ int af_conv_winograd_suits(const af_engine *e, const af_conv_desc *d)
     if (d->k != 3 || d->pad != 1 || !af_engine_winograd(e) ||
         !af_wino_supported())
         return 0;
+    int min1 = 32, min2 = 64;
+#ifdef AF_WINO_EXPERIMENT /* measurement builds only (bench/README.md): other thresholds */
+    if (getenv("AF_WINO_MIN1"))
+        min1 = atoi(getenv("AF_WINO_MIN1"));
+    if (getenv("AF_WINO_MIN2"))
+        min2 = atoi(getenv("AF_WINO_MIN2"));
+#endif
     if (d->stride == 1)
-        return d->cin >= 32 && d->cout >= 32;
-    return d->stride == 2 && d->cin >= 64 && d->cout >= 64 &&
+        return d->cin >= min1 && d->cout >= min1;
+    return d->stride == 2 && d->cin >= min2 && d->cout >= min2 &&
            (long long)d->cin * d->cout <= 512LL * 512;
 }
 
