@@ -10,7 +10,7 @@
  * that model loads (e.g. AF_BLK=16 AF_BLK=8), except MODEL=PATH (another
  * checkpoint for this setting), PREC=bf16|int8 (af_model_set_precision) and
  * ACT16=0 (bf16 convs hand activations over in float32:
- * af_forward_set_bf16_activations).
+ * af_forward_set_narrow_activations).
  * Prints a table, asserts nothing. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +68,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: %s\n", model, err.msg);
             return 1;
         }
-        af_forward_set_bf16_activations(f[s], act16);
+        af_forward_set_narrow_activations(f[s], act16);
         snprintf(buf, sizeof buf, "%s", argv[5 + s]); /* unset again for the next */
         for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
             char *eq = strchr(tok, '=');

@@ -658,8 +658,8 @@ static void test_conv_bf16(void)
                     x16[i] = af_bf16_from_f32(xin[i]);
                 for (int naive = 0; naive < 2 && sl != AF_LAYOUT_NCHW; naive++) {
                     REQUIRE(af_conv_create_io(e, bw, 1, h, w, 2, sl, bl,
-                                              AF_CONV_SRC_BF16 | AF_CONV_DST_BF16, naive, &c,
-                                              &err) == AF_OK);
+                                              AF_CONV_SRC_BF16 | AF_CONV_DST_BF16, NULL, naive,
+                                              &c, &err) == AF_OK);
                     CHECK_MSG(af_conv_forward(c, x16, y16, &err) == AF_OK, "%s", err.msg);
                     for (size_t i = 0; i < nbo; i++)
                         yf[i] = af_bf16_to_f32(y16[i]);
@@ -795,6 +795,40 @@ static void test_conv_int8(void)
             CHECK(pad_bad == 0);
             ran++;
             af_conv_free(c);
+            /* s8 handed over (AF_CONV_SRC_Q8 / AF_CONV_DST_Q8, NHWC): the input
+             * quantized by hand gives the float path's output exactly; the s8
+             * output is that output quantized for the reader (here the conv
+             * itself: range A) to nearest, within one step at ties */
+            int8_t *x8 = malloc(ni), *y8 = malloc(no);
+            float *yq = malloc(af_blk_elems(bs, n, oh, ow, d->cout) * sizeof *yq),
+                  *gq = malloc(no * sizeof *gq);
+            REQUIRE(x8 && y8 && yq && gq);
+            for (size_t i = 0; i < ni; i++)
+                x8[i] = (int8_t)q8(x[i] * (127.0f / A));
+            REQUIRE(af_conv_create_io(e, cw, n, h, w, 2, AF_LAYOUT_NHWC, bl, AF_CONV_SRC_Q8,
+                                      NULL, 0, &c, &err) == AF_OK);
+            CHECK_MSG(af_conv_forward(c, x8, yq, &err) == AF_OK, "%s", err.msg);
+            af_blk_to_nhwc(bs, n, oh, ow, d->cout, yq, gq, 1);
+            size_t diff_in = 0;
+            for (size_t i = 0; i < no; i++)
+                diff_in += gq[i] != got[i];
+            af_conv_free(c);
+            REQUIRE(af_conv_create_io(e, cw, n, h, w, 2, sl, AF_LAYOUT_NHWC, AF_CONV_DST_Q8, cw, 0,
+                                      &c, &err) == AF_OK);
+            CHECK_MSG(af_conv_forward(c, xin, y8, &err) == AF_OK, "%s", err.msg);
+            size_t off1 = 0, off2 = 0;
+            for (size_t i = 0; i < no; i++) {
+                const float r = q8(got[i] * (127.0f / A));
+                off1 += fabsf((float)y8[i] - r) == 1.0f;
+                off2 += fabsf((float)y8[i] - r) > 1.0f;
+            }
+            printf("  int8 s8 in: %zu of %zu outputs differ; s8 out: %zu one step off, %zu "
+                   "more (%s)\n",
+                   diff_in, no, off1, off2, af_conv_impl(c));
+            CHECK(diff_in == 0);
+            CHECK(off2 == 0 && off1 * 100 <= no);
+            af_conv_free(c);
+            free(x8), free(y8), free(yq), free(gq);
             CHECK(af_conv_create_naive_for(e, cw, n, h, w, sl, bl, &c, &err) == AF_E_UNSUPPORTED);
             af_conv_weights_free(cw);
             free(wt), free(bias), free(x), free(xq), free(wq), free(want), free(got);

@@ -43,14 +43,18 @@ typedef struct act {
     int slot; /* block of the shape's memory plan, -1 if not owned */
     int heap; /* a malloc of its own (a request off the plan) */
     af_layout lay; /* f->lay, except the network input (NCHW) and the head's NHWC outputs */
-    int bf16;      /* data holds bfloat16 values (uint16_t): a bf16 conv's output that only
-                    * another bf16 conv reads (shape_entry.out16) */
+    int dt;        /* ACT_F32, or ACT_BF16 / ACT_S8 (uint16_t bfloat16 in lay, int8_t NHWC
+                    * quantized for the reader): a bf16 / int8 conv's output that only
+                    * another such conv reads (shape_entry.handover) */
 } act;
+
+enum { ACT_F32 = 0, ACT_BF16, ACT_S8 };
 
 typedef struct shape_entry {
     int n, h, w;
     af_conv **convs;  /* per model conv, created on first use */
-    unsigned char *out16; /* per model conv: its output goes to its one reader in bf16 */
+    int *handover; /* per model conv: the one conv that reads its output in bf16 or s8
+                    * (plan_handover), or -1 */
     af_mem_plan plan; /* activation offsets in f->arena, recorded on the first run */
     int planned;      /* plan solved: activations come from the arena */
     unsigned long stamp;
@@ -82,7 +86,7 @@ struct af_forward {
     double flops; /* of the last run */
     float *observe; /* af_forward_observe: per conv, the largest |input| so far */
     int keep_raw; /* keep the head's raw outputs (for a loss on validation batches) */
-    int no_bf16_act; /* af_forward_set_bf16_activations(f, 0) */
+    int no_narrow; /* af_forward_set_narrow_activations(f, 0) */
     float *raw[AF_MAX_LEVELS];
     size_t raw_cap[AF_MAX_LEVELS];
     int raw_h[AF_MAX_LEVELS], raw_w[AF_MAX_LEVELS];
@@ -135,7 +139,7 @@ static void shape_entry_clear(shape_entry *e, int nconvs)
             af_conv_free(e->convs[i]);
         free(e->convs);
     }
-    free(e->out16);
+    free(e->handover);
     af_mem_plan_free(&e->plan);
     memset(e, 0, sizeof *e);
 }
@@ -155,9 +159,9 @@ void af_forward_free(af_forward *f)
     free(f);
 }
 
-void af_forward_set_bf16_activations(af_forward *f, int on)
+void af_forward_set_narrow_activations(af_forward *f, int on)
 {
-    f->no_bf16_act = !on;
+    f->no_narrow = !on;
 }
 
 void af_forward_keep_raw(af_forward *f, int keep)
@@ -211,15 +215,17 @@ double af_forward_last_flops(const af_forward *f)
  * own and the shape is planned again next time. */
 
 static af_status act_alloc_typed(af_forward *f, act *a, int n, int h, int w, int c,
-                                 af_layout lay, int bf16, af_error *err)
+                                 af_layout lay, int dt, af_error *err)
 {
     size_t need;
     int cs = af_layout_blk(lay) ? af_blk_pad(af_layout_blk(lay), c) : c;
     if (af_mul_size((size_t)n * h, (size_t)w * cs, &need) || need > ((size_t)1 << 34))
         return af_fail(err, AF_E_LIMIT, "activation of %dx%dx%dx%d is too large", n, h, w, c);
-    size_t bytes = (need ? need : 1) * (bf16 ? sizeof(uint16_t) : sizeof(float));
+    size_t bytes = (need ? need : 1) * (dt == ACT_S8    ? sizeof(int8_t)
+                                        : dt == ACT_BF16 ? sizeof(uint16_t)
+                                                         : sizeof(float));
     shape_entry *e = f->cur;
-    *a = (act){NULL, n, h, w, c, -1, 0, lay, bf16};
+    *a = (act){NULL, n, h, w, c, -1, 0, lay, dt};
     if (f->dry) {
         if ((a->slot = af_mem_plan_record_alloc(&e->plan, bytes)) < 0)
             return af_fail(err, AF_E_NOMEM, "out of memory");
@@ -243,7 +249,7 @@ static af_status act_alloc_typed(af_forward *f, act *a, int n, int h, int w, int
 static af_status act_alloc_as(af_forward *f, act *a, int n, int h, int w, int c, af_layout lay,
                               af_error *err)
 {
-    return act_alloc_typed(f, a, n, h, w, c, lay, 0, err);
+    return act_alloc_typed(f, a, n, h, w, c, lay, ACT_F32, err);
 }
 
 /* A blocked activation (all but the input and the head's outputs). */
@@ -299,9 +305,13 @@ static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, a
     const af_conv_unit *u = &f->m->convs[ci];
     if (alloc) /* empty until allocated: a caller may release it after a failure */
         *out = (act){.data = NULL, .slot = -1, .lay = AF_LAYOUT_BLK8};
-    const int dst16 = alloc && e->out16[ci]; /* views are parts of float tensors */
-    if (in->bf16 && (u->groups > 1 || !u->prepared || !af_conv_weights_is_bf16(u->prepared)))
-        return af_fail(err, AF_E_INTERNAL, "%s: bf16 input to a float conv", u->name);
+    /* a narrow output for the one reader (views are parts of float tensors) */
+    const int reader = alloc ? e->handover[ci] : -1;
+    const int is16 = u->groups <= 1 && u->prepared && af_conv_weights_is_bf16(u->prepared),
+              is8 = u->groups <= 1 && u->prepared && af_conv_weights_is_int8(u->prepared);
+    const int out_dt = reader < 0 ? ACT_F32 : is16 ? ACT_BF16 : ACT_S8;
+    if ((in->dt == ACT_BF16 && !is16) || (in->dt == ACT_S8 && !is8))
+        return af_fail(err, AF_E_INTERNAL, "%s: input in a type it does not take", u->name);
     if (in->c != u->desc.cin)
         return af_fail(err, AF_E_INTERNAL, "%s: input has %d channels, expected %d", u->name,
                        in->c, u->desc.cin);
@@ -320,21 +330,27 @@ static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, a
         return AF_OK;
     }
     if (!e->convs[ci]) {
-        const int io = (in->bf16 ? AF_CONV_SRC_BF16 : 0) | (dst16 ? AF_CONV_DST_BF16 : 0);
+        const int io = (in->dt == ACT_BF16 ? AF_CONV_SRC_BF16 : 0) |
+                       (in->dt == ACT_S8 ? AF_CONV_SRC_Q8 : 0) |
+                       (out_dt == ACT_BF16 ? AF_CONV_DST_BF16 : 0) |
+                       (out_dt == ACT_S8 ? AF_CONV_DST_Q8 : 0);
         if ((st = af_conv_create_io(f->m->engine, u->prepared, in->n, in->h, in->w, f->threads,
-                                    in->lay, f->lay, io, 0, &e->convs[ci], err))) {
+                                    in->lay, out_dt == ACT_S8 ? AF_LAYOUT_NHWC : f->lay, io,
+                                    reader >= 0 ? f->m->convs[reader].prepared : NULL, 0,
+                                    &e->convs[ci], err))) {
             af_error_prefix(err, "%s", u->name);
             return st;
         }
     }
     if (!alloc && (out->n != in->n || out->h != oh || out->w != ow || out->c != u->desc.cout))
         return af_fail(err, AF_E_INTERNAL, "%s: output view of the wrong shape", u->name);
-    if (alloc && (st = act_alloc_typed(f, out, in->n, oh, ow, u->desc.cout, f->lay, dst16, err)))
+    if (alloc && (st = act_alloc_typed(f, out, in->n, oh, ow, u->desc.cout,
+                                       out_dt == ACT_S8 ? AF_LAYOUT_NHWC : f->lay, out_dt, err)))
         return st;
     f->flops += 2.0 * in->n * oh * ow * (double)u->desc.cout * u->desc.cin * u->desc.k * u->desc.k;
     if (f->dry)
         return AF_OK;
-    if (f->observe && !in->bf16) /* padding lanes hold zeros: harmless to a maximum */
+    if (f->observe && in->dt == ACT_F32) /* padding lanes hold zeros: harmless to a maximum */
         f->observe[ci] = af_absmax(in->data, act_elems(in), f->observe[ci]);
     const double t0 = now_ms();
     if ((st = af_conv_forward(e->convs[ci], in->data, out->data, err))) {
@@ -405,8 +421,8 @@ static af_status concat(af_forward *f, const act *parts, int n, act *y, af_error
     const float *srcs[AF_MAX_FROM + 66];
     int cs[AF_MAX_FROM + 66], c = 0;
     for (int i = 0; i < n; i++) {
-        if (parts[i].bf16)
-            return af_fail(err, AF_E_INTERNAL, "concatenating a bf16 activation");
+        if (parts[i].dt != ACT_F32)
+            return af_fail(err, AF_E_INTERNAL, "concatenating a narrow (bf16/s8) activation");
         srcs[i] = parts[i].data;
         cs[i] = parts[i].c;
         c += parts[i].c;
@@ -422,8 +438,8 @@ static af_status concat(af_forward *f, const act *parts, int n, act *y, af_error
 /* Channels [c0, c0+cn) of x as a new activation. */
 static af_status slice(af_forward *f, const act *x, int c0, int cn, act *y, af_error *err)
 {
-    if (x->bf16)
-        return af_fail(err, AF_E_INTERNAL, "slicing a bf16 activation");
+    if (x->dt != ACT_F32)
+        return af_fail(err, AF_E_INTERNAL, "slicing a narrow (bf16/s8) activation");
     af_status st = act_alloc(f, y, x->n, x->h, x->w, cn, err);
     if (!st && !f->dry)
         af_blk_copy_channels(f->blk, x->n, x->h, x->w, x->c, c0, cn, x->data, y->data);
@@ -787,21 +803,28 @@ static af_status run_detect(af_forward *f, shape_entry *e, const af_layer *L, in
     return AF_OK;
 }
 
-/* ---- bf16 activations between bf16 convs ---- */
+/* ---- narrow activations (bf16, s8) between convs ---- */
 
-/* Whether conv ci runs on oneDNN with bf16 weights (depthwise convs and the
- * unfused reference mode stay float). */
-static int conv_is_bf16(const af_model *m, int ci)
+/* The narrow type conv ci takes and gives on oneDNN: ACT_BF16 (bf16 weights),
+ * ACT_S8 (int8 weights), else ACT_F32 (depthwise convs, the unfused
+ * reference mode, fp32 convs). */
+static int conv_narrow(const af_model *m, int ci)
 {
+    if (ci < 0 || ci >= m->nconvs)
+        return ACT_F32;
     const af_conv_unit *u = &m->convs[ci];
-    return ci >= 0 && ci < m->nconvs && u->groups <= 1 && !u->bn_alpha && u->prepared &&
-           af_conv_weights_is_bf16(u->prepared);
+    if (u->groups > 1 || u->bn_alpha || !u->prepared)
+        return ACT_F32;
+    return af_conv_weights_is_bf16(u->prepared)   ? ACT_BF16
+           : af_conv_weights_is_int8(u->prepared) ? ACT_S8
+                                                   : ACT_F32;
 }
 
-static void pair16(const af_model *m, unsigned char *out16, int producer, int reader)
+static void pair(const af_model *m, int *handover, int producer, int reader)
 {
-    if (conv_is_bf16(m, producer) && conv_is_bf16(m, reader))
-        out16[producer] = 1;
+    const int t = conv_narrow(m, producer);
+    if (t != ACT_F32 && t == conv_narrow(m, reader))
+        handover[producer] = reader;
 }
 
 /* Layers whose input x goes to their cv1 conv and nowhere else. */
@@ -811,15 +834,19 @@ static int reads_by_cv1(const af_layer_spec *S)
            S->type == AF_M_C3K2 || S->type == AF_M_SPPF || S->type == AF_M_C2PSA;
 }
 
-/* The convs whose output has exactly one reader, itself a bf16 conv: a
- * bottleneck's cv1 (read by its cv2), the head's chains (cv2[l][0] -> [1] ->
- * [2], cv3 alike), and a layer ending in a conv whose output only the cv1 of
- * the next such layer reads (Conv -> C2f, C2f -> Conv, ...). Everything that
- * meets another op (adds, concatenations, pooling, upsampling, the decode)
- * stays float. */
-static void plan_bf16(const af_model *m, unsigned char *out16)
+/* The convs whose output has exactly one reader, itself a conv of the same
+ * narrow type (bf16 or int8): a bottleneck's cv1 (read by its cv2), the
+ * head's chains (cv2[l][0] -> [1] -> [2], cv3 alike), and a layer ending in a
+ * conv whose output only the cv1 of the next such layer reads (Conv -> C2f,
+ * C2f -> Conv, ...). They hand it over in that type (bf16, or s8 NHWC
+ * quantized for the reader) instead of float32. Everything that meets
+ * another op (adds, concatenations, pooling, upsampling, the decode) stays
+ * float. */
+static void plan_handover(const af_model *m, int *handover)
 {
     int refs[AF_MAX_LAYERS] = {0}, reader[AF_MAX_LAYERS];
+    for (int i = 0; i < m->nconvs; i++)
+        handover[i] = -1;
     for (int i = 0; i < m->desc.nlayers; i++) {
         const af_layer *L = &m->layers[i];
         const af_layer_spec *S = &L->spec;
@@ -833,17 +860,17 @@ static void plan_bf16(const af_model *m, unsigned char *out16)
                 if (S->type == AF_M_C3K2 && S->c3k) {
                     const int ci = L->mbase + j * L->mstep;
                     for (int k = 0; k < 2; k++)
-                        pair16(m, out16, ci + 3 + 2 * k, ci + 4 + 2 * k);
+                        pair(m, handover, ci + 3 + 2 * k, ci + 4 + 2 * k);
                 } else {
-                    pair16(m, out16, L->mbase + 2 * j, L->mbase + 2 * j + 1);
+                    pair(m, handover, L->mbase + 2 * j, L->mbase + 2 * j + 1);
                 }
             }
         if (S->type == AF_M_DETECT)
             for (int l = 0; l < S->nlevels; l++) {
-                pair16(m, out16, L->box[l][0], L->box[l][1]);
-                pair16(m, out16, L->box[l][1], L->box[l][2]);
+                pair(m, handover, L->box[l][0], L->box[l][1]);
+                pair(m, handover, L->box[l][1], L->box[l][2]);
                 for (int j = 0; j + 1 < L->ncls; j++)
-                    pair16(m, out16, L->cls[l][j], L->cls[l][j + 1]);
+                    pair(m, handover, L->cls[l][j], L->cls[l][j + 1]);
             }
     }
     for (int i = 0; i < m->desc.nlayers; i++) {
@@ -851,7 +878,7 @@ static void plan_bf16(const af_model *m, unsigned char *out16)
         if (refs[i] != 1 || reader[i] < 0 || !reads_by_cv1(S)) /* S: ends in its cv1/cv2 */
             continue;
         const int last = S->type == AF_M_CONV ? m->layers[i].cv1 : m->layers[i].cv2;
-        pair16(m, out16, last, m->layers[reader[i]].cv1);
+        pair(m, handover, last, m->layers[reader[i]].cv1);
     }
 }
 
@@ -877,14 +904,16 @@ static shape_entry *get_shape(af_forward *f, int n, int h, int w, af_error *err)
         e = oldest;
     }
     e->convs = calloc((size_t)f->m->nconvs, sizeof *e->convs);
-    e->out16 = calloc((size_t)f->m->nconvs, 1);
-    if (!e->convs || !e->out16) {
+    e->handover = malloc((size_t)f->m->nconvs * sizeof *e->handover);
+    if (!e->convs || !e->handover) {
         shape_entry_clear(e, f->m->nconvs);
         af_fail(err, AF_E_NOMEM, "out of memory");
         return NULL;
     }
-    if (!f->no_bf16_act)
-        plan_bf16(f->m, e->out16);
+    plan_handover(f->m, e->handover);
+    if (f->no_narrow)
+        for (int i = 0; i < f->m->nconvs; i++)
+            e->handover[i] = -1;
     e->n = n;
     e->h = h;
     e->w = w;

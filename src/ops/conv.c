@@ -125,13 +125,13 @@ enum { PREC_F32 = 0, PREC_BF16, PREC_INT8 };
 typedef struct prec {
     int mode;
     const float *oscale;
-    int dst16; /* the output in bf16 (AF_CONV_DST_BF16) */
+    int io;      /* AF_CONV_*: bf16 output; s8 NHWC input or output (int8) */
+    float dst_q; /* AF_CONV_DST_Q8: the reader's input quantization factor, 127 / range */
 } prec;
 
-static prec w_prec(const af_conv_weights *w, int io)
+static prec w_prec(const af_conv_weights *w, int io, float dst_q)
 {
-    return (prec){w->int8 ? PREC_INT8 : w->bf16 ? PREC_BF16 : PREC_F32, w->oscale,
-                  (io & AF_CONV_DST_BF16) != 0};
+    return (prec){w->int8 ? PREC_INT8 : w->bf16 ? PREC_BF16 : PREC_F32, w->oscale, io, dst_q};
 }
 
 /* Creates the primitive descriptor for one shape; wmd NULL means format `any`.
@@ -154,11 +154,18 @@ static dnnl_status_t make_pd(dnnl_engine_t eng, const af_conv_desc *d, int has_b
     dnnl_data_type_t in_dt = p.mode == PREC_BF16   ? dnnl_bf16
                              : p.mode == PREC_INT8 ? dnnl_s8
                                                    : dnnl_f32;
-    dnnl_format_tag_t stag = any_act ? dnnl_format_tag_any : layout_tag(src_layout),
-                      dtag = any_act ? dnnl_format_tag_any : layout_tag(dst_layout);
+    /* s8 handed over between int8 convs: NHWC, the layout of their kernels */
+    dnnl_format_tag_t stag = p.io & AF_CONV_SRC_Q8 ? dnnl_nhwc
+                             : any_act              ? dnnl_format_tag_any
+                                                    : layout_tag(src_layout),
+                      dtag = p.io & AF_CONV_DST_Q8 ? dnnl_nhwc
+                             : any_act              ? dnnl_format_tag_any
+                                                    : layout_tag(dst_layout);
+    dnnl_data_type_t out_dt = p.io & AF_CONV_DST_BF16 ? dnnl_bf16
+                              : p.io & AF_CONV_DST_Q8 ? dnnl_s8
+                                                      : dnnl_f32;
     if ((st = dnnl_memory_desc_init_by_tag(&src_md, 4, sdims, in_dt, stag)) ||
-        (st = dnnl_memory_desc_init_by_tag(&dst_md, 4, ddims, p.dst16 ? dnnl_bf16 : dnnl_f32,
-                                            dtag)) ||
+        (st = dnnl_memory_desc_init_by_tag(&dst_md, 4, ddims, out_dt, dtag)) ||
         (st = dnnl_memory_desc_init_by_tag(&any_wmd, 4, wdims, in_dt, dnnl_format_tag_any)) ||
         (st = dnnl_memory_desc_init_by_tag(&bias_md, 1, bdims, dnnl_f32, dnnl_a)))
         return st;
@@ -176,10 +183,14 @@ static dnnl_status_t make_pd(dnnl_engine_t eng, const af_conv_desc *d, int has_b
     st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     if (!st && p.mode == PREC_INT8)
         st = dnnl_primitive_attr_set_output_scales(attr, d->cout, 1 << 1, p.oscale);
-    if (!st && d->act == AF_ACT_SILU) {
+    if (!st && (d->act == AF_ACT_SILU || (p.io & AF_CONV_DST_Q8))) {
         st = dnnl_post_ops_create(&po);
-        if (!st)
+        if (!st && d->act == AF_ACT_SILU)
             st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.0f, 0.0f);
+        /* s8 output: the float result times the reader's factor, then rounded
+         * to nearest and saturated, as the reader's own quantizing reorder does */
+        if (!st && (p.io & AF_CONV_DST_Q8))
+            st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, p.dst_q, 0.0f);
         if (!st)
             st = dnnl_primitive_attr_set_post_ops(attr, po);
     }
@@ -329,7 +340,7 @@ static af_status prepare_dnnl(af_conv_weights *w, const float *weight, af_error 
     if (st)
         return dnnl_err(err, "describing the OIHW weights", st);
     int is_ref;
-    st = nominal_wmd(eng, w, (prec){PREC_F32, NULL, 0}, &w->wmd, &is_ref);
+    st = nominal_wmd(eng, w, (prec){PREC_F32, NULL, 0, 0}, &w->wmd, &is_ref);
     if (st == dnnl_unimplemented)
         w->wmd = umd; /* keep OIHW; af_conv_create retries per shape */
     else if (st)
@@ -445,7 +456,7 @@ af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err)
     dnnl_engine_t eng = af_engine_dnnl(w->e);
     dnnl_memory_desc_t tmd;
     int is_ref = 0;
-    dnnl_status_t st = nominal_wmd(eng, w, (prec){PREC_BF16, NULL, 0}, &tmd, &is_ref);
+    dnnl_status_t st = nominal_wmd(eng, w, (prec){PREC_BF16, NULL, 0, 0}, &tmd, &is_ref);
     if (st == dnnl_unimplemented || (st == dnnl_success && is_ref))
         return af_fail(err, AF_E_UNSUPPORTED, "conv: oneDNN has no bf16 kernel on this CPU");
     if (st)
@@ -525,7 +536,7 @@ af_status af_conv_weights_to_int8(af_conv_weights *w, float act_absmax, af_error
             qbias[o] = w->bias[o] / oscale[o];
     }
     int is_ref = 0;
-    st = nominal_wmd(eng, w, (prec){PREC_INT8, oscale, 0}, &tmd, &is_ref);
+    st = nominal_wmd(eng, w, (prec){PREC_INT8, oscale, 0, 0}, &tmd, &is_ref);
     if (st == dnnl_unimplemented || (st == dnnl_success && is_ref)) {
         rc = af_fail(err, AF_E_UNSUPPORTED, "conv: oneDNN has no int8 kernel on this CPU");
         goto out;
@@ -679,25 +690,30 @@ static af_status make_act_reorders(af_conv *c, const dnnl_memory_desc_t *smd,
                                            c->io & AF_CONV_DST_BF16 ? dnnl_bf16 : dnnl_f32,
                                            layout_tag(c->dst_layout))))
         return dnnl_err(err, what, st);
+    /* a side handed over in s8 (AF_CONV_*_Q8) is already in the kernel's format */
+    const int do_src = !(c->io & AF_CONV_SRC_Q8), do_dst = !(c->io & AF_CONV_DST_Q8);
     size_t sb = dnnl_memory_desc_get_size(smd), db = dnnl_memory_desc_get_size(dmd);
-    if (!(c->ksrc = af_alloc64(sb ? sb : 1)) || !(c->kdst = af_alloc64(db ? db : 1)))
+    if ((do_src && !(c->ksrc = af_alloc64(sb ? sb : 1))) ||
+        (do_dst && !(c->kdst = af_alloc64(db ? db : 1))))
         return af_fail(err, AF_E_NOMEM, "conv: out of memory for the reordered activations");
     what = "creating the activation reorders";
-    if ((st = dnnl_memory_create(&c->usrc, &umd_s, eng, DNNL_MEMORY_NONE)) ||
-        (st = dnnl_memory_create(&c->udst, &umd_d, eng, DNNL_MEMORY_NONE)) ||
-        (st = dnnl_memory_set_data_handle(c->msrc, c->ksrc)) ||
-        (st = dnnl_memory_set_data_handle(c->mdst, c->kdst)) ||
+    if ((do_src && (st = dnnl_memory_create(&c->usrc, &umd_s, eng, DNNL_MEMORY_NONE))) ||
+        (do_dst && (st = dnnl_memory_create(&c->udst, &umd_d, eng, DNNL_MEMORY_NONE))) ||
+        (do_src && (st = dnnl_memory_set_data_handle(c->msrc, c->ksrc))) ||
+        (do_dst && (st = dnnl_memory_set_data_handle(c->mdst, c->kdst))) ||
         (st = dnnl_primitive_attr_create(&attr)))
         goto out;
     const float q = 127.0f / c->w->act_absmax; /* int8: quantize f32 into s8 on the way */
-    if ((c->w->int8 && (st = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &q))) ||
-        (st = dnnl_reorder_primitive_desc_create(&rpd, &umd_s, eng, smd, eng, attr)) ||
-        (st = dnnl_primitive_create(&c->rsrc, rpd)))
+    if (do_src &&
+        ((c->w->int8 && (st = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &q))) ||
+         (st = dnnl_reorder_primitive_desc_create(&rpd, &umd_s, eng, smd, eng, attr)) ||
+         (st = dnnl_primitive_create(&c->rsrc, rpd))))
         goto out;
-    dnnl_primitive_desc_destroy(rpd);
+    if (rpd)
+        dnnl_primitive_desc_destroy(rpd);
     rpd = NULL;
-    if ((st = dnnl_reorder_primitive_desc_create(&rpd, dmd, eng, &umd_d, eng, NULL)) ||
-        (st = dnnl_primitive_create(&c->rdst, rpd)))
+    if (do_dst && ((st = dnnl_reorder_primitive_desc_create(&rpd, dmd, eng, &umd_d, eng, NULL)) ||
+                   (st = dnnl_primitive_create(&c->rdst, rpd))))
         goto out;
 out:
     if (rpd)
@@ -717,7 +733,8 @@ static dnnl_status_t run_reorder(af_conv *c, dnnl_primitive_t r, dnnl_memory_t f
 
 static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                              int threads, int naive, af_layout src_layout, af_layout dst_layout,
-                             int io, af_conv **out, af_error *err)
+                             int io, const af_conv_weights *reader, af_conv **out,
+                             af_error *err)
 {
     *out = NULL;
     const af_conv_desc *d = &w->d;
@@ -726,8 +743,12 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     af_status rc = shape_check(d, n, h, width, oh, ow, err);
     if (rc)
         return rc;
-    if ((io & ~(AF_CONV_SRC_BF16 | AF_CONV_DST_BF16)) || (io && !w->bf16))
-        return af_fail(err, AF_E_ARG, "conv: bf16 activations need bf16 weights");
+    const int io16 = AF_CONV_SRC_BF16 | AF_CONV_DST_BF16, io8 = AF_CONV_SRC_Q8 | AF_CONV_DST_Q8;
+    if ((io & ~(io16 | io8)) || ((io & io16) && !w->bf16) || ((io & io8) && !w->int8))
+        return af_fail(err, AF_E_ARG, "conv: bf16 / s8 activations need bf16 / int8 weights");
+    if ((io & AF_CONV_DST_Q8) && (!reader || !reader->int8))
+        return af_fail(err, AF_E_ARG, "conv: an s8 output needs its int8 reader");
+    const float dst_q = io & AF_CONV_DST_Q8 ? 127.0f / reader->act_absmax : 0.0f;
     af_conv *c = calloc(1, sizeof *c);
     if (!c)
         return af_fail(err, AF_E_NOMEM, "conv: out of memory");
@@ -786,7 +807,7 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         c->threads = af_engine_max_threads(e);
     int any_act = 0;
     st = naive || oihw ? dnnl_unimplemented
-                       : make_pd_fast(eng, d, w->bias != NULL, n, h, width, &w->wmd, w_prec(w, io),
+                       : make_pd_fast(eng, d, w->bias != NULL, n, h, width, &w->wmd, w_prec(w, io, dst_q),
                                       c->src_layout, c->dst_layout, &any_act, &pd);
     if (st == dnnl_success && impl_is_ref(pd_impl(pd))) {
         dnnl_primitive_desc_destroy(pd); /* the blocked format forced a slow kernel */
@@ -797,7 +818,7 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         c->path = AF_CONV_DNNL_SHARED;
     } else if (st == dnnl_unimplemented) {
         st = naive ? dnnl_unimplemented
-                   : make_pd_fast(eng, d, w->bias != NULL, n, h, width, NULL, w_prec(w, io),
+                   : make_pd_fast(eng, d, w->bias != NULL, n, h, width, NULL, w_prec(w, io, dst_q),
                                   c->src_layout, c->dst_layout, &any_act, &pd);
         if (st == dnnl_success) {
             c->path = AF_CONV_DNNL_PRIVATE;
@@ -943,34 +964,36 @@ fail_early:
 af_status af_conv_create(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                          int threads, af_conv **out, af_error *err)
 {
-    return conv_create(e, w, n, h, width, threads, 0, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, 0, out, err);
+    return conv_create(e, w, n, h, width, threads, 0, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, 0, NULL, out, err);
 }
 
 af_status af_conv_create_for(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                              int threads, af_layout src_layout, af_layout dst_layout,
                              af_conv **out, af_error *err)
 {
-    return conv_create(e, w, n, h, width, threads, 0, src_layout, dst_layout, 0, out, err);
+    return conv_create(e, w, n, h, width, threads, 0, src_layout, dst_layout, 0, NULL, out, err);
 }
 
 af_status af_conv_create_io(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                             int threads, af_layout src_layout, af_layout dst_layout, int io,
-                            int naive, af_conv **out, af_error *err)
+                            const af_conv_weights *reader, int naive, af_conv **out,
+                            af_error *err)
 {
-    return conv_create(e, w, n, h, width, threads, naive, src_layout, dst_layout, io, out, err);
+    return conv_create(e, w, n, h, width, threads, naive, src_layout, dst_layout, io, reader, out,
+                       err);
 }
 
 af_status af_conv_create_naive(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                                af_conv **out, af_error *err)
 {
-    return conv_create(e, w, n, h, width, 1, 1, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, 0, out, err);
+    return conv_create(e, w, n, h, width, 1, 1, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, 0, NULL, out, err);
 }
 
 af_status af_conv_create_naive_for(af_engine *e, const af_conv_weights *w, int n, int h,
                                    int width, af_layout src_layout, af_layout dst_layout,
                                    af_conv **out, af_error *err)
 {
-    return conv_create(e, w, n, h, width, 1, 1, src_layout, dst_layout, 0, out, err);
+    return conv_create(e, w, n, h, width, 1, 1, src_layout, dst_layout, 0, NULL, out, err);
 }
 
 /* Layout conversions around the naive loops: layout l to NHWC (to_nhwc) or back. */

@@ -115,13 +115,21 @@ af_status af_conv_create_naive_for(af_engine *e, const af_conv_weights *w, int n
  * the kernel), AF_CONV_DST_BF16 the output (the kernel writes bf16, SiLU
  * applied in float first). A network passes bf16 from one bf16 conv to the
  * next this way, halving the traffic and skipping the input conversion. */
-enum { AF_CONV_SRC_BF16 = 1, AF_CONV_DST_BF16 = 2 };
-/* af_conv_create_for with activations io (0 or the AF_CONV_*_BF16 flags;
- * flags without bf16 weights: AF_E_ARG); naive: the naive loops (which then
- * convert around float copies). */
+/* Likewise between int8 convs: AF_CONV_SRC_Q8 the input is s8 NHWC already
+ * quantized with this conv's input range (no quantizing reorder before the
+ * kernel), AF_CONV_DST_Q8 the output is s8 NHWC quantized with the range of
+ * the one conv that reads it (`reader`; no reorder after the kernel): its
+ * float result (SiLU applied) times 127 / range, rounded to nearest and
+ * saturated, the reader's own quantization. */
+enum { AF_CONV_SRC_BF16 = 1, AF_CONV_DST_BF16 = 2, AF_CONV_SRC_Q8 = 4, AF_CONV_DST_Q8 = 8 };
+/* af_conv_create_for with activations io (0 or the AF_CONV_* flags; bf16
+ * flags without bf16 weights, s8 flags without int8 weights or reader:
+ * AF_E_ARG); naive: the naive loops (which then convert bf16 around float
+ * copies; int8 has no naive path). */
 af_status af_conv_create_io(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                             int threads, af_layout src_layout, af_layout dst_layout, int io,
-                            int naive, af_conv **out, af_error *err);
+                            const af_conv_weights *reader, int naive, af_conv **out,
+                            af_error *err);
 /* src NHWC (n, h, w, cin), dst NHWC (n, oh, ow, cout) (or the layouts the conv
  * was created for): float32, or uint16_t bf16 where created with the io flags;
  * must not overlap.
