@@ -1211,6 +1211,76 @@ static void test_conv_winograd_s2(void)
     af_engine_free(e);
 }
 
+/* bf16 Winograd (af_wino_weights_to_bf16: the products in bf16 by
+ * VDPBF16PS, transforms in float) where the CPU has avx512_bf16, F(2x2) and
+ * S2, both blocks: against the float reference within bf16's rounding
+ * (3e-2 of the output scale here: 8 significant bits on each operand, sums of
+ * up to 16 x cin products), and no more than 4x the error of oneDNN's direct
+ * bf16 conv on the same case (which rounds the untransformed operands). */
+static void test_conv_winograd_bf16(void)
+{
+    af_engine *e = NULL;
+    af_error err = {0};
+    REQUIRE(af_engine_create(&e, &err) == AF_OK);
+    if (!af_wino_supported() || !af_engine_winograd(e) || !__builtin_cpu_supports("avx512bf16")) {
+        af_engine_free(e);
+        SKIP("no avx512_bf16 (or Winograd off) here: the bf16 Winograd path is not used");
+    }
+    static const af_conv_desc ds[] = {{64, 48, 3, 1, 1, AF_ACT_SILU},
+                                      {37, 33, 3, 1, 1, AF_ACT_NONE},
+                                      {64, 72, 3, 2, 1, AF_ACT_SILU}};
+    for (size_t k = 0; k < sizeof ds / sizeof ds[0]; k++)
+        for (int bs = 8; bs <= 16; bs += 8) {
+            const af_conv_desc *d = &ds[k];
+            const af_layout bl = af_blk_layout(bs);
+            int n = 2, h = 13, w = 11, oh, ow;
+            af_conv_out_hw(d, h, w, &oh, &ow);
+            size_t nw = (size_t)d->cout * d->cin * 9, ni = (size_t)n * h * w * d->cin,
+                   no = (size_t)n * oh * ow * d->cout;
+            float *wt = t_rand_buf(nw, 0.2f), *bias = t_rand_buf((size_t)d->cout, 0.5f),
+                  *x = t_rand_buf(ni, 1.0f), *want = malloc(no * sizeof *want),
+                  *got = malloc(no * sizeof *got),
+                  *xb = malloc(af_blk_elems(bs, n, h, w, d->cin) * sizeof *xb),
+                  *yb = malloc(af_blk_elems(bs, n, oh, ow, d->cout) * sizeof *yb);
+            REQUIRE(wt && bias && x && want && got && xb && yb);
+            af_conv_ref(d, wt, bias, n, h, w, x, want);
+            af_nhwc_to_blk(bs, n, h, w, d->cin, x, xb);
+            double err_w = 0, err_d = 0;
+            for (int wino = 1; wino >= 0; wino--) {
+                af_conv_weights *cw = NULL;
+                REQUIRE(af_conv_weights_create_for(e, d, wt, bias, bl, bl, &cw, &err) == AF_OK);
+                if (!wino)
+                    CHECK(af_conv_weights_set_winograd(cw, 0, &err) == AF_OK);
+                CHECK(af_conv_weights_winograd(cw) == (wino ? 2 : 0));
+                CHECK_MSG(af_conv_weights_to_bf16(cw, &err) == AF_OK, "%s", err.msg);
+                af_conv *c = NULL;
+                REQUIRE(af_conv_create_for(e, cw, n, h, w, 2, bl, bl, &c, &err) == AF_OK);
+                CHECK((af_conv_get_path(c) == AF_CONV_WINOGRAD) == wino);
+                for (size_t i = 0; i < af_blk_elems(bs, n, oh, ow, d->cout); i++)
+                    yb[i] = NAN;
+                CHECK(af_conv_forward(c, xb, yb, &err) == AF_OK);
+                af_blk_to_nhwc(bs, n, oh, ow, d->cout, yb, got, 2);
+                double ma, mr;
+                size_t bad = t_compare(got, want, no, 3e-2, &ma, &mr);
+                printf("  bf16 %s s%d %2d->%2d nChw%dc: max abs %.2e  %s\n",
+                       wino ? "winograd" : "direct  ", d->stride, d->cin, d->cout, bs, ma,
+                       af_conv_impl(c));
+                CHECK_MSG(bad == 0, "%zu of %zu outputs off (max abs %.3g)", bad, no, ma);
+                *(wino ? &err_w : &err_d) = ma;
+                if (wino) { /* back to oneDNN's bf16 kernels: the same weights' numbers */
+                    CHECK(af_conv_weights_set_winograd(cw, 0, &err) == AF_OK);
+                    CHECK(af_conv_weights_winograd(cw) == 0 && af_conv_weights_is_bf16(cw));
+                }
+                af_conv_free(c);
+                af_conv_weights_free(cw);
+            }
+            CHECK_MSG(err_w <= 4 * err_d + 1e-6, "bf16 Winograd error %.3g > 4x direct's %.3g",
+                      err_w, err_d);
+            free(wt), free(bias), free(x), free(want), free(got), free(xb), free(yb);
+        }
+    af_engine_free(e);
+}
+
 int main(void)
 {
     RUN(test_conv_ref_hand);
@@ -1231,6 +1301,7 @@ int main(void)
     RUN(test_conv_winograd_s2);
     RUN(test_bf16_rounding);
     RUN(test_conv_bf16);
+    RUN(test_conv_winograd_bf16);
     RUN(test_conv_int8);
     return t_summary();
 }

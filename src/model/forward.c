@@ -299,6 +299,8 @@ static af_status plan_solve(af_forward *f, shape_entry *e, af_error *err)
 
 /* Runs conv ci on in, into out: a new activation (alloc) or, with alloc 0, the
  * view out already describes (its shape is checked). */
+static int conv_narrow(const af_model *m, int ci);
+
 static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, act *out,
                          int alloc, af_error *err)
 {
@@ -307,8 +309,7 @@ static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, a
         *out = (act){.data = NULL, .slot = -1, .lay = AF_LAYOUT_BLK8};
     /* a narrow output for the one reader (views are parts of float tensors) */
     const int reader = alloc ? e->handover[ci] : -1;
-    const int is16 = u->groups <= 1 && u->prepared && af_conv_weights_is_bf16(u->prepared),
-              is8 = u->groups <= 1 && u->prepared && af_conv_weights_is_int8(u->prepared);
+    const int is16 = conv_narrow(f->m, ci) == ACT_BF16, is8 = conv_narrow(f->m, ci) == ACT_S8;
     const int out_dt = reader < 0 ? ACT_F32 : is16 ? ACT_BF16 : ACT_S8;
     if ((in->dt == ACT_BF16 && !is16) || (in->dt == ACT_S8 && !is8))
         return af_fail(err, AF_E_INTERNAL, "%s: input in a type it does not take", u->name);
@@ -813,8 +814,8 @@ static int conv_narrow(const af_model *m, int ci)
     if (ci < 0 || ci >= m->nconvs)
         return ACT_F32;
     const af_conv_unit *u = &m->convs[ci];
-    if (u->groups > 1 || u->bn_alpha || !u->prepared)
-        return ACT_F32;
+    if (u->groups > 1 || u->bn_alpha || !u->prepared || af_conv_weights_winograd(u->prepared))
+        return ACT_F32; /* the Winograd path reads and writes float */
     return af_conv_weights_is_bf16(u->prepared)   ? ACT_BF16
            : af_conv_weights_is_int8(u->prepared) ? ACT_S8
                                                    : ACT_F32;

@@ -450,7 +450,14 @@ af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err)
         return AF_OK;
     if (w->int8)
         return af_fail(err, AF_E_ARG, "conv: int8 weights do not go to bf16");
-    af_status rc = af_conv_weights_set_winograd(w, 0, err); /* bf16 runs on oneDNN's kernels */
+    /* Winograd F(2x2) / S2 weights keep their path with bf16 products (about
+     * twice the FMA rate); F(4x4)'s larger transforms go to oneDNN's kernels */
+    if (w->wino && af_wino_weights_tile(w->wino) == 2 &&
+        af_wino_weights_to_bf16(w->wino, err) == AF_OK) {
+        w->bf16 = 1;
+        return AF_OK;
+    }
+    af_status rc = af_conv_weights_set_winograd(w, 0, err); /* bf16 on oneDNN's kernels */
     if (rc)
         return rc;
     dnnl_engine_t eng = af_engine_dnnl(w->e);
@@ -592,6 +599,12 @@ af_status af_conv_weights_set_winograd(af_conv_weights *w, int m, af_error *err)
                                                         w->dst_layout))))
         return AF_OK;
     af_status rc;
+    if (w->bf16) { /* bf16 Winograd weights off: float underneath, then bf16 on oneDNN's kernels */
+        w->bf16 = 0;
+        if ((rc = af_conv_weights_set_winograd(w, 0, err)))
+            return rc;
+        return af_conv_weights_to_bf16(w, err);
+    }
     float *oihw = NULL;
     if (cur) {
         rc = wino_oihw(w, &oihw, err);
@@ -781,8 +794,9 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
             if (c->threads <= 0)
                 c->threads = af_engine_max_threads(e);
             int m = af_wino_weights_tile(w->wino);
-            snprintf(c->impl, sizeof c->impl, "winograd:f%dx%d_3x3%s:avx2", m, m,
-                     af_wino_weights_stride(w->wino) == 2 ? "s2" : "");
+            snprintf(c->impl, sizeof c->impl, "winograd:f%dx%d_3x3%s:%s", m, m,
+                     af_wino_weights_stride(w->wino) == 2 ? "s2" : "",
+                     af_wino_weights_is_bf16(w->wino) ? "avx2+avx512_bf16" : "avx2");
             if ((rc = af_wino_create(w->wino, af_layout_blk(src_layout), n, h, width, c->threads,
                                      d->act, &c->wino, err)))
                 goto fail_early;

@@ -23,6 +23,7 @@
 #include "core/aligned.h"
 #include "core/checked.h"
 #include "core/error.h"
+#include "ops/bf16.h"
 #include "ops/blocked.h"
 #include "ops/exp_avx2.h"
 
@@ -41,6 +42,8 @@ struct af_wino_weights {
     int coutp;   /* cout rounded up to 16 (whole panels) */
     float *u;    /* [nu][coutp/COLS][cinp][COLS], zeros past cin / cout */
     float *bias; /* coutp floats, zeros past cout */
+    uint16_t *u16; /* af_wino_weights_to_bf16: u in bf16, [nu][coutp/COLS][cinp/2][COLS][2]
+                    * (input channel pairs side by side, as VDPBF16PS takes them), or NULL */
 };
 
 struct af_wino {
@@ -50,7 +53,8 @@ struct af_wino {
     long ntiles;
     af_act act;
     size_t vfloats, mfloats; /* per thread: V [pos][tb][cinp], M [pos][tb][coutp] */
-    float *buf;              /* threads x (V, M) */
+    size_t v16floats;        /* per thread, bf16 weights: V in bf16 (floats' worth, rounded) */
+    float *buf;              /* threads x (V, M, V16) */
 };
 
 static int round_up(int x, int m)
@@ -189,6 +193,8 @@ void af_wino_weights_set(af_wino_weights *w, const float *weight, const float *b
 {
     const double *G = w->m == 2 ? G2 : G4;
     const int t = w->t, cin = w->cin, cout = w->cout;
+    free(w->u16); /* new weights: float products until af_wino_weights_to_bf16 again */
+    w->u16 = NULL;
     for (int co = 0; co < cout; co++)
         w->bias[co] = bias ? bias[co] : 0.0f;
     if (w->stride == 2) { /* inference only: no flip */
@@ -231,8 +237,38 @@ void af_wino_weights_free(af_wino_weights *w)
     if (!w)
         return;
     free(w->u);
+    free(w->u16);
     free(w->bias);
     free(w);
+}
+
+#ifdef AF_HAVE_AVX2_KERNELS
+#define AF_BF16_KERNELS 1
+#define AF_BF16 __attribute__((target("avx512f,avx512bf16")))
+#endif
+
+af_status af_wino_weights_to_bf16(af_wino_weights *w, af_error *err)
+{
+    if (w->u16)
+        return AF_OK;
+#ifdef AF_BF16_KERNELS
+    if (!__builtin_cpu_supports("avx512bf16"))
+#endif
+        return af_fail(err, AF_E_UNSUPPORTED, "winograd: this CPU lacks avx512_bf16");
+    const size_t panels = (size_t)(w->coutp / COLS), n = (size_t)w->nu * panels * w->cinp * COLS;
+    if (!(w->u16 = af_alloc64(n * sizeof *w->u16)))
+        return af_fail(err, AF_E_NOMEM, "winograd: out of memory for the bf16 weights");
+    for (size_t q = 0; q < (size_t)w->nu * panels; q++) /* one K x COLS panel at a time */
+        for (int k = 0; k < w->cinp; k++)
+            for (int c = 0; c < COLS; c++)
+                w->u16[q * (size_t)w->cinp * COLS + ((size_t)(k / 2) * COLS + c) * 2 + k % 2] =
+                    af_bf16_from_f32(w->u[(q * (size_t)w->cinp + (size_t)k) * COLS + c]);
+    return AF_OK;
+}
+
+int af_wino_weights_is_bf16(const af_wino_weights *w)
+{
+    return w->u16 != NULL;
 }
 
 /* g = L U L^T, L the left inverse of G. */
@@ -319,8 +355,10 @@ af_status af_wino_create(const af_wino_weights *w, int bs, int n, int h, int wid
     c->tb = round_up((int)tb, ROWS);
     c->vfloats = (size_t)w->pos * (size_t)c->tb * (size_t)w->cinp;
     c->mfloats = (size_t)w->pos * (size_t)c->tb * (size_t)w->coutp;
+    c->v16floats = w->u16 ? (c->vfloats / 2 + 15) / 16 * 16 : 0; /* vfloats is even */
     size_t per, all;
-    if (af_add_size(c->vfloats, c->mfloats, &per) || af_mul_size(per, (size_t)threads, &all) ||
+    if (af_add_size(c->vfloats, c->mfloats, &per) || af_add_size(per, c->v16floats, &per) ||
+        af_mul_size(per, (size_t)threads, &all) ||
         !(c->buf = af_zalloc64(all * sizeof(float)))) {
         af_wino_free(c);
         return af_fail(err, AF_E_NOMEM, "winograd: out of memory for the tile buffers");
@@ -506,6 +544,75 @@ static AF_AVX2 void kernel6x16(const float *v, size_t vs, const float *u, int K,
 #undef STORE
 }
 
+#ifdef AF_BF16_KERNELS
+/* The bf16 products (af_wino_weights_to_bf16): m[r][0..32) = sum_k v[r][k]
+ * u[k][0..32) for 6 rows r, two panels of 16 output channels (the second at
+ * u + ustride), by VDPBF16PS on input channel pairs (fp32 accumulation): v
+ * rows vs bf16 apart, each panel [K/2][16][2] bf16, m rows ms floats apart.
+ * kernel6x16_bf16: one panel. Written out so that the 12 (6) accumulators
+ * stay in registers. */
+#define BF16_PAIR(r) _mm512_set1_epi32(load_pair(v + (size_t)(r) * vs + 2 * (size_t)k2))
+
+static inline int32_t load_pair(const uint16_t *p)
+{
+    int32_t x;
+    memcpy(&x, p, sizeof x);
+    return x;
+}
+
+static AF_BF16 void kernel6x32_bf16(const uint16_t *v, size_t vs, const uint16_t *u,
+                                    size_t ustride, int K, float *m, size_t ms)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int k2 = 0; k2 < K / 2; k2++) {
+        const __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)(u + (size_t)k2 * 32)),
+                       b1 = (__m512bh)_mm512_load_si512(
+                           (const void *)(u + ustride + (size_t)k2 * 32));
+        __m512bh a;
+#define ROW(r)                                                                                     \
+    a = (__m512bh)BF16_PAIR(r);                                                                    \
+    c##r##0 = _mm512_dpbf16_ps(c##r##0, a, b0);                                                    \
+    c##r##1 = _mm512_dpbf16_ps(c##r##1, a, b1);
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
+#undef ROW
+    }
+#define STORE(r)                                                                                   \
+    _mm512_storeu_ps(m + (size_t)(r) * ms, c##r##0);                                               \
+    _mm512_storeu_ps(m + (size_t)(r) * ms + 16, c##r##1);
+    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
+#undef STORE
+}
+
+static AF_BF16 void kernel6x16_bf16(const uint16_t *v, size_t vs, const uint16_t *u, int K,
+                                    float *m, size_t ms)
+{
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    for (int k2 = 0; k2 < K / 2; k2++) {
+        const __m512bh b = (__m512bh)_mm512_load_si512((const void *)(u + (size_t)k2 * 32));
+#define ROW(r) c##r = _mm512_dpbf16_ps(c##r, (__m512bh)BF16_PAIR(r), b);
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
+#undef ROW
+    }
+#define STORE(r) _mm512_storeu_ps(m + (size_t)(r) * ms, c##r);
+    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
+#undef STORE
+}
+#undef BF16_PAIR
+
+/* dst[i] = bf16(src[i]) for n (even) floats. */
+static AF_BF16 void to_bf16(const float *src, uint16_t *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        _mm512_storeu_si512((void *)(dst + i),
+                            (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16),
+                                                         _mm512_loadu_ps(src + i)));
+    for (; i < n; i++)
+        dst[i] = af_bf16_from_f32(src[i]);
+}
+#endif
+
 static AF_AVX2 inline __m256 silu8(__m256 x)
 {
     const __m256 one = _mm256_set1_ps(1.0f);
@@ -617,7 +724,7 @@ static AF_AVX2 void out_transform_s2(const float *m, size_t ps, __m256 bias, int
 }
 
 static AF_AVX2 void run_block(const af_wino *c, long blk, const float *src, float *dst, float *V,
-                              float *M)
+                              float *M, uint16_t *V16)
 {
     const af_wino_weights *w = c->w;
     /* the kernels take 8 channels at a time: group g of a block-bs tensor
@@ -646,6 +753,27 @@ static AF_AVX2 void run_block(const af_wino *c, long blk, const float *src, floa
                          V + (size_t)i * (size_t)w->cinp + (size_t)cb * 8, vps);
     }
     const int rows = round_up(nt, ROWS), panels = w->coutp / COLS;
+#ifdef AF_BF16_KERNELS
+    if (w->u16) { /* the products in bf16: V rounded once, two panels per kernel call */
+        to_bf16(V, V16, c->vfloats);
+        const size_t up = (size_t)w->cinp * COLS; /* bf16 per panel */
+        for (int pos = 0; pos < w->pos; pos++)
+            for (int p = 0; p < panels; p += 2)
+                for (int r = 0; r < rows; r += ROWS) {
+                    const uint16_t *vr = V16 + pos * vps + (size_t)r * (size_t)w->cinp,
+                                   *u = w->u16 +
+                                        ((size_t)w->upos[pos] * (size_t)panels + (size_t)p) * up;
+                    float *mr = M + pos * mps + (size_t)r * (size_t)w->coutp + (size_t)p * COLS;
+                    if (panels - p > 1)
+                        kernel6x32_bf16(vr, (size_t)w->cinp, u, up, w->cinp, mr,
+                                        (size_t)w->coutp);
+                    else
+                        kernel6x16_bf16(vr, (size_t)w->cinp, u, w->cinp, mr, (size_t)w->coutp);
+                }
+    } else
+#else
+    (void)V16;
+#endif
     for (int pos = 0; pos < w->pos; pos++)
         for (int p = 0; p < panels; p++) {
             const float *u = w->u + ((size_t)w->upos[pos] * (size_t)panels + (size_t)p) *
@@ -671,15 +799,16 @@ static AF_AVX2 void run_block(const af_wino *c, long blk, const float *src, floa
 void af_wino_forward(af_wino *c, const float *src, float *dst)
 {
     const long nblocks = (c->ntiles + c->tb - 1) / c->tb;
-    const size_t per = c->vfloats + c->mfloats;
+    const size_t per = c->vfloats + c->mfloats + c->v16floats;
 #pragma omp parallel num_threads(c->threads)
     {
         float *V = c->buf + (size_t)omp_get_thread_num() * per, *M = V + c->vfloats;
+        uint16_t *V16 = (uint16_t *)(M + c->mfloats);
         /* dynamic: on a shared VM one core often runs slower for a while; equal static
          * shares then wait for it (yolov8n@640: 53.2 against 55.5 ms, 6 rounds) */
 #pragma omp for schedule(dynamic, 1)
         for (long blk = 0; blk < nblocks; blk++)
-            run_block(c, blk, src, dst, V, M);
+            run_block(c, blk, src, dst, V, M, V16);
     }
 }
 

@@ -60,6 +60,14 @@ void af_wino_weights_free(af_wino_weights *w);
 /* Writes the OIHW weights [cout][cin][3][3] back from the transformed ones. */
 void af_wino_weights_oihw(const af_wino_weights *w, float *weight);
 
+/* The products in bf16 (VDPBF16PS, fp32 accumulation) from now on, for the
+ * bf16 precision: the transformed weights and, per run, the transformed input
+ * rounded to bf16 once (round to nearest even); the transforms themselves
+ * stay float. AF_E_UNSUPPORTED on CPUs without avx512_bf16. af_wino_weights_set
+ * goes back to float products. */
+af_status af_wino_weights_to_bf16(af_wino_weights *w, af_error *err);
+int af_wino_weights_is_bf16(const af_wino_weights *w);
+
 /* An executable for one input shape (n images of h x w) on activations of
  * block size bs (8 or 16), using `threads` OpenMP threads (>= 1), with its
  * own per-thread buffers. */
