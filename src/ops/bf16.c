@@ -43,13 +43,20 @@ static void from_f32_scalar(const float *src, uint16_t *dst, size_t n)
         dst[i] = af_bf16_from_f32(src[i]);
 }
 
+void af_bf16_from_f32_run(const float *src, uint16_t *dst, size_t n)
+{
+#ifdef AF_HAVE_BF16_KERNEL
+    if (__builtin_cpu_supports("avx512bf16")) {
+        from_f32_avx512(src, dst, n);
+        return;
+    }
+#endif
+    from_f32_scalar(src, dst, n);
+}
+
 void af_bf16_from_f32_array(const float *src, uint16_t *dst, size_t n, int threads)
 {
-    void (*fn)(const float *, uint16_t *, size_t) = from_f32_scalar;
-#ifdef AF_HAVE_BF16_KERNEL
-    if (__builtin_cpu_supports("avx512bf16"))
-        fn = from_f32_avx512;
-#endif
+    void (*fn)(const float *, uint16_t *, size_t) = af_bf16_from_f32_run;
     /* slices of 4096 floats (whole 64-byte lines on both sides) */
     const long long chunks = (long long)((n + 4095) / 4096);
 #pragma omp parallel for num_threads(threads > 1 ? threads : 1) schedule(static) if (n > 65536)

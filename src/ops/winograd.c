@@ -600,17 +600,6 @@ static AF_BF16 void kernel6x16_bf16(const uint16_t *v, size_t vs, const uint16_t
 }
 #undef BF16_PAIR
 
-/* dst[i] = bf16(src[i]) for n (even) floats. */
-static AF_BF16 void to_bf16(const float *src, uint16_t *dst, size_t n)
-{
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        _mm512_storeu_si512((void *)(dst + i),
-                            (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16),
-                                                         _mm512_loadu_ps(src + i)));
-    for (; i < n; i++)
-        dst[i] = af_bf16_from_f32(src[i]);
-}
 #endif
 
 static AF_AVX2 inline __m256 silu8(__m256 x)
@@ -755,7 +744,7 @@ static AF_AVX2 void run_block(const af_wino *c, long blk, const float *src, floa
     const int rows = round_up(nt, ROWS), panels = w->coutp / COLS;
 #ifdef AF_BF16_KERNELS
     if (w->u16) { /* the products in bf16: V rounded once, two panels per kernel call */
-        to_bf16(V, V16, c->vfloats);
+        af_bf16_from_f32_run(V, V16, c->vfloats);
         const size_t up = (size_t)w->cinp * COLS; /* bf16 per panel */
         for (int pos = 0; pos < w->pos; pos++)
             for (int p = 0; p < panels; p += 2)
