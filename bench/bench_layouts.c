@@ -8,7 +8,9 @@
  * Usage: bench_layouts MODEL IMGSZ ROUNDS THREADS SETTING...
  * where SETTING is NAME=VALUE[,NAME=VALUE...] set in the environment before
  * that model loads (e.g. AF_BLK=16 AF_BLK=8), except MODEL=PATH (another
- * checkpoint for this setting) and PREC=bf16|int8 (af_model_set_precision).
+ * checkpoint for this setting), PREC=bf16|int8 (af_model_set_precision) and
+ * ACT16=0 (bf16 convs hand activations over in float32:
+ * af_forward_set_narrow_activations).
  * Prints a table, asserts nothing. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,7 @@ int main(int argc, char **argv)
     af_error err = {0};
     for (int s = 0; s < ns; s++) {
         char buf[256], model[256], prec[16] = "";
+        int act16 = 1;
         snprintf(buf, sizeof buf, "%s", argv[5 + s]);
         snprintf(model, sizeof model, "%s", argv[1]);
         for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
@@ -52,6 +55,8 @@ int main(int argc, char **argv)
                 snprintf(model, sizeof model, "%s", eq + 1);
             else if (!strcmp(tok, "PREC"))
                 snprintf(prec, sizeof prec, "%s", eq + 1);
+            else if (!strcmp(tok, "ACT16"))
+                act16 = atoi(eq + 1);
             else
                 setenv(tok, eq + 1, 1);
         }
@@ -63,6 +68,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: %s\n", model, err.msg);
             return 1;
         }
+        af_forward_set_narrow_activations(f[s], act16);
         snprintf(buf, sizeof buf, "%s", argv[5 + s]); /* unset again for the next */
         for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
             char *eq = strchr(tok, '=');

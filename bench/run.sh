@@ -4,7 +4,8 @@
 #   1. yolov8n_face @640: animeface (fp32; bf16 where the CPU has it; int8 calibrated on 50 val
 #      images) vs PyTorch (TorchScript) vs ONNX Runtime fp32, same model,
 #      2 threads each -> median/min ms, ratio to animeface, peak RSS
-#   2. bigger models, random weights (yolov8s@640, yolov8x6@1280): animeface vs PyTorch eager
+#   2. bigger models, random weights (yolov8s@640, yolov8x6@1280): animeface (fp32, --conv fast,
+#      bf16, int8 timed on self-calibrated ranges) vs PyTorch eager
 #      (bench/ref_torch_arch.py) -> ms, ratio, GFLOP/s, % of the measured fp32 FMA peak, RSS
 #   3. end-to-end folder throughput: `animeface predict --save` vs a Python cv2+torch loop
 #   4. training step, yolov8n@640 batch 16: `animeface bench --train` vs bench/ref_torch_train.py
@@ -113,6 +114,7 @@ echo
 AF_NAME="animeface (fp32, default --conv auto)"
 AF_FAST="animeface --conv fast (Winograd F(4x4))"
 AF_BF16="animeface --precision bf16 (convs bf16, fp32 accumulation)"
+AF_INT8_RAND="animeface --precision int8 (ranges from the bench input itself: timing only)"
 AF_INT8="animeface --precision int8 (convs s8, calibrated on 50 val images)"
 af_bench() { # model imgsz runs warmup [conv] [precision]
     "$AF" bench --model "$1" --imgsz "$2" --runs "$3" --warmup "$4" --threads "$THREADS" \
@@ -157,7 +159,7 @@ fi
 if [ -f "$FACE_INT8" ]; then
     echo "- int8: $(kernels "$FACE_INT8" int8)"
 fi
-[ $WINO = 1 ] || echo "- no Winograd here (AVX-512 kernels on nChw16c), so no --conv fast rows below"
+[ $WINO = 1 ] || echo "- no Winograd here (AF_WINOGRAD=0, or a CPU without AVX2), so no --conv fast rows below"
 echo
 
 # ref_row NAME CMD... : runs a reference, prints "name<TAB>median<TAB>min<TAB>rss<TAB>load1"
@@ -258,9 +260,11 @@ if [ $SKIP_BIG = 0 ]; then
         variants=auto
         [ $WINO = 1 ] && variants="$variants fast"
         [ $HAS_BF16 = 1 ] && variants="$variants bf16"
+        variants="$variants int8"
         for conv in $variants; do
             case $conv in
             bf16) R=$(af_bench "$1" "$2" "$3" "$4" auto bf16); name=$AF_BF16 ;;
+            int8) R=$(af_bench "$1" "$2" "$3" "$4" auto int8); name=$AF_INT8_RAND ;;
             fast) R=$(af_bench "$1" "$2" "$3" "$4" fast); name=$AF_FAST ;;
             *) R=$(af_bench "$1" "$2" "$3" "$4" auto); name=$AF_NAME ;;
             esac
@@ -275,7 +279,7 @@ if [ $SKIP_BIG = 0 ]; then
                     '{print m"\t"s"\t"r"\t"$1"\t"$2"\t"$3"\t-\t-\t"$4"\t"$5}' >>"$TMP/t2.tsv"
         fi
     done
-    echo "## 2. Bigger models: animeface vs PyTorch (random weights, nc=1, batch 1, fp32, $THREADS threads)"
+    echo "## 2. Bigger models: animeface vs PyTorch (random weights, nc=1, batch 1, fp32 unless the row says bf16 or int8, $THREADS threads)"
     echo
     echo "| model | imgsz | runtime | runs | median ms | min ms | median / animeface | GFLOP | GFLOP/s | % of FMA peak ($PEAK GFLOP/s) | peak RSS MiB | load1 before |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|"

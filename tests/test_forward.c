@@ -185,6 +185,147 @@ static void raw_output_parity(int unfused, af_conv_algo algo)
     CHECK(ran == (algo == AF_CONV_ALGO_FAST ? 12 : 16));
 }
 
+/* Narrow activations between convs (af_forward_set_narrow_activations), on
+ * the golden inputs, against handing them over in float32 and against
+ * ultralytics' fp32 output on the anchors that matter (golden score >= 0.25):
+ * - bf16 (where the CPU has it): the same numbers bit for bit (both round to
+ *   nearest even once); boxes within 1% of their size + 0.5 px of the golden,
+ *   scores within 0.02 (bf16 keeps 8 significant bits);
+ * - int8 (calibrated here, as `animeface calibrate` does, on the input
+ *   itself): s8 handed over quantized for the reader rounds the same value
+ *   the reader's own quantization would, reached by another order of float
+ *   operations, so an activation may land one step (1/127 of its range)
+ *   away: outputs within 2% + 1 px of the float hand-over (here they come out
+ *   identical); and the quantization itself keeps boxes within 4% + 2 px and
+ *   scores within 0.15 of the golden (worst seen: 0.076 with VNNI, 0.112 with
+ *   AVX2 only, whose kernels take 7-bit weights; val mAP50-95 stays within
+ *   0.01 of fp32, models/README.md).
+ * YOLO11n covers C3k2, C2PSA and the depthwise head, whose convs stay float. */
+static void narrow_case(const golden_case *gc, af_precision prec)
+{
+    const int int8 = prec == AF_PRECISION_INT8;
+    if (!t_file_exists(t_model(gc->model)))
+        SKIP("%s not found (set AF_SHARED)", t_model(gc->model));
+    af_model *m = load_model(gc->model, 0);
+    REQUIRE(m != NULL);
+    af_error err = {0};
+    af_safetensors g = {0}, in = {0};
+    char path[512];
+    REQUIRE(af_safetensors_read_file(t_golden(gc->golden), &g, &err) == AF_OK);
+    const cJSON *inf = meta(&g, "input_file");
+    snprintf(path, sizeof path, "golden/%s", cJSON_IsString(inf) ? inf->valuestring : "?");
+    REQUIRE(af_safetensors_read_file(t_fixture(path), &in, &err) == AF_OK);
+    const af_tensor *x = af_tensor_list_find(&in.tensors, "input_u8");
+    const af_tensor *y = af_tensor_list_find(&g.tensors, "output");
+    REQUIRE(x && y && x->ndim == 4 && y->ndim == 3);
+    const int h = (int)x->shape[2], w = (int)x->shape[3], n = (int)y->shape[2];
+    float *nhwc = malloc((size_t)h * w * 3 * sizeof *nhwc);
+    REQUIRE(nhwc != NULL);
+    const uint8_t *u8 = x->data;
+    for (int ch = 0; ch < 3; ch++)
+        for (int i = 0; i < h * w; i++)
+            nhwc[(size_t)i * 3 + ch] = (float)u8[(size_t)ch * h * w + i] / 255.0f;
+    const float *out;
+    int na;
+    if (int8) { /* each conv's input range from this input, in fp32 */
+        float *absmax = calloc((size_t)m->nconvs, sizeof *absmax);
+        af_forward *f = NULL;
+        REQUIRE(absmax && af_forward_create(m, 0, &f, &err) == AF_OK);
+        af_forward_observe(f, absmax);
+        REQUIRE(af_forward_run(f, nhwc, 1, h, w, &out, &na, &err) == AF_OK);
+        for (int i = 0; i < m->nconvs; i++)
+            m->convs[i].act_absmax = absmax[i] > 0 ? absmax[i] : 1.0f;
+        af_forward_free(f);
+        free(absmax);
+    }
+    af_status st = af_model_set_precision(m, prec, &err);
+    if (st == AF_E_UNSUPPORTED) {
+        af_model_free(m);
+        free(nhwc);
+        af_safetensors_free(&g);
+        af_safetensors_free(&in);
+        SKIP("no %s on this CPU: %s", int8 ? "int8" : "bf16", err.msg);
+    }
+    CHECK_MSG(st == AF_OK, "%s", err.msg);
+    REQUIRE(st == AF_OK);
+    const size_t nout = (size_t)(4 + m->nc) * n;
+    float *res[2] = {malloc(nout * sizeof(float)), malloc(nout * sizeof(float))};
+    REQUIRE(res[0] && res[1]);
+    for (int on = 0; on < 2; on++) {
+        af_forward *f = NULL;
+        REQUIRE(af_forward_create(m, 0, &f, &err) == AF_OK);
+        af_forward_set_narrow_activations(f, on);
+        REQUIRE(af_forward_run(f, nhwc, 1, h, w, &out, &na, &err) == AF_OK);
+        REQUIRE(na == n);
+        memcpy(res[on], out, nout * sizeof(float));
+        af_forward_free(f);
+    }
+    double worst_handover = 0; /* narrow against float hand-over, in units of the tolerance */
+    for (size_t i = 0; i < nout; i++) {
+        double d = fabs((double)res[1][i] - res[0][i]);
+        d = d == d ? d / (1.0 + 0.02 * fabs(res[0][i])) : INFINITY;
+        worst_handover = fmax(worst_handover, d);
+    }
+    if (int8)
+        CHECK_MSG(worst_handover <= 1.0, "%s: s8 hand-over off by %.2fx the tolerance",
+                  gc->golden, worst_handover);
+    else
+        CHECK_MSG(memcmp(res[0], res[1], nout * sizeof(float)) == 0,
+                  "%s: bf16 activations change the output", gc->golden);
+    const double box_rel = int8 ? 0.04 : 0.01, box_px = int8 ? 2.0 : 0.5,
+                 score_tol = int8 ? 0.15 : 0.02;
+    const float *ref = y->data;
+    double worst_box = 0, worst_score = 0;
+    int used = 0;
+    for (int a = 0; a < n; a++) {
+        float score = 0;
+        for (int c = 0; c < m->nc; c++)
+            score = fmaxf(score, ref[(size_t)(4 + c) * n + a]);
+        if (score < 0.25f)
+            continue;
+        used++;
+        const double size = fmax(ref[(size_t)2 * n + a], ref[(size_t)3 * n + a]);
+        for (int r = 0; r < 4; r++) {
+            double d = fabs((double)res[1][(size_t)r * n + a] - ref[(size_t)r * n + a]);
+            d = d == d ? d / (box_px + box_rel * size) : INFINITY;
+            worst_box = fmax(worst_box, d);
+        }
+        for (int c = 0; c < m->nc; c++) {
+            double d =
+                fabs((double)res[1][(size_t)(4 + c) * n + a] - ref[(size_t)(4 + c) * n + a]);
+            worst_score = fmax(worst_score, d == d ? d : INFINITY);
+        }
+    }
+    printf("   %-34s %s: %d anchors >= 0.25; worst box error %.2f of the tolerance, worst "
+           "score error %.4f; narrow vs float hand-over %.3f of its tolerance%s\n",
+           gc->golden, int8 ? "int8" : "bf16", used, worst_box, worst_score, worst_handover,
+           memcmp(res[0], res[1], nout * sizeof(float)) ? "" : " (identical)");
+    CHECK_MSG(used > 0, "%s: no confident anchor", gc->golden);
+    CHECK_MSG(worst_box <= 1.0, "%s: boxes off by %.2fx the tolerance", gc->golden, worst_box);
+    CHECK_MSG(worst_score <= score_tol, "%s: scores off by %.4f", gc->golden, worst_score);
+    free(res[0]), free(res[1]), free(nhwc);
+    af_safetensors_free(&g);
+    af_safetensors_free(&in);
+    af_model_free(m);
+}
+
+static const golden_case narrow_cases[] = {
+    {"yolov8n_face.pt", "yolov8n_face__test_priconne"},
+    {"yolov8n_face.pt", "yolov8n_face__icf_val_00036"},
+    {"yolo11/yolo11n_face.pt", "yolo11/yolo11n_face__test_uma"}};
+
+static void test_bf16_activations(void)
+{
+    for (size_t k = 0; k < sizeof narrow_cases / sizeof narrow_cases[0]; k++)
+        narrow_case(&narrow_cases[k], AF_PRECISION_BF16);
+}
+
+static void test_int8_activations(void)
+{
+    for (size_t k = 0; k < sizeof narrow_cases / sizeof narrow_cases[0]; k++)
+        narrow_case(&narrow_cases[k], AF_PRECISION_INT8);
+}
+
 /* One forward context over several shapes (each recorded once, then run from
  * the shared arena, which grows when a bigger shape comes): every run equals a
  * fresh context's first run of that shape, bit for bit. */
@@ -341,6 +482,8 @@ int main(void)
     RUN(test_raw_output_parity_fused_direct);
     RUN(test_raw_output_parity_fast);
     RUN(test_raw_output_parity_unfused);
+    RUN(test_bf16_activations);
+    RUN(test_int8_activations);
     RUN(test_memory_plan_across_shapes);
     RUN(test_batch_equals_single_images);
     RUN(test_conv_timing);

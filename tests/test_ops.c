@@ -546,7 +546,7 @@ static void test_bf16_rounding(void)
     CHECK((b & 0x7f80) == 0x7f80 && (b & 0x007f) != 0); /* still a NaN, not inf */
     /* random finite floats of every magnitude against the reference */
     uint32_t st = 99;
-    size_t n = 200000, bad = 0;
+    size_t n = 200001, bad = 0;
     float *x = malloc(n * sizeof *x);
     uint16_t *y = malloc(n * sizeof *y);
     REQUIRE(x && y);
@@ -558,9 +558,16 @@ static void test_bf16_rounding(void)
         } while ((u & 0x7f800000u) == 0x7f800000u || (u & 0x7fffffffu) >= 0x7f7f8000u);
         memcpy(&x[i], &u, sizeof u);
     }
+    /* n odd: the vector path's scalar tail runs too. Denormal inputs may give
+     * a signed zero instead (VCVTNE2PS2BF16 on avx512_bf16 CPUs, documented) */
     af_bf16_from_f32_array(x, y, n, 2);
-    for (size_t i = 0; i < n; i++)
-        bad += y[i] != bf16_nearest_ref(x[i]);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        const int denormal = (u & 0x7f800000u) == 0 && (u & 0x007fffffu);
+        const uint16_t zero = (uint16_t)((u >> 16) & 0x8000u);
+        bad += y[i] != bf16_nearest_ref(x[i]) && !(denormal && y[i] == zero);
+    }
     CHECK_MSG(bad == 0, "%zu of %zu conversions differ from the nearest-even reference", bad, n);
     free(x);
     free(y);
@@ -638,6 +645,38 @@ static void test_conv_bf16(void)
                        d->k, bs, ma, af_conv_impl(c));
                 CHECK_MSG(bad == 0, "%zu outputs off (max abs %.3g)", bad, ma);
                 af_conv_free(c);
+                /* bf16 activations (AF_CONV_SRC_BF16 | AF_CONV_DST_BF16), on oneDNN's
+                 * kernel and on the naive loops: the input handed over in bf16 gives
+                 * the same accumulation, and the output is the float one rounded to
+                 * nearest even, as af_bf16_from_f32 rounds it */
+                const size_t nbi = af_blk_elems(bs, 1, h, w, d->cin),
+                             nbo = af_blk_elems(bs, 1, oh, ow, d->cout);
+                uint16_t *x16 = malloc(nbi * sizeof *x16), *y16 = malloc(nbo * sizeof *y16);
+                float *yf = malloc(nbo * sizeof *yf);
+                REQUIRE(x16 && y16 && yf);
+                for (size_t i = 0; i < nbi; i++)
+                    x16[i] = af_bf16_from_f32(xin[i]);
+                for (int naive = 0; naive < 2 && sl != AF_LAYOUT_NCHW; naive++) {
+                    REQUIRE(af_conv_create_io(e, bw, 1, h, w, 2, sl, bl,
+                                              AF_CONV_SRC_BF16 | AF_CONV_DST_BF16, NULL, naive,
+                                              &c, &err) == AF_OK);
+                    CHECK_MSG(af_conv_forward(c, x16, y16, &err) == AF_OK, "%s", err.msg);
+                    for (size_t i = 0; i < nbo; i++)
+                        yf[i] = af_bf16_to_f32(y16[i]);
+                    af_blk_to_nhwc(bs, 1, oh, ow, d->cout, yf, got, 1);
+                    size_t off = 0;
+                    for (size_t i = 0; i < no; i++) {
+                        const float r = af_bf16_to_f32(af_bf16_from_f32(want[i]));
+                        /* one bf16 step (2^-8 relative) for accumulation-order ties */
+                        off += fabsf(got[i] - r) > 1e-4f + fabsf(r) * (1.0f / 128);
+                    }
+                    printf("  bf16 in/out %d->%d k%d nChw%dc %s: %zu of %zu off (%s)\n", d->cin,
+                           d->cout, d->k, bs, naive ? "naive" : "oneDNN", off, no,
+                           af_conv_impl(c));
+                    CHECK_MSG(off == 0, "%zu bf16 outputs off", off);
+                    af_conv_free(c);
+                }
+                free(x16), free(y16), free(yf);
                 af_conv_weights_free(bw);
                 free(xin), free(y);
             }
@@ -756,6 +795,40 @@ static void test_conv_int8(void)
             CHECK(pad_bad == 0);
             ran++;
             af_conv_free(c);
+            /* s8 handed over (AF_CONV_SRC_Q8 / AF_CONV_DST_Q8, NHWC): the input
+             * quantized by hand gives the float path's output exactly; the s8
+             * output is that output quantized for the reader (here the conv
+             * itself: range A) to nearest, within one step at ties */
+            int8_t *x8 = malloc(ni), *y8 = malloc(no);
+            float *yq = malloc(af_blk_elems(bs, n, oh, ow, d->cout) * sizeof *yq),
+                  *gq = malloc(no * sizeof *gq);
+            REQUIRE(x8 && y8 && yq && gq);
+            for (size_t i = 0; i < ni; i++)
+                x8[i] = (int8_t)q8(x[i] * (127.0f / A));
+            REQUIRE(af_conv_create_io(e, cw, n, h, w, 2, AF_LAYOUT_NHWC, bl, AF_CONV_SRC_Q8,
+                                      NULL, 0, &c, &err) == AF_OK);
+            CHECK_MSG(af_conv_forward(c, x8, yq, &err) == AF_OK, "%s", err.msg);
+            af_blk_to_nhwc(bs, n, oh, ow, d->cout, yq, gq, 1);
+            size_t diff_in = 0;
+            for (size_t i = 0; i < no; i++)
+                diff_in += gq[i] != got[i];
+            af_conv_free(c);
+            REQUIRE(af_conv_create_io(e, cw, n, h, w, 2, sl, AF_LAYOUT_NHWC, AF_CONV_DST_Q8, cw, 0,
+                                      &c, &err) == AF_OK);
+            CHECK_MSG(af_conv_forward(c, xin, y8, &err) == AF_OK, "%s", err.msg);
+            size_t off1 = 0, off2 = 0;
+            for (size_t i = 0; i < no; i++) {
+                const float r = q8(got[i] * (127.0f / A));
+                off1 += fabsf((float)y8[i] - r) == 1.0f;
+                off2 += fabsf((float)y8[i] - r) > 1.0f;
+            }
+            printf("  int8 s8 in: %zu of %zu outputs differ; s8 out: %zu one step off, %zu "
+                   "more (%s)\n",
+                   diff_in, no, off1, off2, af_conv_impl(c));
+            CHECK(diff_in == 0);
+            CHECK(off2 == 0 && off1 * 100 <= no);
+            af_conv_free(c);
+            free(x8), free(y8), free(yq), free(gq);
             CHECK(af_conv_create_naive_for(e, cw, n, h, w, sl, bl, &c, &err) == AF_E_UNSUPPORTED);
             af_conv_weights_free(cw);
             free(wt), free(bias), free(x), free(xq), free(wq), free(want), free(got);
@@ -981,11 +1054,10 @@ static void winograd_case(af_engine *e, int stride, const wino_case *wc, const w
     float *wt = t_rand_buf(nw, 0.2f), *bias = with_bias ? t_rand_buf((size_t)d->cout, 0.5f) : NULL;
     float *x = t_rand_buf(ni, 1.0f), *want = malloc(no * sizeof *want),
           *got = malloc(no * sizeof *got), *back = malloc(nw * sizeof *back);
-    float *xb = malloc(af_blk_elems(8, n, h, w, d->cin) * sizeof *xb),
-          *yb = malloc(af_blk_elems(8, n, oh, ow, d->cout) * sizeof *yb);
+    float *xb = malloc(af_blk_elems(16, n, h, w, d->cin) * sizeof *xb),
+          *yb = malloc(af_blk_elems(16, n, oh, ow, d->cout) * sizeof *yb);
     REQUIRE(wt && (bias || !with_bias) && x && want && got && back && xb && yb);
     af_conv_ref(d, wt, bias, n, h, w, x, want);
-    af_nhwc_to_blk(8, n, h, w, d->cin, x, xb);
     af_conv_weights *cw = NULL;
     REQUIRE(af_conv_weights_create_for(e, d, wt, bias, AF_LAYOUT_BLK8, AF_LAYOUT_BLK8, &cw,
                                        &err) == AF_OK);
@@ -998,34 +1070,37 @@ static void winograd_case(af_engine *e, int stride, const wino_case *wc, const w
         }
         const int m = af_conv_weights_winograd(cw);
         const af_layout l = runs[r].l;
+        const int bs = af_layout_blk(l); /* 0: NHWC */
+        if (bs)
+            af_nhwc_to_blk(bs, n, h, w, d->cin, x, xb);
         af_conv *c = NULL;
         af_status st = af_conv_create_for(e, cw, n, h, w, runs[r].threads, l, l, &c, &err);
         CHECK_MSG(st == AF_OK, "%s", err.msg);
         if (st)
             continue;
         const int wino = af_conv_get_path(c) == AF_CONV_WINOGRAD;
-        CHECK(wino == (m != 0 && l == AF_LAYOUT_BLK8));
+        CHECK(wino == (m != 0 && bs != 0)); /* both blocks: the kernels take 8 lanes of either */
         if (wino)
             CHECK((strstr(af_conv_impl(c), "s2") != NULL) == (d->stride == 2));
-        for (size_t k = 0; k < af_blk_elems(8, n, oh, ow, d->cout); k++)
+        for (size_t k = 0; k < af_blk_elems(16, n, oh, ow, d->cout); k++)
             yb[k] = NAN;
         CHECK(af_conv_forward(c, l == AF_LAYOUT_NHWC ? x : xb, l == AF_LAYOUT_NHWC ? got : yb,
                               &err) == AF_OK);
-        if (l == AF_LAYOUT_BLK8)
-            af_blk_to_nhwc(8, n, oh, ow, d->cout, yb, got, 2);
+        if (bs)
+            af_blk_to_nhwc(bs, n, oh, ow, d->cout, yb, got, 2);
         double ma, mr, tol = wino && m == 4 ? 3e-4 : 2e-5;
         size_t bad = t_compare(got, want, no, tol, &ma, &mr);
-        printf("  winograd s%d %3d->%3d n%d %2dx%-2d %s%s run %zu t%d: max abs %.2e rel %.2e  "
-               "%s\n",
+        printf("  winograd s%d %3d->%3d n%d %2dx%-2d %s%s run %zu t%d blk%-2d: max abs %.2e rel "
+               "%.2e  %s\n",
                d->stride, d->cin, d->cout, n, h, w, d->act ? "silu" : "none", bias ? "+b" : "  ",
-               r, runs[r].threads, ma, mr, af_conv_impl(c));
+               r, runs[r].threads, bs, ma, mr, af_conv_impl(c));
         CHECK_MSG(bad == 0, "%zu of %zu outputs off (max abs %.3g)", bad, no, ma);
-        if (l == AF_LAYOUT_BLK8) {
-            size_t pad_bad = 0; /* padding lanes of the output stay zero */
+        if (bs) {
+            size_t pad_bad = 0; /* padding lanes of the output are written, as zeros */
             for (int b = 0; b < n; b++)
-                for (int ch = d->cout; ch < af_blk_pad(8, d->cout); ch++)
+                for (int ch = d->cout; ch < af_blk_pad(bs, d->cout); ch++)
                     for (int p = 0; p < oh * ow; p++)
-                        pad_bad += yb[blk_at(8, d->cout, oh, ow, b, ch, p / ow, p % ow)] != 0.0f;
+                        pad_bad += yb[blk_at(bs, d->cout, oh, ow, b, ch, p / ow, p % ow)] != 0.0f;
             CHECK(pad_bad == 0);
         }
         af_conv_free(c);
@@ -1077,13 +1152,14 @@ static void test_conv_winograd(void)
         {32, 32, 1, 8, 8, 1, 1},    {37, 33, 2, 11, 9, 1, 1}, {64, 48, 1, 1, 1, 1, 1},
         {40, 72, 3, 2, 3, 0, 0},    {96, 32, 1, 5, 16, 1, 0}, {33, 129, 1, 7, 7, 1, 1},
         {256, 64, 1, 20, 20, 1, 1}, {32, 40, 1, 13, 6, 1, 1}};
-    static const wino_run runs[] = {{-1, 1, AF_LAYOUT_BLK8}, {-1, 2, AF_LAYOUT_BLK8},
-                                    {0, 2, AF_LAYOUT_BLK8},  {4, 1, AF_LAYOUT_BLK8},
-                                    {-1, 2, AF_LAYOUT_BLK8}, {-1, 2, AF_LAYOUT_NHWC},
-                                    {2, 2, AF_LAYOUT_BLK8}};
+    static const wino_run runs[] = {{-1, 1, AF_LAYOUT_BLK8},  {-1, 2, AF_LAYOUT_BLK8},
+                                    {-1, 2, AF_LAYOUT_BLK16}, {0, 2, AF_LAYOUT_BLK8},
+                                    {4, 1, AF_LAYOUT_BLK8},   {-1, 2, AF_LAYOUT_BLK16},
+                                    {-1, 2, AF_LAYOUT_BLK8},  {-1, 2, AF_LAYOUT_NHWC},
+                                    {2, 2, AF_LAYOUT_BLK8},   {-1, 1, AF_LAYOUT_BLK16}};
     af_engine *e = NULL;
     if (!winograd_engine(&e))
-        SKIP("oneDNN has AVX-512 kernels here: the Winograd path is not used");
+        SKIP("AF_WINOGRAD=0: the Winograd path is off");
     REQUIRE(e != NULL);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         winograd_case(e, 1, &cases[i], runs, sizeof runs / sizeof runs[0]);
@@ -1122,15 +1198,86 @@ static void test_conv_winograd_s2(void)
         {64, 64, 1, 8, 8, 1, 1},  {67, 72, 2, 11, 9, 1, 1},   {64, 64, 1, 1, 1, 1, 1},
         {96, 65, 1, 2, 3, 0, 0},  {64, 128, 3, 5, 16, 1, 0},  {128, 64, 1, 20, 20, 1, 1},
         {72, 80, 1, 13, 6, 1, 1}, {64, 64, 1, 4, 4, 0, 1}};
-    static const wino_run runs[] = {{-1, 1, AF_LAYOUT_BLK8}, {-1, 2, AF_LAYOUT_BLK8},
-                                    {0, 2, AF_LAYOUT_BLK8},  {4, 1, AF_LAYOUT_BLK8},
-                                    {-1, 2, AF_LAYOUT_NHWC}, {2, 2, AF_LAYOUT_BLK8}};
+    static const wino_run runs[] = {{-1, 1, AF_LAYOUT_BLK8},  {-1, 2, AF_LAYOUT_BLK8},
+                                    {-1, 2, AF_LAYOUT_BLK16}, {0, 2, AF_LAYOUT_BLK8},
+                                    {4, 1, AF_LAYOUT_BLK8},   {-1, 2, AF_LAYOUT_NHWC},
+                                    {2, 2, AF_LAYOUT_BLK8},   {-1, 1, AF_LAYOUT_BLK16}};
     af_engine *e = NULL;
     if (!winograd_engine(&e))
-        SKIP("oneDNN has AVX-512 kernels here: the Winograd path is not used");
+        SKIP("AF_WINOGRAD=0: the Winograd path is off");
     REQUIRE(e != NULL);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         winograd_case(e, 2, &cases[i], runs, sizeof runs / sizeof runs[0]);
+    af_engine_free(e);
+}
+
+/* bf16 Winograd (af_wino_weights_to_bf16: the products in bf16 by
+ * VDPBF16PS, transforms in float) where the CPU has avx512_bf16, F(2x2) and
+ * S2, both blocks: against the float reference within bf16's rounding
+ * (3e-2 of the output scale here: 8 significant bits on each operand, sums of
+ * up to 16 x cin products), and no more than 4x the error of oneDNN's direct
+ * bf16 conv on the same case (which rounds the untransformed operands). */
+static void test_conv_winograd_bf16(void)
+{
+    af_engine *e = NULL;
+    af_error err = {0};
+    REQUIRE(af_engine_create(&e, &err) == AF_OK);
+    if (!af_wino_supported() || !af_engine_winograd(e) || !__builtin_cpu_supports("avx512bf16")) {
+        af_engine_free(e);
+        SKIP("no avx512_bf16 (or Winograd off) here: the bf16 Winograd path is not used");
+    }
+    static const af_conv_desc ds[] = {{64, 48, 3, 1, 1, AF_ACT_SILU},
+                                      {37, 33, 3, 1, 1, AF_ACT_NONE},
+                                      {64, 72, 3, 2, 1, AF_ACT_SILU}};
+    for (size_t k = 0; k < sizeof ds / sizeof ds[0]; k++)
+        for (int bs = 8; bs <= 16; bs += 8) {
+            const af_conv_desc *d = &ds[k];
+            const af_layout bl = af_blk_layout(bs);
+            int n = 2, h = 13, w = 11, oh, ow;
+            af_conv_out_hw(d, h, w, &oh, &ow);
+            size_t nw = (size_t)d->cout * d->cin * 9, ni = (size_t)n * h * w * d->cin,
+                   no = (size_t)n * oh * ow * d->cout;
+            float *wt = t_rand_buf(nw, 0.2f), *bias = t_rand_buf((size_t)d->cout, 0.5f),
+                  *x = t_rand_buf(ni, 1.0f), *want = malloc(no * sizeof *want),
+                  *got = malloc(no * sizeof *got),
+                  *xb = malloc(af_blk_elems(bs, n, h, w, d->cin) * sizeof *xb),
+                  *yb = malloc(af_blk_elems(bs, n, oh, ow, d->cout) * sizeof *yb);
+            REQUIRE(wt && bias && x && want && got && xb && yb);
+            af_conv_ref(d, wt, bias, n, h, w, x, want);
+            af_nhwc_to_blk(bs, n, h, w, d->cin, x, xb);
+            double err_w = 0, err_d = 0;
+            for (int wino = 1; wino >= 0; wino--) {
+                af_conv_weights *cw = NULL;
+                REQUIRE(af_conv_weights_create_for(e, d, wt, bias, bl, bl, &cw, &err) == AF_OK);
+                if (!wino)
+                    CHECK(af_conv_weights_set_winograd(cw, 0, &err) == AF_OK);
+                CHECK(af_conv_weights_winograd(cw) == (wino ? 2 : 0));
+                CHECK_MSG(af_conv_weights_to_bf16(cw, &err) == AF_OK, "%s", err.msg);
+                af_conv *c = NULL;
+                REQUIRE(af_conv_create_for(e, cw, n, h, w, 2, bl, bl, &c, &err) == AF_OK);
+                CHECK((af_conv_get_path(c) == AF_CONV_WINOGRAD) == wino);
+                for (size_t i = 0; i < af_blk_elems(bs, n, oh, ow, d->cout); i++)
+                    yb[i] = NAN;
+                CHECK(af_conv_forward(c, xb, yb, &err) == AF_OK);
+                af_blk_to_nhwc(bs, n, oh, ow, d->cout, yb, got, 2);
+                double ma, mr;
+                size_t bad = t_compare(got, want, no, 3e-2, &ma, &mr);
+                printf("  bf16 %s s%d %2d->%2d nChw%dc: max abs %.2e  %s\n",
+                       wino ? "winograd" : "direct  ", d->stride, d->cin, d->cout, bs, ma,
+                       af_conv_impl(c));
+                CHECK_MSG(bad == 0, "%zu of %zu outputs off (max abs %.3g)", bad, no, ma);
+                *(wino ? &err_w : &err_d) = ma;
+                if (wino) { /* back to oneDNN's bf16 kernels: the same weights' numbers */
+                    CHECK(af_conv_weights_set_winograd(cw, 0, &err) == AF_OK);
+                    CHECK(af_conv_weights_winograd(cw) == 0 && af_conv_weights_is_bf16(cw));
+                }
+                af_conv_free(c);
+                af_conv_weights_free(cw);
+            }
+            CHECK_MSG(err_w <= 4 * err_d + 1e-6, "bf16 Winograd error %.3g > 4x direct's %.3g",
+                      err_w, err_d);
+            free(wt), free(bias), free(x), free(want), free(got), free(xb), free(yb);
+        }
     af_engine_free(e);
 }
 
@@ -1154,6 +1301,7 @@ int main(void)
     RUN(test_conv_winograd_s2);
     RUN(test_bf16_rounding);
     RUN(test_conv_bf16);
+    RUN(test_conv_winograd_bf16);
     RUN(test_conv_int8);
     return t_summary();
 }

@@ -10,6 +10,7 @@
 #include "cli/bench_train.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "core/error.h"
 #include "model/desc.h"
 #include "model/forward.h"
 #include "model/model.h"
@@ -71,6 +72,31 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
+/* A description (random weights) has no calibration for --precision int8:
+ * take each conv's input range from one fp32 pass over the bench's own
+ * input x (n images of h x w), for timing only (int8 runs at the same speed
+ * whatever the ranges; the detections mean nothing either way). */
+static af_status self_calibrate(af_model *m, const float *x, int n, int h, int w, int threads,
+                                af_error *err)
+{
+    af_forward *f = NULL;
+    float *absmax = calloc(m->nconvs > 0 ? (size_t)m->nconvs : 1, sizeof *absmax);
+    const float *out;
+    int na;
+    if (!absmax)
+        return af_fail(err, AF_E_NOMEM, "out of memory");
+    af_status st = af_forward_create(m, threads, &f, err);
+    if (!st) {
+        af_forward_observe(f, absmax);
+        st = af_forward_run(f, x, n, h, w, &out, &na, err);
+    }
+    for (int i = 0; !st && i < m->nconvs; i++)
+        m->convs[i].act_absmax = absmax[i] > 0 ? absmax[i] : 1.0f;
+    af_forward_free(f);
+    free(absmax);
+    return st;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     const char *model_path = NULL, *precision = NULL, *conv = NULL;
@@ -114,7 +140,8 @@ int cmd_bench(int argc, char **argv)
     af_error err = {0};
     af_model *m = NULL;
     const char *shown = model_path;
-    if (model_path && (ends_with(model_path, ".yaml") || ends_with(model_path, ".yml"))) {
+    const int yaml = model_path && (ends_with(model_path, ".yaml") || ends_with(model_path, ".yml"));
+    if (yaml) {
         cJSON *y = af_model_yaml_builtin(model_path, nc, &err);
         if (!y || af_model_build_random(y, 0, 1, &m, &err)) {
             fprintf(stderr, "animeface bench: %s\n", err.msg);
@@ -123,10 +150,6 @@ int cmd_bench(int argc, char **argv)
         }
         cJSON_Delete(y);
     } else if (!(m = cli_load_model(model_path, &shown))) {
-        return 1;
-    }
-    if (cli_set_precision("bench", m, precision) || cli_set_conv_algo("bench", m, conv)) {
-        af_model_free(m);
         return 1;
     }
     int s = m->max_stride;
@@ -140,14 +163,25 @@ int cmd_bench(int argc, char **argv)
     double *lsum = calloc((size_t)m->desc.nlayers, sizeof *lsum);
     double *csum = calloc(m->nconvs > 0 ? (size_t)m->nconvs : 1, sizeof *csum);
     int rc = 1;
-    if (!in || !t || !lsum || !csum || af_forward_create(m, threads, &f, &err)) {
-        fprintf(stderr, "animeface bench: %s\n", err.msg[0] ? err.msg : "out of memory");
+    if (!in || !t || !lsum || !csum) {
+        fprintf(stderr, "animeface bench: out of memory\n");
         goto done;
     }
     unsigned r = 12345;
     for (size_t i = 0; i < n; i++) {
         r = r * 1664525u + 1013904223u;
         in[i] = (float)(r >> 8) / 16777216.0f;
+    }
+    if (yaml && precision && !strcmp(precision, "int8") &&
+        self_calibrate(m, in, batch, h, w, threads, &err)) {
+        fprintf(stderr, "animeface bench: calibrating on the bench input: %s\n", err.msg);
+        goto done;
+    }
+    if (cli_set_precision("bench", m, precision) || cli_set_conv_algo("bench", m, conv))
+        goto done;
+    if (af_forward_create(m, threads, &f, &err)) {
+        fprintf(stderr, "animeface bench: %s\n", err.msg);
+        goto done;
     }
     const float *out;
     int na;

@@ -26,9 +26,9 @@ int cli_model_sha256(const char *path, char hex[65]);
 /* Help lines of --precision and --conv (predict, val, bench). */
 #define CLI_HELP_PRECISION                                                                       \
     "fp32 (default), bf16 (CPUs with avx512_bf16/AMX; elsewhere a notice, then fp32) or int8 "   \
-    "(a model made by animeface calibrate)"
+    "(a model made by animeface calibrate; bench calibrates a .yaml description on its input)"
 #define CLI_HELP_CONV                                                                            \
-    "3x3 convs: auto (Winograd F(2x2,3x3) and its stride-2 form on AVX2 CPUs, the default), "   \
+    "3x3 convs: auto (Winograd F(2x2,3x3) and its stride-2 form where they pay, the default), " \
     "direct (oneDNN only) or fast (stride 1 by Winograd F(4x4,3x3): faster, ~10x the rounding " \
     "error)"
 

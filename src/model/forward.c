@@ -43,11 +43,18 @@ typedef struct act {
     int slot; /* block of the shape's memory plan, -1 if not owned */
     int heap; /* a malloc of its own (a request off the plan) */
     af_layout lay; /* f->lay, except the network input (NCHW) and the head's NHWC outputs */
+    int dt;        /* ACT_F32, or ACT_BF16 / ACT_S8 (uint16_t bfloat16 in lay, int8_t NHWC
+                    * quantized for the reader): a bf16 / int8 conv's output that only
+                    * another such conv reads (shape_entry.handover) */
 } act;
+
+enum { ACT_F32 = 0, ACT_BF16, ACT_S8 };
 
 typedef struct shape_entry {
     int n, h, w;
     af_conv **convs;  /* per model conv, created on first use */
+    int *handover; /* per model conv: the one conv that reads its output in bf16 or s8
+                    * (plan_handover), or -1 */
     af_mem_plan plan; /* activation offsets in f->arena, recorded on the first run */
     int planned;      /* plan solved: activations come from the arena */
     unsigned long stamp;
@@ -79,6 +86,7 @@ struct af_forward {
     double flops; /* of the last run */
     float *observe; /* af_forward_observe: per conv, the largest |input| so far */
     int keep_raw; /* keep the head's raw outputs (for a loss on validation batches) */
+    int no_narrow; /* af_forward_set_narrow_activations(f, 0) */
     float *raw[AF_MAX_LEVELS];
     size_t raw_cap[AF_MAX_LEVELS];
     int raw_h[AF_MAX_LEVELS], raw_w[AF_MAX_LEVELS];
@@ -131,6 +139,7 @@ static void shape_entry_clear(shape_entry *e, int nconvs)
             af_conv_free(e->convs[i]);
         free(e->convs);
     }
+    free(e->handover);
     af_mem_plan_free(&e->plan);
     memset(e, 0, sizeof *e);
 }
@@ -148,6 +157,11 @@ void af_forward_free(af_forward *f)
         free(f->raw[l]);
     free(f->conv_t);
     free(f);
+}
+
+void af_forward_set_narrow_activations(af_forward *f, int on)
+{
+    f->no_narrow = !on;
 }
 
 void af_forward_keep_raw(af_forward *f, int keep)
@@ -200,16 +214,18 @@ double af_forward_last_flops(const af_forward *f)
  * (it cannot, the passes take the same branches; but if) gets a malloc of its
  * own and the shape is planned again next time. */
 
-static af_status act_alloc_as(af_forward *f, act *a, int n, int h, int w, int c, af_layout lay,
-                              af_error *err)
+static af_status act_alloc_typed(af_forward *f, act *a, int n, int h, int w, int c,
+                                 af_layout lay, int dt, af_error *err)
 {
     size_t need;
     int cs = af_layout_blk(lay) ? af_blk_pad(af_layout_blk(lay), c) : c;
     if (af_mul_size((size_t)n * h, (size_t)w * cs, &need) || need > ((size_t)1 << 34))
         return af_fail(err, AF_E_LIMIT, "activation of %dx%dx%dx%d is too large", n, h, w, c);
-    size_t bytes = (need ? need : 1) * sizeof(float);
+    size_t bytes = (need ? need : 1) * (dt == ACT_S8    ? sizeof(int8_t)
+                                        : dt == ACT_BF16 ? sizeof(uint16_t)
+                                                         : sizeof(float));
     shape_entry *e = f->cur;
-    *a = (act){NULL, n, h, w, c, -1, 0, lay};
+    *a = (act){NULL, n, h, w, c, -1, 0, lay, dt};
     if (f->dry) {
         if ((a->slot = af_mem_plan_record_alloc(&e->plan, bytes)) < 0)
             return af_fail(err, AF_E_NOMEM, "out of memory");
@@ -228,6 +244,12 @@ static af_status act_alloc_as(af_forward *f, act *a, int n, int h, int w, int c,
         return af_fail(err, AF_E_NOMEM, "out of memory for a %dx%dx%d activation", h, w, c);
     a->heap = 1;
     return AF_OK;
+}
+
+static af_status act_alloc_as(af_forward *f, act *a, int n, int h, int w, int c, af_layout lay,
+                              af_error *err)
+{
+    return act_alloc_typed(f, a, n, h, w, c, lay, ACT_F32, err);
 }
 
 /* A blocked activation (all but the input and the head's outputs). */
@@ -277,12 +299,20 @@ static af_status plan_solve(af_forward *f, shape_entry *e, af_error *err)
 
 /* Runs conv ci on in, into out: a new activation (alloc) or, with alloc 0, the
  * view out already describes (its shape is checked). */
+static int conv_narrow(const af_model *m, int ci);
+
 static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, act *out,
                          int alloc, af_error *err)
 {
     const af_conv_unit *u = &f->m->convs[ci];
     if (alloc) /* empty until allocated: a caller may release it after a failure */
         *out = (act){.data = NULL, .slot = -1, .lay = AF_LAYOUT_BLK8};
+    /* a narrow output for the one reader (views are parts of float tensors) */
+    const int reader = alloc ? e->handover[ci] : -1;
+    const int is16 = conv_narrow(f->m, ci) == ACT_BF16, is8 = conv_narrow(f->m, ci) == ACT_S8;
+    const int out_dt = reader < 0 ? ACT_F32 : is16 ? ACT_BF16 : ACT_S8;
+    if ((in->dt == ACT_BF16 && !is16) || (in->dt == ACT_S8 && !is8))
+        return af_fail(err, AF_E_INTERNAL, "%s: input in a type it does not take", u->name);
     if (in->c != u->desc.cin)
         return af_fail(err, AF_E_INTERNAL, "%s: input has %d channels, expected %d", u->name,
                        in->c, u->desc.cin);
@@ -301,20 +331,27 @@ static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, a
         return AF_OK;
     }
     if (!e->convs[ci]) {
-        if ((st = af_conv_create_for(f->m->engine, u->prepared, in->n, in->h, in->w, f->threads,
-                                     in->lay, f->lay, &e->convs[ci], err))) {
+        const int io = (in->dt == ACT_BF16 ? AF_CONV_SRC_BF16 : 0) |
+                       (in->dt == ACT_S8 ? AF_CONV_SRC_Q8 : 0) |
+                       (out_dt == ACT_BF16 ? AF_CONV_DST_BF16 : 0) |
+                       (out_dt == ACT_S8 ? AF_CONV_DST_Q8 : 0);
+        if ((st = af_conv_create_io(f->m->engine, u->prepared, in->n, in->h, in->w, f->threads,
+                                    in->lay, out_dt == ACT_S8 ? AF_LAYOUT_NHWC : f->lay, io,
+                                    reader >= 0 ? f->m->convs[reader].prepared : NULL, 0,
+                                    &e->convs[ci], err))) {
             af_error_prefix(err, "%s", u->name);
             return st;
         }
     }
     if (!alloc && (out->n != in->n || out->h != oh || out->w != ow || out->c != u->desc.cout))
         return af_fail(err, AF_E_INTERNAL, "%s: output view of the wrong shape", u->name);
-    if (alloc && (st = act_alloc(f, out, in->n, oh, ow, u->desc.cout, err)))
+    if (alloc && (st = act_alloc_typed(f, out, in->n, oh, ow, u->desc.cout,
+                                       out_dt == ACT_S8 ? AF_LAYOUT_NHWC : f->lay, out_dt, err)))
         return st;
     f->flops += 2.0 * in->n * oh * ow * (double)u->desc.cout * u->desc.cin * u->desc.k * u->desc.k;
     if (f->dry)
         return AF_OK;
-    if (f->observe) /* padding lanes hold zeros: harmless to a maximum */
+    if (f->observe && in->dt == ACT_F32) /* padding lanes hold zeros: harmless to a maximum */
         f->observe[ci] = af_absmax(in->data, act_elems(in), f->observe[ci]);
     const double t0 = now_ms();
     if ((st = af_conv_forward(e->convs[ci], in->data, out->data, err))) {
@@ -385,6 +422,8 @@ static af_status concat(af_forward *f, const act *parts, int n, act *y, af_error
     const float *srcs[AF_MAX_FROM + 66];
     int cs[AF_MAX_FROM + 66], c = 0;
     for (int i = 0; i < n; i++) {
+        if (parts[i].dt != ACT_F32)
+            return af_fail(err, AF_E_INTERNAL, "concatenating a narrow (bf16/s8) activation");
         srcs[i] = parts[i].data;
         cs[i] = parts[i].c;
         c += parts[i].c;
@@ -400,6 +439,8 @@ static af_status concat(af_forward *f, const act *parts, int n, act *y, af_error
 /* Channels [c0, c0+cn) of x as a new activation. */
 static af_status slice(af_forward *f, const act *x, int c0, int cn, act *y, af_error *err)
 {
+    if (x->dt != ACT_F32)
+        return af_fail(err, AF_E_INTERNAL, "slicing a narrow (bf16/s8) activation");
     af_status st = act_alloc(f, y, x->n, x->h, x->w, cn, err);
     if (!st && !f->dry)
         af_blk_copy_channels(f->blk, x->n, x->h, x->w, x->c, c0, cn, x->data, y->data);
@@ -763,6 +804,85 @@ static af_status run_detect(af_forward *f, shape_entry *e, const af_layer *L, in
     return AF_OK;
 }
 
+/* ---- narrow activations (bf16, s8) between convs ---- */
+
+/* The narrow type conv ci takes and gives on oneDNN: ACT_BF16 (bf16 weights),
+ * ACT_S8 (int8 weights), else ACT_F32 (depthwise convs, the unfused
+ * reference mode, fp32 convs). */
+static int conv_narrow(const af_model *m, int ci)
+{
+    if (ci < 0 || ci >= m->nconvs)
+        return ACT_F32;
+    const af_conv_unit *u = &m->convs[ci];
+    if (u->groups > 1 || u->bn_alpha || !u->prepared || af_conv_weights_winograd(u->prepared))
+        return ACT_F32; /* the Winograd path reads and writes float */
+    return af_conv_weights_is_bf16(u->prepared)   ? ACT_BF16
+           : af_conv_weights_is_int8(u->prepared) ? ACT_S8
+                                                   : ACT_F32;
+}
+
+static void pair(const af_model *m, int *handover, int producer, int reader)
+{
+    const int t = conv_narrow(m, producer);
+    if (t != ACT_F32 && t == conv_narrow(m, reader))
+        handover[producer] = reader;
+}
+
+/* Layers whose input x goes to their cv1 conv and nowhere else. */
+static int reads_by_cv1(const af_layer_spec *S)
+{
+    return S->type == AF_M_CONV || S->type == AF_M_C2F || S->type == AF_M_C2 ||
+           S->type == AF_M_C3K2 || S->type == AF_M_SPPF || S->type == AF_M_C2PSA;
+}
+
+/* The convs whose output has exactly one reader, itself a conv of the same
+ * narrow type (bf16 or int8): a bottleneck's cv1 (read by its cv2), the
+ * head's chains (cv2[l][0] -> [1] -> [2], cv3 alike), and a layer ending in a
+ * conv whose output only the cv1 of the next such layer reads (Conv -> C2f,
+ * C2f -> Conv, ...). They hand it over in that type (bf16, or s8 NHWC
+ * quantized for the reader) instead of float32. Everything that meets
+ * another op (adds, concatenations, pooling, upsampling, the decode) stays
+ * float. */
+static void plan_handover(const af_model *m, int *handover)
+{
+    int refs[AF_MAX_LAYERS] = {0}, reader[AF_MAX_LAYERS];
+    for (int i = 0; i < m->nconvs; i++)
+        handover[i] = -1;
+    for (int i = 0; i < m->desc.nlayers; i++) {
+        const af_layer *L = &m->layers[i];
+        const af_layer_spec *S = &L->spec;
+        for (int j = 0; j < S->nfrom; j++)
+            if (S->from[j] >= 0) {
+                refs[S->from[j]]++;
+                reader[S->from[j]] = j == 0 && reads_by_cv1(S) ? i : -1;
+            }
+        if (S->type == AF_M_C2F || S->type == AF_M_C2 || S->type == AF_M_C3K2)
+            for (int j = 0; j < S->n; j++) {
+                if (S->type == AF_M_C3K2 && S->c3k) {
+                    const int ci = L->mbase + j * L->mstep;
+                    for (int k = 0; k < 2; k++)
+                        pair(m, handover, ci + 3 + 2 * k, ci + 4 + 2 * k);
+                } else {
+                    pair(m, handover, L->mbase + 2 * j, L->mbase + 2 * j + 1);
+                }
+            }
+        if (S->type == AF_M_DETECT)
+            for (int l = 0; l < S->nlevels; l++) {
+                pair(m, handover, L->box[l][0], L->box[l][1]);
+                pair(m, handover, L->box[l][1], L->box[l][2]);
+                for (int j = 0; j + 1 < L->ncls; j++)
+                    pair(m, handover, L->cls[l][j], L->cls[l][j + 1]);
+            }
+    }
+    for (int i = 0; i < m->desc.nlayers; i++) {
+        const af_layer_spec *S = &m->layers[i].spec;
+        if (refs[i] != 1 || reader[i] < 0 || !reads_by_cv1(S)) /* S: ends in its cv1/cv2 */
+            continue;
+        const int last = S->type == AF_M_CONV ? m->layers[i].cv1 : m->layers[i].cv2;
+        pair(m, handover, last, m->layers[reader[i]].cv1);
+    }
+}
+
 static shape_entry *get_shape(af_forward *f, int n, int h, int w, af_error *err)
 {
     shape_entry *e = NULL, *oldest = &f->shapes[0];
@@ -785,10 +905,16 @@ static shape_entry *get_shape(af_forward *f, int n, int h, int w, af_error *err)
         e = oldest;
     }
     e->convs = calloc((size_t)f->m->nconvs, sizeof *e->convs);
-    if (!e->convs) {
+    e->handover = malloc((size_t)f->m->nconvs * sizeof *e->handover);
+    if (!e->convs || !e->handover) {
+        shape_entry_clear(e, f->m->nconvs);
         af_fail(err, AF_E_NOMEM, "out of memory");
         return NULL;
     }
+    plan_handover(f->m, e->handover);
+    if (f->no_narrow)
+        for (int i = 0; i < f->m->nconvs; i++)
+            e->handover[i] = -1;
     e->n = n;
     e->h = h;
     e->w = w;

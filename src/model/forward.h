@@ -38,6 +38,15 @@ const af_conv_timing *af_forward_conv_timing(const af_forward *f);
  * to stop), each run raises absmax[i] to the largest |value| of conv i's input. */
 void af_forward_observe(af_forward *f, float *absmax);
 
+/* With a bf16 or int8 model (af_model_set_precision): whether a conv whose
+ * output only another conv of that precision reads hands it over narrow (on,
+ * the default: bf16, or s8 NHWC quantized for the reader) or in float32 that
+ * the reader converts again (off). bf16 gives the same numbers bit for bit
+ * (both round to nearest even once); s8 rounds the same way in another order
+ * of float operations (see tests/test_forward.c). On halves (bf16) or skips
+ * (int8: two reorders per pair) that traffic. For input shapes not run yet. */
+void af_forward_set_narrow_activations(af_forward *f, int on);
+
 /* Convolution floating-point operations of each layer in the last run
  * (array of model->desc.nlayers). */
 const double *af_forward_layer_flops(const af_forward *f);

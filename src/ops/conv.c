@@ -22,6 +22,7 @@
 #include "core/aligned.h"
 #include "core/checked.h"
 #include "core/error.h"
+#include "core/tensor.h"
 #include "ops/bf16.h"
 #include "ops/blocked.h"
 #include "ops/ref.h"
@@ -68,8 +69,10 @@ struct af_conv {
     void *ksrc, *kdst;
     void *own_w;   /* private weights (DNNL_PRIVATE: blocked, REF: OIHW) */
     void *scratch; /* user scratchpad */
-    uint16_t *src16; /* bf16 weights: the input converted to bf16 before each run */
-    size_t src_elems;  /* floats of the input in its layout */
+    uint16_t *src16; /* bf16 weights, f32 input: the input converted to bf16 before each run */
+    size_t src_elems, dst_elems; /* values of the input and output in their layouts */
+    int io;                      /* AF_CONV_SRC_BF16 | AF_CONV_DST_BF16: bf16 activations */
+    float *srcf, *dstf; /* bf16 activations on a float path (REF): float copies of them */
     af_layout src_layout, dst_layout;
     float *ref_src, *ref_dst; /* REF path on other layouts: NHWC copies for the naive loops */
     af_wino *wino;            /* WINOGRAD path */
@@ -122,11 +125,13 @@ enum { PREC_F32 = 0, PREC_BF16, PREC_INT8 };
 typedef struct prec {
     int mode;
     const float *oscale;
+    int io;      /* AF_CONV_*: bf16 output; s8 NHWC input or output (int8) */
+    float dst_q; /* AF_CONV_DST_Q8: the reader's input quantization factor, 127 / range */
 } prec;
 
-static prec w_prec(const af_conv_weights *w)
+static prec w_prec(const af_conv_weights *w, int io, float dst_q)
 {
-    return (prec){w->int8 ? PREC_INT8 : w->bf16 ? PREC_BF16 : PREC_F32, w->oscale};
+    return (prec){w->int8 ? PREC_INT8 : w->bf16 ? PREC_BF16 : PREC_F32, w->oscale, io, dst_q};
 }
 
 /* Creates the primitive descriptor for one shape; wmd NULL means format `any`.
@@ -149,10 +154,18 @@ static dnnl_status_t make_pd(dnnl_engine_t eng, const af_conv_desc *d, int has_b
     dnnl_data_type_t in_dt = p.mode == PREC_BF16   ? dnnl_bf16
                              : p.mode == PREC_INT8 ? dnnl_s8
                                                    : dnnl_f32;
-    dnnl_format_tag_t stag = any_act ? dnnl_format_tag_any : layout_tag(src_layout),
-                      dtag = any_act ? dnnl_format_tag_any : layout_tag(dst_layout);
+    /* s8 handed over between int8 convs: NHWC, the layout of their kernels */
+    dnnl_format_tag_t stag = p.io & AF_CONV_SRC_Q8 ? dnnl_nhwc
+                             : any_act              ? dnnl_format_tag_any
+                                                    : layout_tag(src_layout),
+                      dtag = p.io & AF_CONV_DST_Q8 ? dnnl_nhwc
+                             : any_act              ? dnnl_format_tag_any
+                                                    : layout_tag(dst_layout);
+    dnnl_data_type_t out_dt = p.io & AF_CONV_DST_BF16 ? dnnl_bf16
+                              : p.io & AF_CONV_DST_Q8 ? dnnl_s8
+                                                      : dnnl_f32;
     if ((st = dnnl_memory_desc_init_by_tag(&src_md, 4, sdims, in_dt, stag)) ||
-        (st = dnnl_memory_desc_init_by_tag(&dst_md, 4, ddims, dnnl_f32, dtag)) ||
+        (st = dnnl_memory_desc_init_by_tag(&dst_md, 4, ddims, out_dt, dtag)) ||
         (st = dnnl_memory_desc_init_by_tag(&any_wmd, 4, wdims, in_dt, dnnl_format_tag_any)) ||
         (st = dnnl_memory_desc_init_by_tag(&bias_md, 1, bdims, dnnl_f32, dnnl_a)))
         return st;
@@ -170,10 +183,14 @@ static dnnl_status_t make_pd(dnnl_engine_t eng, const af_conv_desc *d, int has_b
     st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     if (!st && p.mode == PREC_INT8)
         st = dnnl_primitive_attr_set_output_scales(attr, d->cout, 1 << 1, p.oscale);
-    if (!st && d->act == AF_ACT_SILU) {
+    if (!st && (d->act == AF_ACT_SILU || (p.io & AF_CONV_DST_Q8))) {
         st = dnnl_post_ops_create(&po);
-        if (!st)
+        if (!st && d->act == AF_ACT_SILU)
             st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.0f, 0.0f);
+        /* s8 output: the float result times the reader's factor, then rounded
+         * to nearest and saturated, as the reader's own quantizing reorder does */
+        if (!st && (p.io & AF_CONV_DST_Q8))
+            st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, p.dst_q, 0.0f);
         if (!st)
             st = dnnl_primitive_attr_set_post_ops(attr, po);
     }
@@ -323,7 +340,7 @@ static af_status prepare_dnnl(af_conv_weights *w, const float *weight, af_error 
     if (st)
         return dnnl_err(err, "describing the OIHW weights", st);
     int is_ref;
-    st = nominal_wmd(eng, w, (prec){PREC_F32, NULL}, &w->wmd, &is_ref);
+    st = nominal_wmd(eng, w, (prec){PREC_F32, NULL, 0, 0}, &w->wmd, &is_ref);
     if (st == dnnl_unimplemented)
         w->wmd = umd; /* keep OIHW; af_conv_create retries per shape */
     else if (st)
@@ -341,12 +358,19 @@ static af_status prepare_dnnl(af_conv_weights *w, const float *weight, af_error 
  * weights would grow from 15 to 26 MiB each. */
 int af_conv_winograd_suits(const af_engine *e, const af_conv_desc *d)
 {
-    if (d->k != 3 || d->pad != 1 || !af_engine_winograd(e) || af_engine_blk(e) != 8 ||
+    if (d->k != 3 || d->pad != 1 || !af_engine_winograd(e) ||
         !af_wino_supported())
         return 0;
+    int min1 = 32, min2 = 64;
+#ifdef AF_WINO_EXPERIMENT /* measurement builds only (bench/README.md): other thresholds */
+    if (getenv("AF_WINO_MIN1"))
+        min1 = atoi(getenv("AF_WINO_MIN1"));
+    if (getenv("AF_WINO_MIN2"))
+        min2 = atoi(getenv("AF_WINO_MIN2"));
+#endif
     if (d->stride == 1)
-        return d->cin >= 32 && d->cout >= 32;
-    return d->stride == 2 && d->cin >= 64 && d->cout >= 64 &&
+        return d->cin >= min1 && d->cout >= min1;
+    return d->stride == 2 && d->cin >= min2 && d->cout >= min2 &&
            (long long)d->cin * d->cout <= 512LL * 512;
 }
 
@@ -361,7 +385,7 @@ static af_status wino_create(const af_conv_desc *d, int m, const float *weight, 
 static int winograd_applies(const af_engine *e, const af_conv_desc *d, af_layout src,
                             af_layout dst)
 {
-    return src == AF_LAYOUT_BLK8 && dst == AF_LAYOUT_BLK8 && af_conv_winograd_suits(e, d);
+    return af_layout_blk(src) && src == dst && af_conv_winograd_suits(e, d);
 }
 
 /* The OIHW weights of Winograd weights, in a new buffer. */
@@ -426,13 +450,20 @@ af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err)
         return AF_OK;
     if (w->int8)
         return af_fail(err, AF_E_ARG, "conv: int8 weights do not go to bf16");
-    af_status rc = af_conv_weights_set_winograd(w, 0, err); /* bf16 runs on oneDNN's kernels */
+    /* Winograd F(2x2) / S2 weights keep their path with bf16 products (about
+     * twice the FMA rate); F(4x4)'s larger transforms go to oneDNN's kernels */
+    if (w->wino && af_wino_weights_tile(w->wino) == 2 &&
+        af_wino_weights_to_bf16(w->wino, err) == AF_OK) {
+        w->bf16 = 1;
+        return AF_OK;
+    }
+    af_status rc = af_conv_weights_set_winograd(w, 0, err); /* bf16 on oneDNN's kernels */
     if (rc)
         return rc;
     dnnl_engine_t eng = af_engine_dnnl(w->e);
     dnnl_memory_desc_t tmd;
     int is_ref = 0;
-    dnnl_status_t st = nominal_wmd(eng, w, (prec){PREC_BF16, NULL}, &tmd, &is_ref);
+    dnnl_status_t st = nominal_wmd(eng, w, (prec){PREC_BF16, NULL, 0, 0}, &tmd, &is_ref);
     if (st == dnnl_unimplemented || (st == dnnl_success && is_ref))
         return af_fail(err, AF_E_UNSUPPORTED, "conv: oneDNN has no bf16 kernel on this CPU");
     if (st)
@@ -512,7 +543,7 @@ af_status af_conv_weights_to_int8(af_conv_weights *w, float act_absmax, af_error
             qbias[o] = w->bias[o] / oscale[o];
     }
     int is_ref = 0;
-    st = nominal_wmd(eng, w, (prec){PREC_INT8, oscale}, &tmd, &is_ref);
+    st = nominal_wmd(eng, w, (prec){PREC_INT8, oscale, 0, 0}, &tmd, &is_ref);
     if (st == dnnl_unimplemented || (st == dnnl_success && is_ref)) {
         rc = af_fail(err, AF_E_UNSUPPORTED, "conv: oneDNN has no int8 kernel on this CPU");
         goto out;
@@ -568,6 +599,12 @@ af_status af_conv_weights_set_winograd(af_conv_weights *w, int m, af_error *err)
                                                         w->dst_layout))))
         return AF_OK;
     af_status rc;
+    if (w->bf16) { /* bf16 Winograd weights off: float underneath, then bf16 on oneDNN's kernels */
+        w->bf16 = 0;
+        if ((rc = af_conv_weights_set_winograd(w, 0, err)))
+            return rc;
+        return af_conv_weights_to_bf16(w, err);
+    }
     float *oihw = NULL;
     if (cur) {
         rc = wino_oihw(w, &oihw, err);
@@ -662,28 +699,34 @@ static af_status make_act_reorders(af_conv *c, const dnnl_memory_desc_t *smd,
     const char *what = "describing the activations";
     if ((st = dnnl_memory_desc_init_by_tag(&umd_s, 4, sdims, c->w->bf16 ? dnnl_bf16 : dnnl_f32,
                                            layout_tag(c->src_layout))) ||
-        (st = dnnl_memory_desc_init_by_tag(&umd_d, 4, ddims, dnnl_f32,
+        (st = dnnl_memory_desc_init_by_tag(&umd_d, 4, ddims,
+                                           c->io & AF_CONV_DST_BF16 ? dnnl_bf16 : dnnl_f32,
                                            layout_tag(c->dst_layout))))
         return dnnl_err(err, what, st);
+    /* a side handed over in s8 (AF_CONV_*_Q8) is already in the kernel's format */
+    const int do_src = !(c->io & AF_CONV_SRC_Q8), do_dst = !(c->io & AF_CONV_DST_Q8);
     size_t sb = dnnl_memory_desc_get_size(smd), db = dnnl_memory_desc_get_size(dmd);
-    if (!(c->ksrc = af_alloc64(sb ? sb : 1)) || !(c->kdst = af_alloc64(db ? db : 1)))
+    if ((do_src && !(c->ksrc = af_alloc64(sb ? sb : 1))) ||
+        (do_dst && !(c->kdst = af_alloc64(db ? db : 1))))
         return af_fail(err, AF_E_NOMEM, "conv: out of memory for the reordered activations");
     what = "creating the activation reorders";
-    if ((st = dnnl_memory_create(&c->usrc, &umd_s, eng, DNNL_MEMORY_NONE)) ||
-        (st = dnnl_memory_create(&c->udst, &umd_d, eng, DNNL_MEMORY_NONE)) ||
-        (st = dnnl_memory_set_data_handle(c->msrc, c->ksrc)) ||
-        (st = dnnl_memory_set_data_handle(c->mdst, c->kdst)) ||
+    if ((do_src && (st = dnnl_memory_create(&c->usrc, &umd_s, eng, DNNL_MEMORY_NONE))) ||
+        (do_dst && (st = dnnl_memory_create(&c->udst, &umd_d, eng, DNNL_MEMORY_NONE))) ||
+        (do_src && (st = dnnl_memory_set_data_handle(c->msrc, c->ksrc))) ||
+        (do_dst && (st = dnnl_memory_set_data_handle(c->mdst, c->kdst))) ||
         (st = dnnl_primitive_attr_create(&attr)))
         goto out;
     const float q = 127.0f / c->w->act_absmax; /* int8: quantize f32 into s8 on the way */
-    if ((c->w->int8 && (st = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &q))) ||
-        (st = dnnl_reorder_primitive_desc_create(&rpd, &umd_s, eng, smd, eng, attr)) ||
-        (st = dnnl_primitive_create(&c->rsrc, rpd)))
+    if (do_src &&
+        ((c->w->int8 && (st = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &q))) ||
+         (st = dnnl_reorder_primitive_desc_create(&rpd, &umd_s, eng, smd, eng, attr)) ||
+         (st = dnnl_primitive_create(&c->rsrc, rpd))))
         goto out;
-    dnnl_primitive_desc_destroy(rpd);
+    if (rpd)
+        dnnl_primitive_desc_destroy(rpd);
     rpd = NULL;
-    if ((st = dnnl_reorder_primitive_desc_create(&rpd, dmd, eng, &umd_d, eng, NULL)) ||
-        (st = dnnl_primitive_create(&c->rdst, rpd)))
+    if (do_dst && ((st = dnnl_reorder_primitive_desc_create(&rpd, dmd, eng, &umd_d, eng, NULL)) ||
+                   (st = dnnl_primitive_create(&c->rdst, rpd))))
         goto out;
 out:
     if (rpd)
@@ -703,7 +746,8 @@ static dnnl_status_t run_reorder(af_conv *c, dnnl_primitive_t r, dnnl_memory_t f
 
 static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                              int threads, int naive, af_layout src_layout, af_layout dst_layout,
-                             af_conv **out, af_error *err)
+                             int io, const af_conv_weights *reader, af_conv **out,
+                             af_error *err)
 {
     *out = NULL;
     const af_conv_desc *d = &w->d;
@@ -712,6 +756,12 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     af_status rc = shape_check(d, n, h, width, oh, ow, err);
     if (rc)
         return rc;
+    const int io16 = AF_CONV_SRC_BF16 | AF_CONV_DST_BF16, io8 = AF_CONV_SRC_Q8 | AF_CONV_DST_Q8;
+    if ((io & ~(io16 | io8)) || ((io & io16) && !w->bf16) || ((io & io8) && !w->int8))
+        return af_fail(err, AF_E_ARG, "conv: bf16 / s8 activations need bf16 / int8 weights");
+    if ((io & AF_CONV_DST_Q8) && (!reader || !reader->int8))
+        return af_fail(err, AF_E_ARG, "conv: an s8 output needs its int8 reader");
+    const float dst_q = io & AF_CONV_DST_Q8 ? 127.0f / reader->act_absmax : 0.0f;
     af_conv *c = calloc(1, sizeof *c);
     if (!c)
         return af_fail(err, AF_E_NOMEM, "conv: out of memory");
@@ -725,6 +775,9 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     c->threads = threads;
     c->src_layout = src_layout;
     c->dst_layout = dst_layout;
+    c->io = io;
+    c->src_elems = layout_elems(src_layout, n, h, width, d->cin); /* bounded by shape_check */
+    c->dst_elems = layout_elems(dst_layout, n, oh, ow, d->cout);
     dnnl_engine_t eng = af_engine_dnnl(e);
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t st;
@@ -736,14 +789,16 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     dnnl_memory_desc_t umd;
     float *oihw = NULL;
     if (w->wino) {
-        if (!naive && src_layout == AF_LAYOUT_BLK8 && dst_layout == AF_LAYOUT_BLK8) {
+        if (!naive && af_layout_blk(src_layout) && src_layout == dst_layout) {
             c->path = AF_CONV_WINOGRAD;
             if (c->threads <= 0)
                 c->threads = af_engine_max_threads(e);
             int m = af_wino_weights_tile(w->wino);
-            snprintf(c->impl, sizeof c->impl, "winograd:f%dx%d_3x3%s:avx2", m, m,
-                     af_wino_weights_stride(w->wino) == 2 ? "s2" : "");
-            if ((rc = af_wino_create(w->wino, n, h, width, c->threads, d->act, &c->wino, err)))
+            snprintf(c->impl, sizeof c->impl, "winograd:f%dx%d_3x3%s:%s", m, m,
+                     af_wino_weights_stride(w->wino) == 2 ? "s2" : "",
+                     af_wino_weights_is_bf16(w->wino) ? "avx2+avx512_bf16" : "avx2");
+            if ((rc = af_wino_create(w->wino, af_layout_blk(src_layout), n, h, width, c->threads,
+                                     d->act, &c->wino, err)))
                 goto fail_early;
             *out = c;
             return AF_OK;
@@ -766,7 +821,7 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         c->threads = af_engine_max_threads(e);
     int any_act = 0;
     st = naive || oihw ? dnnl_unimplemented
-                       : make_pd_fast(eng, d, w->bias != NULL, n, h, width, &w->wmd, w_prec(w),
+                       : make_pd_fast(eng, d, w->bias != NULL, n, h, width, &w->wmd, w_prec(w, io, dst_q),
                                       c->src_layout, c->dst_layout, &any_act, &pd);
     if (st == dnnl_success && impl_is_ref(pd_impl(pd))) {
         dnnl_primitive_desc_destroy(pd); /* the blocked format forced a slow kernel */
@@ -777,7 +832,7 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         c->path = AF_CONV_DNNL_SHARED;
     } else if (st == dnnl_unimplemented) {
         st = naive ? dnnl_unimplemented
-                   : make_pd_fast(eng, d, w->bias != NULL, n, h, width, NULL, w_prec(w),
+                   : make_pd_fast(eng, d, w->bias != NULL, n, h, width, NULL, w_prec(w, io, dst_q),
                                   c->src_layout, c->dst_layout, &any_act, &pd);
         if (st == dnnl_success) {
             c->path = AF_CONV_DNNL_PRIVATE;
@@ -838,6 +893,11 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     }
     if (c->path == AF_CONV_REF) {
         snprintf(c->impl, sizeof c->impl, "ref:naive");
+        if (((io & AF_CONV_SRC_BF16) && !(c->srcf = malloc(c->src_elems * sizeof(float)))) ||
+            ((io & AF_CONV_DST_BF16) && !(c->dstf = malloc(c->dst_elems * sizeof(float))))) {
+            rc = af_fail(err, AF_E_NOMEM, "conv: out of memory");
+            goto fail;
+        }
         if (src_layout != AF_LAYOUT_NHWC || dst_layout != AF_LAYOUT_NHWC) {
             c->ref_src = malloc((size_t)n * h * width * d->cin * sizeof(float));
             c->ref_dst = malloc((size_t)n * oh * ow * d->cout * sizeof(float));
@@ -851,8 +911,7 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         return AF_OK;
     }
     snprintf(c->impl, sizeof c->impl, "%s%s", pd_impl(pd), any_act ? "+reorders" : "");
-    if (w->bf16) {
-        c->src_elems = layout_elems(src_layout, n, h, width, d->cin); /* bounded by shape_check */
+    if (w->bf16 && !(io & AF_CONV_SRC_BF16)) {
         if (!(c->src16 = af_alloc64(c->src_elems * sizeof *c->src16))) {
             rc = af_fail(err, AF_E_NOMEM, "conv: out of memory for the bf16 input");
             goto fail;
@@ -919,27 +978,36 @@ fail_early:
 af_status af_conv_create(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                          int threads, af_conv **out, af_error *err)
 {
-    return conv_create(e, w, n, h, width, threads, 0, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, out, err);
+    return conv_create(e, w, n, h, width, threads, 0, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, 0, NULL, out, err);
 }
 
 af_status af_conv_create_for(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                              int threads, af_layout src_layout, af_layout dst_layout,
                              af_conv **out, af_error *err)
 {
-    return conv_create(e, w, n, h, width, threads, 0, src_layout, dst_layout, out, err);
+    return conv_create(e, w, n, h, width, threads, 0, src_layout, dst_layout, 0, NULL, out, err);
+}
+
+af_status af_conv_create_io(af_engine *e, const af_conv_weights *w, int n, int h, int width,
+                            int threads, af_layout src_layout, af_layout dst_layout, int io,
+                            const af_conv_weights *reader, int naive, af_conv **out,
+                            af_error *err)
+{
+    return conv_create(e, w, n, h, width, threads, naive, src_layout, dst_layout, io, reader, out,
+                       err);
 }
 
 af_status af_conv_create_naive(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                                af_conv **out, af_error *err)
 {
-    return conv_create(e, w, n, h, width, 1, 1, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, out, err);
+    return conv_create(e, w, n, h, width, 1, 1, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, 0, NULL, out, err);
 }
 
 af_status af_conv_create_naive_for(af_engine *e, const af_conv_weights *w, int n, int h,
                                    int width, af_layout src_layout, af_layout dst_layout,
                                    af_conv **out, af_error *err)
 {
-    return conv_create(e, w, n, h, width, 1, 1, src_layout, dst_layout, out, err);
+    return conv_create(e, w, n, h, width, 1, 1, src_layout, dst_layout, 0, NULL, out, err);
 }
 
 /* Layout conversions around the naive loops: layout l to NHWC (to_nhwc) or back. */
@@ -958,10 +1026,27 @@ static void convert_nhwc(af_layout l, int to_nhwc, int n, int h, int w, int c, c
         memcpy(dst, src, (size_t)n * h * w * c * sizeof *dst);
 }
 
-af_status af_conv_forward(af_conv *c, const float *src, float *dst, af_error *err)
+static af_status forward_f(af_conv *c, const void *src, void *dst, af_error *err);
+
+af_status af_conv_forward(af_conv *c, const void *src, void *dst, af_error *err)
 {
     if (!src || !dst)
         return af_fail(err, AF_E_ARG, "conv: NULL tensor");
+    if (c->srcf) { /* bf16 input on the float path */
+        const uint16_t *s16 = src;
+        for (size_t i = 0; i < c->src_elems; i++)
+            c->srcf[i] = af_bf16_to_f32(s16[i]);
+        src = c->srcf;
+    }
+    af_status rc = forward_f(c, src, c->dstf ? (void *)c->dstf : dst, err);
+    if (!rc && c->dstf)
+        af_bf16_from_f32_array(c->dstf, dst, c->dst_elems, c->threads);
+    return rc;
+}
+
+/* The run, src and dst as the path takes them (REF: float). */
+static af_status forward_f(af_conv *c, const void *src, void *dst, af_error *err)
+{
     if (c->path == AF_CONV_WINOGRAD) {
         af_wino_forward(c->wino, src, dst);
         return AF_OK;
@@ -1039,6 +1124,8 @@ void af_conv_free(af_conv *c)
     free(c->own_w);
     free(c->scratch);
     free(c->src16);
+    free(c->srcf);
+    free(c->dstf);
     free(c->ref_src);
     free(c->ref_dst);
     af_wino_free(c->wino);

@@ -110,10 +110,31 @@ af_status af_conv_create_for(af_engine *e, const af_conv_weights *w, int n, int 
 af_status af_conv_create_naive_for(af_engine *e, const af_conv_weights *w, int n, int h,
                                    int width, af_layout src_layout, af_layout dst_layout,
                                    af_conv **out, af_error *err);
+/* Activations in bfloat16 instead of float32, for convs with bf16 weights
+ * (af_conv_weights_to_bf16): AF_CONV_SRC_BF16 the input (no conversion before
+ * the kernel), AF_CONV_DST_BF16 the output (the kernel writes bf16, SiLU
+ * applied in float first). A network passes bf16 from one bf16 conv to the
+ * next this way, halving the traffic and skipping the input conversion. */
+/* Likewise between int8 convs: AF_CONV_SRC_Q8 the input is s8 NHWC already
+ * quantized with this conv's input range (no quantizing reorder before the
+ * kernel), AF_CONV_DST_Q8 the output is s8 NHWC quantized with the range of
+ * the one conv that reads it (`reader`; no reorder after the kernel): its
+ * float result (SiLU applied) times 127 / range, rounded to nearest and
+ * saturated, the reader's own quantization. */
+enum { AF_CONV_SRC_BF16 = 1, AF_CONV_DST_BF16 = 2, AF_CONV_SRC_Q8 = 4, AF_CONV_DST_Q8 = 8 };
+/* af_conv_create_for with activations io (0 or the AF_CONV_* flags; bf16
+ * flags without bf16 weights, s8 flags without int8 weights or reader:
+ * AF_E_ARG); naive: the naive loops (which then convert bf16 around float
+ * copies; int8 has no naive path). */
+af_status af_conv_create_io(af_engine *e, const af_conv_weights *w, int n, int h, int width,
+                            int threads, af_layout src_layout, af_layout dst_layout, int io,
+                            const af_conv_weights *reader, int naive, af_conv **out,
+                            af_error *err);
 /* src NHWC (n, h, w, cin), dst NHWC (n, oh, ow, cout) (or the layouts the conv
- * was created for); must not overlap.
+ * was created for): float32, or uint16_t bf16 where created with the io flags;
+ * must not overlap.
  * Not reentrant for one af_conv; distinct af_conv objects may run at once. */
-af_status af_conv_forward(af_conv *c, const float *src, float *dst, af_error *err);
+af_status af_conv_forward(af_conv *c, const void *src, void *dst, af_error *err);
 void af_conv_free(af_conv *c);
 
 typedef enum af_conv_path {

@@ -366,9 +366,9 @@ static af_status setup_winograd(af_conv_train *c, af_error *err)
     if (!rc)
         rc = af_wino_weights_create(2, d->cout, d->cin, NULL, NULL, &c->ww_d, err);
     if (!rc)
-        rc = af_wino_create(c->ww_f, c->n, c->h, c->w, c->threads, AF_ACT_NONE, &c->wx_f, err);
+        rc = af_wino_create(c->ww_f, 8, c->n, c->h, c->w, c->threads, AF_ACT_NONE, &c->wx_f, err);
     if (!rc)
-        rc = af_wino_create(c->ww_d, c->n, c->oh, c->ow, c->threads, AF_ACT_NONE, &c->wx_d, err);
+        rc = af_wino_create(c->ww_d, 8, c->n, c->oh, c->ow, c->threads, AF_ACT_NONE, &c->wx_d, err);
     if (rc)
         return rc;
     for (int i = 0; i < 2; i++)

@@ -22,6 +22,7 @@ struct af_engine {
     dnnl_engine_t eng;
     int blk;          /* block size of the blocked activations: 8 or 16 */
     int blk_forced;   /* set by AF_BLK rather than asked of oneDNN */
+    int no_winograd;  /* AF_WINOGRAD=0 */
     void (*omp_set_num_threads)(int);
     int (*omp_get_max_threads)(void);
 };
@@ -74,6 +75,8 @@ af_status af_engine_create(af_engine **out, af_error *err)
     } else {
         e->blk = query_blk(e->eng);
     }
+    const char *wino = getenv("AF_WINOGRAD");
+    e->no_winograd = wino && !strcmp(wino, "0");
     /* POSIX allows converting dlsym's object pointer to a function pointer. */
     void *set = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
     void *get = dlsym(RTLD_DEFAULT, "omp_get_max_threads");
@@ -137,14 +140,7 @@ int af_engine_blk_forced(const af_engine *e)
 
 int af_engine_winograd(const af_engine *e)
 {
-    (void)e;
-#ifdef AF_WINO_EXPERIMENT /* measurement builds only (bench/README.md): Winograd on any CPU */
-    if (getenv("AF_WINO_FORCE"))
-        return 1;
-#endif
-    unsigned v = (unsigned)dnnl_get_effective_cpu_isa();
-    unsigned avx512 = (unsigned)dnnl_cpu_isa_avx512_core;
-    return (v & avx512) != avx512;
+    return !e->no_winograd;
 }
 
 int af_engine_has_bf16(const af_engine *e, const char **isa)

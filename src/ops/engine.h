@@ -38,8 +38,11 @@ int af_engine_has_bf16(const af_engine *e, const char **isa);
 int af_engine_blk(const af_engine *e);
 int af_engine_blk_forced(const af_engine *e);
 
-/* Whether the Winograd path (ops/winograd.h) suits this CPU: where oneDNN's
- * best instruction set is AVX2 (with AVX-512 its direct kernels are used). */
+/* Whether the Winograd path (ops/winograd.h) may replace oneDNN's direct
+ * 3x3 kernels: yes (on AVX2 and on AVX-512 CPUs alike it is the faster in the
+ * network: bench/README.md), unless the environment sets AF_WINOGRAD=0 (for
+ * comparisons; `--conv direct` does the same per model). The CPU check
+ * itself is af_wino_supported's. */
 int af_engine_winograd(const af_engine *e);
 
 /* Name of a oneDNN status code ("out_of_memory", "unimplemented", ...). */

@@ -23,6 +23,7 @@
 #include "core/aligned.h"
 #include "core/checked.h"
 #include "core/error.h"
+#include "ops/bf16.h"
 #include "ops/blocked.h"
 #include "ops/exp_avx2.h"
 
@@ -41,15 +42,19 @@ struct af_wino_weights {
     int coutp;   /* cout rounded up to 16 (whole panels) */
     float *u;    /* [nu][coutp/COLS][cinp][COLS], zeros past cin / cout */
     float *bias; /* coutp floats, zeros past cout */
+    uint16_t *u16; /* af_wino_weights_to_bf16: u in bf16, [nu][coutp/COLS][cinp/2][COLS][2]
+                    * (input channel pairs side by side, as VDPBF16PS takes them), or NULL */
 };
 
 struct af_wino {
     const af_wino_weights *w;
+    int bs; /* block size of the activations: 8 (nChw8c) or 16 (nChw16c) */
     int n, h, wd, oh, ow, th, tw, threads, tb;
     long ntiles;
     af_act act;
     size_t vfloats, mfloats; /* per thread: V [pos][tb][cinp], M [pos][tb][coutp] */
-    float *buf;              /* threads x (V, M) */
+    size_t v16floats;        /* per thread, bf16 weights: V in bf16 (floats' worth, rounded) */
+    float *buf;              /* threads x (V, M, V16) */
 };
 
 static int round_up(int x, int m)
@@ -188,6 +193,8 @@ void af_wino_weights_set(af_wino_weights *w, const float *weight, const float *b
 {
     const double *G = w->m == 2 ? G2 : G4;
     const int t = w->t, cin = w->cin, cout = w->cout;
+    free(w->u16); /* new weights: float products until af_wino_weights_to_bf16 again */
+    w->u16 = NULL;
     for (int co = 0; co < cout; co++)
         w->bias[co] = bias ? bias[co] : 0.0f;
     if (w->stride == 2) { /* inference only: no flip */
@@ -230,8 +237,38 @@ void af_wino_weights_free(af_wino_weights *w)
     if (!w)
         return;
     free(w->u);
+    free(w->u16);
     free(w->bias);
     free(w);
+}
+
+#ifdef AF_HAVE_AVX2_KERNELS
+#define AF_BF16_KERNELS 1
+#define AF_BF16 __attribute__((target("avx512f,avx512bf16")))
+#endif
+
+af_status af_wino_weights_to_bf16(af_wino_weights *w, af_error *err)
+{
+    if (w->u16)
+        return AF_OK;
+#ifdef AF_BF16_KERNELS
+    if (!__builtin_cpu_supports("avx512bf16"))
+#endif
+        return af_fail(err, AF_E_UNSUPPORTED, "winograd: this CPU lacks avx512_bf16");
+    const size_t panels = (size_t)(w->coutp / COLS), n = (size_t)w->nu * panels * w->cinp * COLS;
+    if (!(w->u16 = af_alloc64(n * sizeof *w->u16)))
+        return af_fail(err, AF_E_NOMEM, "winograd: out of memory for the bf16 weights");
+    for (size_t q = 0; q < (size_t)w->nu * panels; q++) /* one K x COLS panel at a time */
+        for (int k = 0; k < w->cinp; k++)
+            for (int c = 0; c < COLS; c++)
+                w->u16[q * (size_t)w->cinp * COLS + ((size_t)(k / 2) * COLS + c) * 2 + k % 2] =
+                    af_bf16_from_f32(w->u[(q * (size_t)w->cinp + (size_t)k) * COLS + c]);
+    return AF_OK;
+}
+
+int af_wino_weights_is_bf16(const af_wino_weights *w)
+{
+    return w->u16 != NULL;
 }
 
 /* g = L U L^T, L the left inverse of G. */
@@ -281,18 +318,21 @@ int af_wino_weights_stride(const af_wino_weights *w)
     return w->stride;
 }
 
-af_status af_wino_create(const af_wino_weights *w, int n, int h, int width, int threads,
+af_status af_wino_create(const af_wino_weights *w, int bs, int n, int h, int width, int threads,
                          af_act act, af_wino **out, af_error *err)
 {
     *out = NULL;
     if (!af_wino_supported())
         return af_fail(err, AF_E_UNSUPPORTED, "winograd: this CPU lacks AVX2/FMA");
+    if (bs != 8 && bs != 16)
+        return af_fail(err, AF_E_ARG, "winograd: block size %d (8 or 16)", bs);
     if (n < 1 || h < 1 || width < 1 || threads < 1 || (long)n * h * width > (1L << 40))
         return af_fail(err, AF_E_ARG, "winograd: bad shape %d x %d x %d", n, h, width);
     af_wino *c = calloc(1, sizeof *c);
     if (!c)
         return af_fail(err, AF_E_NOMEM, "winograd: out of memory");
     c->w = w;
+    c->bs = bs;
     c->n = n;
     c->h = h;
     c->wd = width;
@@ -315,8 +355,10 @@ af_status af_wino_create(const af_wino_weights *w, int n, int h, int width, int 
     c->tb = round_up((int)tb, ROWS);
     c->vfloats = (size_t)w->pos * (size_t)c->tb * (size_t)w->cinp;
     c->mfloats = (size_t)w->pos * (size_t)c->tb * (size_t)w->coutp;
+    c->v16floats = w->u16 ? (c->vfloats / 2 + 15) / 16 * 16 : 0; /* vfloats is even */
     size_t per, all;
-    if (af_add_size(c->vfloats, c->mfloats, &per) || af_mul_size(per, (size_t)threads, &all) ||
+    if (af_add_size(c->vfloats, c->mfloats, &per) || af_add_size(per, c->v16floats, &per) ||
+        af_mul_size(per, (size_t)threads, &all) ||
         !(c->buf = af_zalloc64(all * sizeof(float)))) {
         af_wino_free(c);
         return af_fail(err, AF_E_NOMEM, "winograd: out of memory for the tile buffers");
@@ -335,12 +377,13 @@ void af_wino_free(af_wino *c)
 
 #ifdef AF_HAVE_AVX2_KERNELS
 
-/* B^T d B of the 4x4 patch at p (rows rs floats apart, pixels 8), to
+/* B^T d B of the 4x4 patch at p (rows rs floats apart, pixels px), to
  * v[pos * ps]. Column by column (the row transform d B, then B^T down the
  * column), loading each input where it is needed, so that nothing spills. */
-static AF_AVX2 inline void in_patch_f2(const float *p, size_t rs, float *v, size_t ps)
+static AF_AVX2 inline void in_patch_f2(const float *p, size_t rs, size_t px, float *v,
+                                        size_t ps)
 {
-#define D(i, j) _mm256_loadu_ps(p + (size_t)(i) * rs + (size_t)(j) * 8)
+#define D(i, j) _mm256_loadu_ps(p + (size_t)(i) * rs + (size_t)(j) * px)
 #define COLUMN(j, e0, e1, e2, e3)                                                                  \
     _mm256_storeu_ps(v + (size_t)(0 * 4 + (j)) * ps, _mm256_sub_ps(e0, e2));                       \
     _mm256_storeu_ps(v + (size_t)(1 * 4 + (j)) * ps, _mm256_add_ps(e1, e2));                       \
@@ -385,11 +428,12 @@ static AF_AVX2 inline void in_patch_f2(const float *p, size_t rs, float *v, size
         OUT(5, _mm256_fmadd_ps(four, d1, _mm256_fnmadd_ps(five, d3, d5)));                         \
     }
 
-static AF_AVX2 inline void in_patch_f4(const float *p, size_t rs, float *v, size_t ps)
+static AF_AVX2 inline void in_patch_f4(const float *p, size_t rs, size_t px, float *v,
+                                        size_t ps)
 {
     float tmp[36 * 8] __attribute__((aligned(32)));
     for (int j = 0; j < 6; j++) {
-#define D(i) _mm256_loadu_ps(p + (size_t)(i) * rs + (size_t)j * 8)
+#define D(i) _mm256_loadu_ps(p + (size_t)(i) * rs + (size_t)j * px)
 #define TO_TMP(i, x) _mm256_store_ps(tmp + ((i) * 6 + j) * 8, x);
         const __m256 d0 = D(0), d1 = D(1), d2 = D(2), d3 = D(3), d4 = D(4), d5 = D(5);
         BT6(d0, d1, d2, d3, d4, d5, TO_TMP)
@@ -406,11 +450,12 @@ static AF_AVX2 inline void in_patch_f4(const float *p, size_t rs, float *v, size
     }
 }
 
-/* S2: the 25 values of the 5x5 patch at p (rows rs floats apart, pixels 8),
+/* S2: the 25 values of the 5x5 patch at p (rows rs floats apart, pixels px),
  * to v[pos * ps] (positions as at S2_POS). */
-static AF_AVX2 inline void in_patch_s2(const float *p, size_t rs, float *v, size_t ps)
+static AF_AVX2 inline void in_patch_s2(const float *p, size_t rs, size_t px, float *v,
+                                        size_t ps)
 {
-#define P(i, j) _mm256_loadu_ps(p + (size_t)(i) * rs + (size_t)(j) * 8)
+#define P(i, j) _mm256_loadu_ps(p + (size_t)(i) * rs + (size_t)(j) * px)
 #define V(pos, x) _mm256_storeu_ps(v + (size_t)(pos) * ps, x)
     __m256 e[3][3]; /* EE, the rows' transform: B^T down each even column */
     for (int c = 0; c < 3; c++) {
@@ -440,18 +485,19 @@ static AF_AVX2 inline void in_patch_s2(const float *p, size_t rs, float *v, size
 #undef P
 }
 
-/* The t x t patch at (y0, x0) of one 8-channel plane (zeros outside the
- * image; t = 5 for S2), transformed, to v[pos * ps]. Border patches go through a
- * zero-padded copy. */
-static AF_AVX2 void in_transform(int m, int t, const float *plane, int h, int w, int y0, int x0,
-                                 float *v, size_t ps)
+/* The t x t patch at (y0, x0) of 8 channels of a blocked plane (pixels px
+ * floats apart: the block size; zeros outside the image; t = 5 for S2),
+ * transformed, to v[pos * ps]. Border patches go through a zero-padded copy. */
+static AF_AVX2 void in_transform(int m, int t, const float *plane, size_t px, int h, int w,
+                                 int y0, int x0, float *v, size_t ps)
 {
     float patch[36 * 8] __attribute__((aligned(32)));
     const float *p = patch;
-    size_t rs = (size_t)t * 8;
+    size_t rs = (size_t)t * 8, ppx = 8;
     if (y0 >= 0 && x0 >= 0 && y0 + t <= h && x0 + t <= w) {
-        p = plane + ((size_t)y0 * (size_t)w + (size_t)x0) * 8;
-        rs = (size_t)w * 8;
+        p = plane + ((size_t)y0 * (size_t)w + (size_t)x0) * px;
+        rs = (size_t)w * px;
+        ppx = px;
     } else {
         for (int i = 0; i < t; i++)
             for (int j = 0; j < t; j++) {
@@ -459,16 +505,16 @@ static AF_AVX2 void in_transform(int m, int t, const float *plane, int h, int w,
                 _mm256_store_ps(patch + (i * t + j) * 8,
                                 y >= 0 && y < h && x >= 0 && x < w
                                     ? _mm256_loadu_ps(plane +
-                                                      ((size_t)y * (size_t)w + (size_t)x) * 8)
+                                                      ((size_t)y * (size_t)w + (size_t)x) * px)
                                     : _mm256_setzero_ps());
             }
     }
     if (t == 5)
-        in_patch_s2(p, rs, v, ps);
+        in_patch_s2(p, rs, ppx, v, ps);
     else if (m == 4)
-        in_patch_f4(p, rs, v, ps);
+        in_patch_f4(p, rs, ppx, v, ps);
     else
-        in_patch_f2(p, rs, v, ps);
+        in_patch_f2(p, rs, ppx, v, ps);
 }
 
 /* m[r][0..16) = sum_k v[r][k] u[k][0..16) for 6 rows r (v rows vs apart, m
@@ -498,6 +544,64 @@ static AF_AVX2 void kernel6x16(const float *v, size_t vs, const float *u, int K,
 #undef STORE
 }
 
+#ifdef AF_BF16_KERNELS
+/* The bf16 products (af_wino_weights_to_bf16): m[r][0..32) = sum_k v[r][k]
+ * u[k][0..32) for 6 rows r, two panels of 16 output channels (the second at
+ * u + ustride), by VDPBF16PS on input channel pairs (fp32 accumulation): v
+ * rows vs bf16 apart, each panel [K/2][16][2] bf16, m rows ms floats apart.
+ * kernel6x16_bf16: one panel. Written out so that the 12 (6) accumulators
+ * stay in registers. */
+#define BF16_PAIR(r) _mm512_set1_epi32(load_pair(v + (size_t)(r) * vs + 2 * (size_t)k2))
+
+static inline int32_t load_pair(const uint16_t *p)
+{
+    int32_t x;
+    memcpy(&x, p, sizeof x);
+    return x;
+}
+
+static AF_BF16 void kernel6x32_bf16(const uint16_t *v, size_t vs, const uint16_t *u,
+                                    size_t ustride, int K, float *m, size_t ms)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int k2 = 0; k2 < K / 2; k2++) {
+        const __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)(u + (size_t)k2 * 32)),
+                       b1 = (__m512bh)_mm512_load_si512(
+                           (const void *)(u + ustride + (size_t)k2 * 32));
+        __m512bh a;
+#define ROW(r)                                                                                     \
+    a = (__m512bh)BF16_PAIR(r);                                                                    \
+    c##r##0 = _mm512_dpbf16_ps(c##r##0, a, b0);                                                    \
+    c##r##1 = _mm512_dpbf16_ps(c##r##1, a, b1);
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
+#undef ROW
+    }
+#define STORE(r)                                                                                   \
+    _mm512_storeu_ps(m + (size_t)(r) * ms, c##r##0);                                               \
+    _mm512_storeu_ps(m + (size_t)(r) * ms + 16, c##r##1);
+    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
+#undef STORE
+}
+
+static AF_BF16 void kernel6x16_bf16(const uint16_t *v, size_t vs, const uint16_t *u, int K,
+                                    float *m, size_t ms)
+{
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    for (int k2 = 0; k2 < K / 2; k2++) {
+        const __m512bh b = (__m512bh)_mm512_load_si512((const void *)(u + (size_t)k2 * 32));
+#define ROW(r) c##r = _mm512_dpbf16_ps(c##r, (__m512bh)BF16_PAIR(r), b);
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
+#undef ROW
+    }
+#define STORE(r) _mm512_storeu_ps(m + (size_t)(r) * ms, c##r);
+    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
+#undef STORE
+}
+#undef BF16_PAIR
+
+#endif
+
 static AF_AVX2 inline __m256 silu8(__m256 x)
 {
     const __m256 one = _mm256_set1_ps(1.0f);
@@ -507,6 +611,7 @@ static AF_AVX2 inline __m256 silu8(__m256 x)
 /* The 2x2 outputs at (y0, x0) of one 8-channel plane from the 16 products
  * m[pos * ps]: A^T M A plus bias, activation; only pixels inside the image. */
 static AF_AVX2 void out_transform(const float *m, size_t ps, __m256 bias, int silu, float *plane,
+                                  size_t px,
                                   int h, int w, int y0, int x0)
 {
 #define M(pos) _mm256_loadu_ps(m + (size_t)(pos) * ps)
@@ -528,15 +633,15 @@ static AF_AVX2 void out_transform(const float *m, size_t ps, __m256 bias, int si
     if (silu) {
         y00 = silu8(y00), y01 = silu8(y01), y10 = silu8(y10), y11 = silu8(y11);
     }
-    float *o = plane + ((size_t)y0 * (size_t)w + (size_t)x0) * 8;
+    float *o = plane + ((size_t)y0 * (size_t)w + (size_t)x0) * px;
     const int right = x0 + 1 < w, below = y0 + 1 < h;
     _mm256_storeu_ps(o, y00);
     if (right)
-        _mm256_storeu_ps(o + 8, y01);
+        _mm256_storeu_ps(o + px, y01);
     if (below) {
-        _mm256_storeu_ps(o + (size_t)w * 8, y10);
+        _mm256_storeu_ps(o + (size_t)w * px, y10);
         if (right)
-            _mm256_storeu_ps(o + (size_t)w * 8 + 8, y11);
+            _mm256_storeu_ps(o + (size_t)w * px + px, y11);
     }
 }
 
@@ -555,7 +660,7 @@ static AF_AVX2 void out_transform(const float *m, size_t ps, __m256 bias, int si
     }
 
 static AF_AVX2 void out_transform_f4(const float *m, size_t ps, __m256 bias, int silu,
-                                     float *plane, int h, int w, int y0, int x0)
+                                     float *plane, size_t px, int h, int w, int y0, int x0)
 {
     float tmp[24 * 8] __attribute__((aligned(32)));
     for (int j = 0; j < 6; j++) {
@@ -568,7 +673,7 @@ static AF_AVX2 void out_transform_f4(const float *m, size_t ps, __m256 bias, int
     }
     const int nx = w - x0 < 4 ? w - x0 : 4;
     for (int a = 0; a < 4 && y0 + a < h; a++) {
-        float *o = plane + ((size_t)(y0 + a) * (size_t)w + (size_t)x0) * 8;
+        float *o = plane + ((size_t)(y0 + a) * (size_t)w + (size_t)x0) * px;
         __m256 y[4];
 #define T(j) _mm256_load_ps(tmp + (a * 6 + (j)) * 8)
 #define TO_Y(b, x) y[b] = _mm256_add_ps(x, bias);
@@ -577,7 +682,7 @@ static AF_AVX2 void out_transform_f4(const float *m, size_t ps, __m256 bias, int
 #undef TO_Y
 #undef T
         for (int b = 0; b < nx; b++)
-            _mm256_storeu_ps(o + (size_t)b * 8, silu ? silu8(y[b]) : y[b]);
+            _mm256_storeu_ps(o + (size_t)b * px, silu ? silu8(y[b]) : y[b]);
     }
 }
 
@@ -585,7 +690,7 @@ static AF_AVX2 void out_transform_f4(const float *m, size_t ps, __m256 bias, int
  * products m[pos * ps]: A^T M_EE A + A^T M_EO + M_OE A + M_OO, plus bias,
  * activation; only pixels inside the image. */
 static AF_AVX2 void out_transform_s2(const float *m, size_t ps, __m256 bias, int silu,
-                                     float *plane, int h, int w, int y0, int x0)
+                                     float *plane, size_t px, int h, int w, int y0, int x0)
 {
 #define M(pos) _mm256_loadu_ps(m + (size_t)(pos) * ps)
     __m256 y[2][2];
@@ -603,17 +708,23 @@ static AF_AVX2 void out_transform_s2(const float *m, size_t ps, __m256 bias, int
 #undef M
     for (int p = 0; p < 2 && y0 + p < h; p++)
         for (int q = 0; q < 2 && x0 + q < w; q++)
-            _mm256_storeu_ps(plane + ((size_t)(y0 + p) * (size_t)w + (size_t)(x0 + q)) * 8,
+            _mm256_storeu_ps(plane + ((size_t)(y0 + p) * (size_t)w + (size_t)(x0 + q)) * px,
                              silu ? silu8(y[p][q]) : y[p][q]);
 }
 
 static AF_AVX2 void run_block(const af_wino *c, long blk, const float *src, float *dst, float *V,
-                              float *M)
+                              float *M, uint16_t *V16)
 {
     const af_wino_weights *w = c->w;
-    const int h = c->h, wd = c->wd, cbi = w->cinp / 8, cbo = af_blk_pad(8, w->cout) / 8;
-    const size_t plane = (size_t)h * (size_t)wd * 8, per_img = (size_t)c->th * (size_t)c->tw,
-                 oplane = (size_t)c->oh * (size_t)c->ow * 8;
+    /* the kernels take 8 channels at a time: group g of a block-bs tensor
+     * starts at (g / (bs/8)) planes + (g % (bs/8)) * 8 floats, pixels bs apart;
+     * the output's groups include its block padding (zeros: zero weights and bias) */
+    const int bs = c->bs, sub = bs / 8, h = c->h, wd = c->wd, cbi = w->cinp / 8,
+              cbo = af_blk_pad(bs, w->cout) / 8;
+    const size_t hw = (size_t)h * (size_t)wd, ohw = (size_t)c->oh * (size_t)c->ow,
+                 per_img = (size_t)c->th * (size_t)c->tw,
+                 in_img = (size_t)af_blk_pad(bs, w->cin) * hw,
+                 out_img = (size_t)af_blk_pad(bs, w->cout) * ohw;
     const int s = w->stride; /* input patch origin: (s m a - 1, s m b - 1) */
     const long t0 = blk * c->tb;
     const int nt = (int)(c->ntiles - t0 < c->tb ? c->ntiles - t0 : c->tb);
@@ -625,10 +736,33 @@ static AF_AVX2 void run_block(const af_wino *c, long blk, const float *src, floa
         const int y0 = s * m * (int)(r / (size_t)c->tw) - 1,
                   x0 = s * m * (int)(r % (size_t)c->tw) - 1;
         for (int cb = 0; cb < cbi; cb++)
-            in_transform(m, w->t, src + (b * (size_t)cbi + (size_t)cb) * plane, h, wd, y0, x0,
+            in_transform(m, w->t,
+                         src + b * in_img + (size_t)(cb / sub) * hw * bs + (size_t)(cb % sub) * 8,
+                         (size_t)bs, h, wd, y0, x0,
                          V + (size_t)i * (size_t)w->cinp + (size_t)cb * 8, vps);
     }
     const int rows = round_up(nt, ROWS), panels = w->coutp / COLS;
+#ifdef AF_BF16_KERNELS
+    if (w->u16) { /* the products in bf16: V rounded once, two panels per kernel call */
+        af_bf16_from_f32_run(V, V16, c->vfloats);
+        const size_t up = (size_t)w->cinp * COLS; /* bf16 per panel */
+        for (int pos = 0; pos < w->pos; pos++)
+            for (int p = 0; p < panels; p += 2)
+                for (int r = 0; r < rows; r += ROWS) {
+                    const uint16_t *vr = V16 + pos * vps + (size_t)r * (size_t)w->cinp,
+                                   *u = w->u16 +
+                                        ((size_t)w->upos[pos] * (size_t)panels + (size_t)p) * up;
+                    float *mr = M + pos * mps + (size_t)r * (size_t)w->coutp + (size_t)p * COLS;
+                    if (panels - p > 1)
+                        kernel6x32_bf16(vr, (size_t)w->cinp, u, up, w->cinp, mr,
+                                        (size_t)w->coutp);
+                    else
+                        kernel6x16_bf16(vr, (size_t)w->cinp, u, w->cinp, mr, (size_t)w->coutp);
+                }
+    } else
+#else
+    (void)V16;
+#endif
     for (int pos = 0; pos < w->pos; pos++)
         for (int p = 0; p < panels; p++) {
             const float *u = w->u + ((size_t)w->upos[pos] * (size_t)panels + (size_t)p) *
@@ -646,22 +780,24 @@ static AF_AVX2 void run_block(const af_wino *c, long blk, const float *src, floa
             (s == 2 ? out_transform_s2 : m == 4 ? out_transform_f4 : out_transform)(
                 M + (size_t)i * (size_t)w->coutp + (size_t)ob * 8, mps,
                 _mm256_loadu_ps(w->bias + (size_t)ob * 8), silu,
-                dst + (b * (size_t)cbo + (size_t)ob) * oplane, c->oh, c->ow, y0, x0);
+                dst + b * out_img + (size_t)(ob / sub) * ohw * bs + (size_t)(ob % sub) * 8,
+                (size_t)bs, c->oh, c->ow, y0, x0);
     }
 }
 
 void af_wino_forward(af_wino *c, const float *src, float *dst)
 {
     const long nblocks = (c->ntiles + c->tb - 1) / c->tb;
-    const size_t per = c->vfloats + c->mfloats;
+    const size_t per = c->vfloats + c->mfloats + c->v16floats;
 #pragma omp parallel num_threads(c->threads)
     {
         float *V = c->buf + (size_t)omp_get_thread_num() * per, *M = V + c->vfloats;
+        uint16_t *V16 = (uint16_t *)(M + c->mfloats);
         /* dynamic: on a shared VM one core often runs slower for a while; equal static
          * shares then wait for it (yolov8n@640: 53.2 against 55.5 ms, 6 rounds) */
 #pragma omp for schedule(dynamic, 1)
         for (long blk = 0; blk < nblocks; blk++)
-            run_block(c, blk, src, dst, V, M);
+            run_block(c, blk, src, dst, V, M, V16);
     }
 }
 

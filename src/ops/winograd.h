@@ -3,8 +3,9 @@
  * Convolutional Neural Networks", 2016), and stride 2 by splitting the kernel
  * into its even/odd rows and columns, each part a stride-1 convolution of the
  * matching input phase run by F(2,2) (af_wino_weights_create_s2), on the
- * blocked nChw8c activations of the inference pass (ops/blocked.h), float32,
- * AVX2+FMA.
+ * blocked nChw8c or nChw16c activations of the inference pass (ops/blocked.h),
+ * float32, AVX2+FMA (8 channels at a time in either block: on the AVX-512
+ * CPUs measured so far the 256-bit FMAs run as fast as the 512-bit ones).
  *
  * Each m x m block of outputs ("tile") is computed from the (m+2) x (m+2)
  * input patch around it as  Y = A^T [ (G g G^T) (.) (B^T d B) ] A : for
@@ -59,10 +60,19 @@ void af_wino_weights_free(af_wino_weights *w);
 /* Writes the OIHW weights [cout][cin][3][3] back from the transformed ones. */
 void af_wino_weights_oihw(const af_wino_weights *w, float *weight);
 
-/* An executable for one input shape (n images of h x w), using `threads`
- * OpenMP threads (>= 1), with its own per-thread buffers. */
+/* The products in bf16 (VDPBF16PS, fp32 accumulation) from now on, for the
+ * bf16 precision: the transformed weights and, per run, the transformed input
+ * rounded to bf16 once (round to nearest even); the transforms themselves
+ * stay float. AF_E_UNSUPPORTED on CPUs without avx512_bf16. af_wino_weights_set
+ * goes back to float products. */
+af_status af_wino_weights_to_bf16(af_wino_weights *w, af_error *err);
+int af_wino_weights_is_bf16(const af_wino_weights *w);
+
+/* An executable for one input shape (n images of h x w) on activations of
+ * block size bs (8 or 16), using `threads` OpenMP threads (>= 1), with its
+ * own per-thread buffers. */
 typedef struct af_wino af_wino;
-af_status af_wino_create(const af_wino_weights *w, int n, int h, int width, int threads,
+af_status af_wino_create(const af_wino_weights *w, int bs, int n, int h, int width, int threads,
                          af_act act, af_wino **out, af_error *err);
 /* src: n x cin x h x w blocked; dst: n x cout x oh x ow blocked (oh, ow: h, w
  * at stride 1, (h - 1) / 2 + 1, (w - 1) / 2 + 1 at stride 2; padding lanes
