@@ -367,11 +367,14 @@ static void test_bad_options(void)
 }
 
 /* `animeface info yolo11n.yaml`: a built-in description, counted as ultralytics 8.3's
- * model summary prints it (2,624,080 for nc=80); an unknown name is refused. */
+ * model summary prints it (2,624,080 for n, 9,458,752 for s, nc=80); an unknown name is refused. */
 static void test_info_description(void)
 {
     int rc = sh(buf, sizeof buf, "%s info yolo11n.yaml", cli());
     CHECK_MSG(rc == 0 && strstr(buf, " 2,624,080 parameters") && strstr(buf, "scale:      n"),
+              "rc %d: %s", rc, buf);
+    rc = sh(buf, sizeof buf, "%s info yolo11s.yaml", cli());
+    CHECK_MSG(rc == 0 && strstr(buf, " 9,458,752 parameters") && strstr(buf, "scale:      s"),
               "rc %d: %s", rc, buf);
     rc = sh(buf, sizeof buf, "%s info yolo11q.yaml", cli());
     CHECK(rc == 1 && strstr(buf, "yolo11q.yaml") != NULL);

@@ -50,6 +50,10 @@ static void test_yolo11_scales(void)
     CHECK(count("yolo11l.yaml", 0) == 25372160);
     CHECK(count("yolo11x.yaml", 0) == 56966176);
     CHECK(count("yolo11.yaml", 0) == 2624080); /* no scale: the first, n */
+    /* nc=1: the model summaries 8.3.40's trainer printed for the face fixtures
+     * (tests/fixtures/yolo11/README.md) */
+    CHECK(count("yolo11n.yaml", 1) == 2590035);
+    CHECK(count("yolo11s.yaml", 1) == 9428179);
 }
 
 static void test_bad_descriptions(void)

@@ -1,7 +1,7 @@
 /* The network's raw output equals ultralytics 8.1.9's (the unfused fp32
  * DetectionModel in eval mode) on the golden inputs: nc=1 P5, nc=1 P6 and
- * nc=80 COCO, RGB and RGBA images; and 8.3.40's for the YOLO11n face model
- * (tests/fixtures/yolo11). Input is the golden predictor tensor, so
+ * nc=80 COCO, RGB and RGBA images; and 8.3.40's for the YOLO11n and YOLO11s face
+ * models (tests/fixtures/yolo11). Input is the golden predictor tensor, so
  * this isolates the network from the letterbox. */
 #include <math.h>
 #include <string.h>
@@ -30,6 +30,9 @@ static const golden_case cases[] = {
     {"yolo11/yolo11n_face.pt", "yolo11/yolo11n_face__test_priconne"},
     {"yolo11/yolo11n_face.pt", "yolo11/yolo11n_face__test_uma"},
     {"yolo11/yolo11n_face.pt", "yolo11/yolo11n_face__icf_val_00036"},
+    {"yolo11/yolo11s_face.pt", "yolo11/yolo11s_face__test_priconne"},
+    {"yolo11/yolo11s_face.pt", "yolo11/yolo11s_face__test_uma"},
+    {"yolo11/yolo11s_face.pt", "yolo11/yolo11s_face__icf_val_00036"},
 };
 
 static af_model *load_model(const char *name, int unfused)
@@ -179,7 +182,7 @@ static void raw_output_parity(int unfused, af_conv_algo algo)
         ran++;
     }
     af_model_free(m);
-    CHECK(ran == (algo == AF_CONV_ALGO_FAST ? 9 : 13));
+    CHECK(ran == (algo == AF_CONV_ALGO_FAST ? 12 : 16));
 }
 
 /* Narrow activations between convs (af_forward_set_narrow_activations), on

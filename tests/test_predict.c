@@ -1,7 +1,7 @@
 /* End to end through the public API (decode -> letterbox -> forward -> NMS ->
  * scale_boxes): detections equal ultralytics 8.1.9 model.predict(imgsz=640)
  * on every golden image, for the face (P5), face P6 and COCO checkpoints, and
- * ultralytics 8.3.40's for the YOLO11n face checkpoint.
+ * ultralytics 8.3.40's for the YOLO11n and YOLO11s face checkpoints.
  * Each golden box must be matched with IoU >= 0.999 and |dconf| <= 1e-4. */
 #include <math.h>
 #include <unistd.h>
@@ -31,6 +31,10 @@ static const pcase cases[] = {
     {"yolo11/yolo11n_face.pt", "yolo11/yolo11n_face__test_priconne", "test_priconne.png"},
     {"yolo11/yolo11n_face.pt", "yolo11/yolo11n_face__test_uma", "test_uma.png"},
     {"yolo11/yolo11n_face.pt", "yolo11/yolo11n_face__icf_val_00036",
+     "personai_icartoonface_detval_00036.jpg"},
+    {"yolo11/yolo11s_face.pt", "yolo11/yolo11s_face__test_priconne", "test_priconne.png"},
+    {"yolo11/yolo11s_face.pt", "yolo11/yolo11s_face__test_uma", "test_uma.png"},
+    {"yolo11/yolo11s_face.pt", "yolo11/yolo11s_face__icf_val_00036",
      "personai_icartoonface_detval_00036.jpg"},
 };
 

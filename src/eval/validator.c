@@ -78,8 +78,14 @@ static void gt_boxes(const af_dataset_item *it, const af_val_image *v, float *xy
 }
 
 /* Whether the labels move by LetterBox's rounded padding (left, top), as
- * ultralytics 8.3 does (_update_labels(labels, ratio, left, top)), rather than
- * 8.1.9's unrounded half padding (dw, dh): for YOLO11 models, which come from 8.3. */
+ * ultralytics 8.3.37 and later do (_update_labels(labels, ratio, left, top)),
+ * rather than 8.1.9's unrounded half padding (dw, dh): for YOLO11 models, whose
+ * reference is 8.3.40. Keyed on the head, not on the checkpoint's `version`: the
+ * rule belongs to the validator the numbers are compared with (8.1.9 for YOLOv8,
+ * 8.3.40 for YOLO11), not to the release that saved the weights. A YOLOv8 saved
+ * by 8.3.0-8.3.16 has this head too and so gets the rounded rule: what any
+ * 8.3.37+ validator does with it, though its own release moved labels by (dw, dh);
+ * the two differ by under half a pixel. */
 static int labels_shift_rounded(const af_model *m)
 {
     return m->layers[m->desc.nlayers - 1].spec.dwhead;
