@@ -63,8 +63,10 @@ void af_wino_weights_oihw(const af_wino_weights *w, float *weight);
 /* The products in bf16 (VDPBF16PS, fp32 accumulation) from now on, for the
  * bf16 precision: the transformed weights and, per run, the transformed input
  * rounded to bf16 once (round to nearest even); the transforms themselves
- * stay float. AF_E_UNSUPPORTED on CPUs without avx512_bf16. af_wino_weights_set
- * goes back to float products. */
+ * stay float. The float copy of the transformed weights is freed (half the
+ * memory); af_wino_weights_oihw then gives back the bf16-rounded ones.
+ * AF_E_UNSUPPORTED on CPUs without avx512_bf16. af_wino_weights_set goes back
+ * to float products. */
 af_status af_wino_weights_to_bf16(af_wino_weights *w, af_error *err);
 int af_wino_weights_is_bf16(const af_wino_weights *w);
 
