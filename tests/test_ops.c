@@ -1222,9 +1222,10 @@ static void test_conv_winograd_bf16(void)
     af_engine *e = NULL;
     af_error err = {0};
     REQUIRE(af_engine_create(&e, &err) == AF_OK);
-    if (!af_wino_supported() || !af_engine_winograd(e) || !__builtin_cpu_supports("avx512bf16")) {
+    if (!af_wino_supported() || !af_engine_winograd(e) || !af_engine_has_bf16(e, NULL) ||
+        !__builtin_cpu_supports("avx512bf16")) {
         af_engine_free(e);
-        SKIP("no avx512_bf16 (or Winograd off) here: the bf16 Winograd path is not used");
+        SKIP("no bf16 (avx512_bf16, oneDNN's ISA) or Winograd off here: path not used");
     }
     static const af_conv_desc ds[] = {{64, 48, 3, 1, 1, AF_ACT_SILU},
                                       {37, 33, 3, 1, 1, AF_ACT_NONE},

@@ -452,8 +452,8 @@ af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err)
         return af_fail(err, AF_E_ARG, "conv: int8 weights do not go to bf16");
     /* Winograd F(2x2) / S2 weights keep their path with bf16 products (about
      * twice the FMA rate); F(4x4)'s larger transforms go to oneDNN's kernels */
-    if (w->wino && af_wino_weights_tile(w->wino) == 2 &&
-        af_wino_weights_to_bf16(w->wino, err) == AF_OK) {
+    if (w->wino && af_wino_weights_tile(w->wino) == 2 && af_engine_has_bf16(w->e, NULL) &&
+        af_wino_weights_to_bf16(w->wino, err) == AF_OK) { /* capped like oneDNN's (ISA cap) */
         w->bf16 = 1;
         return AF_OK;
     }
