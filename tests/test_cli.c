@@ -7,34 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_run.h"
 #include "testutil.h"
 
-static const char *cli(void)
-{
-    const char *p = getenv("AF_CLI");
-    return p && *p ? p : "build/release/animeface";
-}
-
 static char tmpdir[256];
-
-/* Runs a shell command line, captures stdout+stderr into out; returns exit code. */
-static int sh(char *out, size_t cap, const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    char full[4200];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static int count_lines(const char *s, const char *needle)
 {

@@ -12,35 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_run.h"
 #include "io/image.h"
 #include "testutil.h"
 
-static const char *cli(void)
-{
-    const char *p = getenv("AF_CLI");
-    return p && *p ? p : "build/release/animeface";
-}
-
 static char tmpdir[256];
 static char buf[1 << 16];
-
-static int sh(char *out, size_t cap, const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    char full[8300];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static char *read_all(const char *path, size_t *len)
 {

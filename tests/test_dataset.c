@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "data/dataset.h"
+#include "cli_run.h"
 #include "testutil.h"
 
 static char g_tmp[512];
@@ -750,16 +751,7 @@ static void test_convert_coco(void)
 
 static int run_cli(const char *args, char *out, size_t cap)
 {
-    const char *cli = getenv("AF_CLI");
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", cli, args);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int rc = pclose(p);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return sh(out, cap, "%s %s", cli(), args);
 }
 
 static void test_cli_data(void)

@@ -203,3 +203,23 @@ void opt_print_help(const char *usage, const opt_spec *specs, int nspecs)
         printf("  %-26s %s\n", left, specs[i].help);
     }
 }
+
+int opt_parse_cmd(const char *prog, const char *usage, int argc, char **argv,
+                  const opt_spec *specs, int nspecs, const int *help, char ***pos, int *npos)
+{
+    *npos = 0;
+    if (!(*pos = calloc((size_t)argc + 1, sizeof **pos)))
+        return 1;
+    int rc = -1;
+    if (opt_parse(prog, argc, argv, specs, nspecs, *pos, argc + 1, npos)) {
+        rc = 2;
+    } else if (*help) {
+        opt_print_help(usage, specs, nspecs);
+        rc = 0;
+    }
+    if (rc >= 0) {
+        free(*pos);
+        *pos = NULL;
+    }
+    return rc;
+}

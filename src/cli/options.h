@@ -33,4 +33,12 @@ int opt_parse(const char *prog, int argc, char **argv, const opt_spec *specs, in
 
 void opt_print_help(const char *usage, const opt_spec *specs, int nspecs);
 
+/* A command's prologue: opt_parse into a new array of positionals (*pos, the
+ * caller frees it; *npos of them), then --help (*help, the spec's flag,
+ * read after parsing) prints usage and the options. Returns -1 to go on, else
+ * the command's exit status: 0 after the help, 2 on a bad option, 1 out of
+ * memory (then *pos is NULL). */
+int opt_parse_cmd(const char *prog, const char *usage, int argc, char **argv,
+                  const opt_spec *specs, int nspecs, const int *help, char ***pos, int *npos);
+
 #endif

@@ -185,19 +185,12 @@ int cmd_predict(int argc, char **argv)
         {"help", NULL, OPT_BOOL, &a.help, 1, 0, "show this help", NULL},
     };
     int ns = (int)(sizeof specs / sizeof specs[0]);
-    char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    int npos = 0;
-    if (!pos)
-        return 1;
-    if (opt_parse("animeface predict", argc, argv, specs, ns, pos, argc + 1, &npos)) {
-        free(pos);
-        return 2;
-    }
-    if (a.help) {
-        opt_print_help(usage_text, specs, ns);
-        free(pos);
-        return 0;
-    }
+    char **pos;
+    int npos;
+    const int early = opt_parse_cmd("animeface predict", usage_text, argc, argv, specs, ns, &a.help,
+                                    &pos, &npos);
+    if (early >= 0)
+        return early;
     if (npos == 0) {
         fprintf(stderr, "animeface predict: no SOURCE given (an image, a folder, a glob or a "
                         ".txt list; see --help)\n");
