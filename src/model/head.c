@@ -72,32 +72,41 @@ AF_AVX2 static inline float hmax(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-AF_AVX2 static void decode_avx2_16(const float *box, const float *cls, int h, int w, int nc,
-                                   const float *dfl, float stride, float *out, int nanchors,
-                                   int off, int threads)
+/* Row y of the decode (reg_max 16). Vector values stay inside this function:
+ * the OpenMP region around it passes pointers only (clang outlines the
+ * region into a function without the AVX target). */
+AF_AVX2 static void decode_row_avx2_16(const float *box, const float *cls, int y, int w, int nc,
+                                       const float *dfl, float stride, float *out, int nanchors,
+                                       int off)
 {
     const __m256 d0 = _mm256_loadu_ps(dfl), d1 = _mm256_loadu_ps(dfl + 8);
-#pragma omp parallel for num_threads(threads) schedule(static) if ((long)h * w >= 1024)
-    for (int y = 0; y < h; y++) {
-        for (int x = 0; x < w; x++) {
-            int cell = y * w + x;
-            const float *b = box + (size_t)cell * 64;
-            float dist[4];
-            for (int s = 0; s < 4; s++) {
-                __m256 v0 = _mm256_loadu_ps(b + 16 * s), v1 = _mm256_loadu_ps(b + 16 * s + 8);
-                __m256 mx = _mm256_set1_ps(hmax(_mm256_max_ps(v0, v1)));
-                __m256 p0 = exp8(_mm256_sub_ps(v0, mx)), p1 = exp8(_mm256_sub_ps(v1, mx));
-                float sum = hsum(_mm256_add_ps(p0, p1));
-                float num = hsum(_mm256_fmadd_ps(p0, d0, _mm256_mul_ps(p1, d1)));
-                dist[s] = num / sum;
-            }
-            size_t a = (size_t)off + cell;
-            write_box(out, (size_t)nanchors, a, x, y, dist, stride);
-            const float *c = cls + (size_t)cell * nc;
-            for (int k = 0; k < nc; k++)
-                out[(size_t)(4 + k) * nanchors + a] = 1.0f / (1.0f + expf(-c[k]));
+    for (int x = 0; x < w; x++) {
+        int cell = y * w + x;
+        const float *b = box + (size_t)cell * 64;
+        float dist[4];
+        for (int s = 0; s < 4; s++) {
+            __m256 v0 = _mm256_loadu_ps(b + 16 * s), v1 = _mm256_loadu_ps(b + 16 * s + 8);
+            __m256 mx = _mm256_set1_ps(hmax(_mm256_max_ps(v0, v1)));
+            __m256 p0 = exp8(_mm256_sub_ps(v0, mx)), p1 = exp8(_mm256_sub_ps(v1, mx));
+            float sum = hsum(_mm256_add_ps(p0, p1));
+            float num = hsum(_mm256_fmadd_ps(p0, d0, _mm256_mul_ps(p1, d1)));
+            dist[s] = num / sum;
         }
+        size_t a = (size_t)off + cell;
+        write_box(out, (size_t)nanchors, a, x, y, dist, stride);
+        const float *c = cls + (size_t)cell * nc;
+        for (int k = 0; k < nc; k++)
+            out[(size_t)(4 + k) * nanchors + a] = 1.0f / (1.0f + expf(-c[k]));
     }
+}
+
+static void decode_avx2_16(const float *box, const float *cls, int h, int w, int nc,
+                           const float *dfl, float stride, float *out, int nanchors, int off,
+                           int threads)
+{
+#pragma omp parallel for num_threads(threads) schedule(static) if ((long)h * w >= 1024)
+    for (int y = 0; y < h; y++)
+        decode_row_avx2_16(box, cls, y, w, nc, dfl, stride, out, nanchors, off);
 }
 #endif
 
