@@ -1268,6 +1268,23 @@ static void test_conv_winograd_bf16(void)
                        af_conv_impl(c));
                 CHECK_MSG(bad == 0, "%zu of %zu outputs off (max abs %.3g)", bad, no, ma);
                 *(wino ? &err_w : &err_d) = ma;
+                if (wino) { /* bf16 activations (af_conv_create_io) leave the Winograd path,
+                             * whose kernels read and write float, for oneDNN's */
+                    af_conv *ci = NULL;
+                    REQUIRE(af_conv_create_io(e, cw, n, h, w, 2, bl, bl, AF_CONV_SRC_BF16, NULL,
+                                              0, &ci, &err) == AF_OK);
+                    CHECK(af_conv_get_path(ci) != AF_CONV_WINOGRAD);
+                    uint16_t *x16 = malloc(af_blk_elems(bs, n, h, w, d->cin) * sizeof *x16);
+                    REQUIRE(x16 != NULL);
+                    af_bf16_from_f32_array(xb, x16, af_blk_elems(bs, n, h, w, d->cin), 1);
+                    CHECK(af_conv_forward(ci, x16, yb, &err) == AF_OK);
+                    af_blk_to_nhwc(bs, n, oh, ow, d->cout, yb, got, 2);
+                    bad = t_compare(got, want, no, 3e-2, &ma, &mr);
+                    CHECK_MSG(bad == 0, "bf16 input: %zu of %zu outputs off (max abs %.3g, %s)",
+                              bad, no, ma, af_conv_impl(ci));
+                    free(x16);
+                    af_conv_free(ci);
+                }
                 if (wino) { /* back to oneDNN's bf16 kernels: the same weights' numbers */
                     CHECK(af_conv_weights_set_winograd(cw, 0, &err) == AF_OK);
                     CHECK(af_conv_weights_winograd(cw) == 0 && af_conv_weights_is_bf16(cw));

@@ -297,21 +297,21 @@ static af_status plan_solve(af_forward *f, shape_entry *e, af_error *err)
 
 /* ---- convolution with per-shape executables ---- */
 
-/* Runs conv ci on in, into out: a new activation (alloc) or, with alloc 0, the
- * view out already describes (its shape is checked). */
 static int conv_narrow(const af_model *m, int ci);
 
+/* Runs conv ci on in, into out: a new activation (alloc) or, with alloc 0, the
+ * view out already describes (its shape is checked). */
 static af_status conv_to(af_forward *f, shape_entry *e, int ci, const act *in, act *out,
                          int alloc, af_error *err)
 {
     const af_conv_unit *u = &f->m->convs[ci];
     if (alloc) /* empty until allocated: a caller may release it after a failure */
         *out = (act){.data = NULL, .slot = -1, .lay = AF_LAYOUT_BLK8};
-    /* a narrow output for the one reader (views are parts of float tensors) */
-    const int reader = alloc ? e->handover[ci] : -1;
-    const int is16 = conv_narrow(f->m, ci) == ACT_BF16, is8 = conv_narrow(f->m, ci) == ACT_S8;
-    const int out_dt = reader < 0 ? ACT_F32 : is16 ? ACT_BF16 : ACT_S8;
-    if ((in->dt == ACT_BF16 && !is16) || (in->dt == ACT_S8 && !is8))
+    /* a narrow output for the one reader (views are parts of float tensors); a
+     * reader exists only where both convs take the same narrow type */
+    const int reader = alloc ? e->handover[ci] : -1, narrow = conv_narrow(f->m, ci);
+    const int out_dt = reader < 0 ? ACT_F32 : narrow;
+    if (in->dt != ACT_F32 && in->dt != narrow)
         return af_fail(err, AF_E_INTERNAL, "%s: input in a type it does not take", u->name);
     if (in->c != u->desc.cin)
         return af_fail(err, AF_E_INTERNAL, "%s: input has %d channels, expected %d", u->name,

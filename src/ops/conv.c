@@ -71,7 +71,7 @@ struct af_conv {
     void *scratch; /* user scratchpad */
     uint16_t *src16; /* bf16 weights, f32 input: the input converted to bf16 before each run */
     size_t src_elems, dst_elems; /* values of the input and output in their layouts */
-    int io;                      /* AF_CONV_SRC_BF16 | AF_CONV_DST_BF16: bf16 activations */
+    int io;                      /* AF_CONV_* flags: bf16 / s8 activations (af_conv_create_io) */
     float *srcf, *dstf; /* bf16 activations on a float path (REF): float copies of them */
     af_layout src_layout, dst_layout;
     float *ref_src, *ref_dst; /* REF path on other layouts: NHWC copies for the naive loops */
@@ -789,7 +789,9 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     dnnl_memory_desc_t umd;
     float *oihw = NULL;
     if (w->wino) {
-        if (!naive && af_layout_blk(src_layout) && src_layout == dst_layout) {
+        /* the Winograd kernels read and write float: narrow activations (io) take
+         * the oneDNN path below on the weights turned back to OIHW */
+        if (!naive && !io && af_layout_blk(src_layout) && src_layout == dst_layout) {
             c->path = AF_CONV_WINOGRAD;
             if (c->threads <= 0)
                 c->threads = af_engine_max_threads(e);
@@ -821,8 +823,9 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         c->threads = af_engine_max_threads(e);
     int any_act = 0;
     st = naive || oihw ? dnnl_unimplemented
-                       : make_pd_fast(eng, d, w->bias != NULL, n, h, width, &w->wmd, w_prec(w, io, dst_q),
-                                      c->src_layout, c->dst_layout, &any_act, &pd);
+                       : make_pd_fast(eng, d, w->bias != NULL, n, h, width, &w->wmd,
+                                      w_prec(w, io, dst_q), c->src_layout, c->dst_layout,
+                                      &any_act, &pd);
     if (st == dnnl_success && impl_is_ref(pd_impl(pd))) {
         dnnl_primitive_desc_destroy(pd); /* the blocked format forced a slow kernel */
         pd = NULL;
@@ -832,8 +835,9 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         c->path = AF_CONV_DNNL_SHARED;
     } else if (st == dnnl_unimplemented) {
         st = naive ? dnnl_unimplemented
-                   : make_pd_fast(eng, d, w->bias != NULL, n, h, width, NULL, w_prec(w, io, dst_q),
-                                  c->src_layout, c->dst_layout, &any_act, &pd);
+                   : make_pd_fast(eng, d, w->bias != NULL, n, h, width, NULL,
+                                  w_prec(w, io, dst_q), c->src_layout, c->dst_layout, &any_act,
+                                  &pd);
         if (st == dnnl_success) {
             c->path = AF_CONV_DNNL_PRIVATE;
         } else if (st == dnnl_unimplemented) {
@@ -978,7 +982,8 @@ fail_early:
 af_status af_conv_create(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                          int threads, af_conv **out, af_error *err)
 {
-    return conv_create(e, w, n, h, width, threads, 0, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, 0, NULL, out, err);
+    return conv_create(e, w, n, h, width, threads, 0, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, 0, NULL,
+                       out, err);
 }
 
 af_status af_conv_create_for(af_engine *e, const af_conv_weights *w, int n, int h, int width,
@@ -1000,7 +1005,8 @@ af_status af_conv_create_io(af_engine *e, const af_conv_weights *w, int n, int h
 af_status af_conv_create_naive(af_engine *e, const af_conv_weights *w, int n, int h, int width,
                                af_conv **out, af_error *err)
 {
-    return conv_create(e, w, n, h, width, 1, 1, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, 0, NULL, out, err);
+    return conv_create(e, w, n, h, width, 1, 1, AF_LAYOUT_NHWC, AF_LAYOUT_NHWC, 0, NULL, out,
+                       err);
 }
 
 af_status af_conv_create_naive_for(af_engine *e, const af_conv_weights *w, int n, int h,
