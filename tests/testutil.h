@@ -143,7 +143,8 @@ static inline int t_file_exists(const char *path)
     return f != NULL;
 }
 
-/* Reads a whole file into a malloc'd buffer (NULL on failure). */
+/* Reads a whole file into a malloc'd buffer, NUL-terminated past its *len
+ * bytes so that text can be searched as a string (NULL on failure). */
 static inline unsigned char *t_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -152,11 +153,14 @@ static inline unsigned char *t_read_file(const char *path, size_t *len)
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(n > 0 ? (size_t)n : 1);
+    n = n > 0 ? n : 0;
+    unsigned char *b = malloc((size_t)n + 1);
     if (b && n > 0 && fread(b, 1, (size_t)n, f) != (size_t)n) {
         free(b);
         b = NULL;
     }
+    if (b)
+        b[n] = '\0';
     fclose(f);
     if (b && len)
         *len = (size_t)n;
