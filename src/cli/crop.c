@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/crop_names.h"
 #include "cli/crop_write.h"
+#include "cli/detect_args.h"
 #include "cli/failures.h"
 #include "cli/fsutil.h"
 #include "cli/jsonl.h"
@@ -389,19 +390,7 @@ int cmd_crop(int argc, char **argv)
         cfg.sel.nclasses = a.classes.n;
     }
     af_detect_options o;
-    af_detect_options_default(&o);
-    o.conf = (float)a.conf;
-    o.iou = (float)a.iou;
-    o.max_det = a.max_det;
-    o.agnostic = a.agnostic;
-    if (a.imgsz.n) {
-        o.imgsz_h = a.imgsz.v[0];
-        o.imgsz_w = a.imgsz.n > 1 ? a.imgsz.v[1] : a.imgsz.v[0];
-    }
-    if (a.classes.n) {
-        o.classes = a.classes.v;
-        o.nclasses = a.classes.n;
-    }
+    cli_detect_options(&o, a.conf, a.iou, a.max_det, a.agnostic, &a.imgsz, &a.classes);
     if (pool_create(&pl, "crop", m, a.threads, a.workers, ntodo))
         goto done;
 

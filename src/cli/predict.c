@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/detect_args.h"
 #include "cli/failures.h"
 #include "cli/fsutil.h"
 #include "cli/jsonl.h"
@@ -272,19 +273,7 @@ int cmd_predict(int argc, char **argv)
                      a.line_width, hide_labels, hide_conf);
 
     af_detect_options o;
-    af_detect_options_default(&o);
-    o.conf = (float)a.conf;
-    o.iou = (float)a.iou;
-    o.max_det = a.max_det;
-    o.agnostic = a.agnostic;
-    if (a.imgsz.n) {
-        o.imgsz_h = a.imgsz.v[0];
-        o.imgsz_w = a.imgsz.n > 1 ? a.imgsz.v[1] : a.imgsz.v[0];
-    }
-    if (a.classes.n) {
-        o.classes = a.classes.v;
-        o.nclasses = a.classes.n;
-    }
+    cli_detect_options(&o, a.conf, a.iou, a.max_det, a.agnostic, &a.imgsz, &a.classes);
 
     for (size_t i = 0; i < src.nerrors; i++) {
         fprintf(stderr, "animeface predict: %s\n", src.errors[i]);
