@@ -101,6 +101,9 @@ typedef enum af_precision {
 /* Switches the model's convolutions to bf16, where the CPU runs bf16 natively
  * (avx512_bf16 or AMX, through oneDNN). Elsewhere returns AF_E_UNSUPPORTED with
  * a message naming the CPU's instruction set, and the model stays fp32.
+ * In bf16 the Winograd convolutions run their products in bf16, the stride-1
+ * ones as F(4x4,3x3) whichever of AUTO and FAST was chosen (its bf16 rounding
+ * outweighs F(4x4)'s; DIRECT stays direct). Choose the algorithm first.
  * AF_PRECISION_INT8 needs a model calibrated by `animeface calibrate` (else
  * AF_E_ARG saying so) and runs on any x86-64 with AVX2 (VNNI where present).
  * Call before creating contexts; switching back needs a fresh load. */
@@ -109,8 +112,8 @@ af_precision af_model_get_precision(const af_model *m);
 
 /* Algorithm of the 3x3 convolutions: stride 1 from 32 channels on either side
  * (two thirds of YOLOv8's work), and stride 2 from 64 channels (cin x cout up
- * to 512 x 512), on CPUs whose best oneDNN kernels are AVX2 (elsewhere, and
- * for every other convolution, oneDNN's direct kernels). The stride-2 ones
+ * to 512 x 512), on CPUs with AVX2 and FMA (elsewhere, and for every other
+ * convolution, oneDNN's direct kernels). The stride-2 ones
  * have one Winograd form (a polyphase split, 25 multiplies for 36, rounding
  * like direct's), taken by AUTO and FAST alike. */
 typedef enum af_conv_algo {
@@ -123,7 +126,8 @@ typedef enum af_conv_algo {
                               few 1e-3 px more on background anchors), 4x the 3x3 weight memory */
 } af_conv_algo;
 
-/* Switches the algorithm (either way). Call before creating contexts. */
+/* Switches the algorithm (either way). Call before creating contexts and
+ * before af_model_set_precision (afterwards: AF_E_ARG). */
 af_status af_model_set_conv_algo(af_model *m, af_conv_algo a, af_error *err);
 
 /* Per-thread state: activation buffers and compiled primitives. */

@@ -177,7 +177,7 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "animeface bench: calibrating on the bench input: %s\n", err.msg);
         goto done;
     }
-    if (cli_set_precision("bench", m, precision) || cli_set_conv_algo("bench", m, conv))
+    if (cli_set_numerics("bench", m, precision, conv))
         goto done;
     if (af_forward_create(m, threads, &f, &err)) {
         fprintf(stderr, "animeface bench: %s\n", err.msg);

@@ -32,11 +32,11 @@ int cli_model_sha256(const char *path, char hex[65]);
     "direct (oneDNN only) or fast (stride 1 by Winograd F(4x4,3x3): faster, ~10x the rounding " \
     "error)"
 
-/* --precision: fp32 (nothing to do), bf16 (where the CPU has no bf16, one
- * notice line and fp32) or int8 (a calibrated model; else an error). Returns
- * 0, or 1 after an error line. */
-int cli_set_precision(const char *cmd, af_model *m, const char *precision);
-/* --conv: auto (nothing to do), direct or fast. Returns 0, or 1 after an error line. */
-int cli_set_conv_algo(const char *cmd, af_model *m, const char *algo);
+/* --conv (auto: nothing to do, direct or fast), then --precision (fp32:
+ * nothing to do, bf16: where the CPU has no bf16, one notice line and fp32,
+ * or int8: a calibrated model, else an error), in that order: the narrow
+ * weights are made from the fp32 ones of the chosen algorithm. Either may be
+ * NULL. Returns 0, or 1 after an error line. */
+int cli_set_numerics(const char *cmd, af_model *m, const char *precision, const char *conv);
 
 #endif

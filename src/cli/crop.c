@@ -362,8 +362,7 @@ int cmd_crop(int argc, char **argv)
     }
 
     const char *shown;
-    if (!(m = cli_load_model(a.model, &shown)) || cli_set_precision("crop", m, a.precision) ||
-        cli_set_conv_algo("crop", m, a.conv))
+    if (!(m = cli_load_model(a.model, &shown)) || cli_set_numerics("crop", m, a.precision, a.conv))
         goto done;
     char sha[65];
     if (cli_model_sha256(a.model, sha)) {

@@ -31,7 +31,7 @@ af_model *cli_load_model(const char *path, const char **shown_name)
     return m;
 }
 
-int cli_set_precision(const char *cmd, af_model *m, const char *precision)
+static int set_precision(const char *cmd, af_model *m, const char *precision)
 {
     if (!precision || !strcmp(precision, "fp32") || !strcmp(precision, "f32"))
         return 0;
@@ -60,7 +60,7 @@ int cli_set_precision(const char *cmd, af_model *m, const char *precision)
     return 0;
 }
 
-int cli_set_conv_algo(const char *cmd, af_model *m, const char *algo)
+static int set_conv_algo(const char *cmd, af_model *m, const char *algo)
 {
     af_conv_algo a;
     if (!algo || !strcmp(algo, "auto"))
@@ -80,6 +80,11 @@ int cli_set_conv_algo(const char *cmd, af_model *m, const char *algo)
         return 1;
     }
     return 0;
+}
+
+int cli_set_numerics(const char *cmd, af_model *m, const char *precision, const char *conv)
+{
+    return set_conv_algo(cmd, m, conv) || set_precision(cmd, m, precision);
 }
 
 int cli_model_sha256(const char *path, char hex[65])

@@ -225,8 +225,7 @@ int cmd_predict(int argc, char **argv)
 
     const char *shown;
     af_model *m = cli_load_model(a.model, &shown);
-    if (!m || cli_set_precision("predict", m, a.precision) ||
-        cli_set_conv_algo("predict", m, a.conv)) {
+    if (!m || cli_set_numerics("predict", m, a.precision, a.conv)) {
         af_model_free(m);
         sources_free(&src);
         return 1;

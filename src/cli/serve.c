@@ -78,7 +78,7 @@ int cmd_serve(int argc, char **argv)
     }
     const char *shown;
     af_model *m = cli_load_model(model, &shown);
-    if (!m || cli_set_precision("serve", m, precision) || cli_set_conv_algo("serve", m, conv)) {
+    if (!m || cli_set_numerics("serve", m, precision, conv)) {
         af_model_free(m);
         return 1;
     }

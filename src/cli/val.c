@@ -164,7 +164,7 @@ int cmd_val(int argc, char **argv)
     int rc = 1;
     if (!m)
         goto out_ds;
-    if (cli_set_precision("val", m, precision) || cli_set_conv_algo("val", m, conv)) {
+    if (cli_set_numerics("val", m, precision, conv)) {
         af_model_free(m);
         goto out_ds;
     }

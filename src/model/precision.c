@@ -101,6 +101,10 @@ af_status af_model_set_conv_algo(af_model *m, af_conv_algo a, af_error *err)
     const int tile = a == AF_CONV_ALGO_AUTO ? 2 : a == AF_CONV_ALGO_FAST ? 4 : 0;
     if (m->raw)
         return AF_OK; /* training convolutions have their own kernels */
+    if (m->precision != AF_PRECISION_FP32) /* bf16/int8 weights come from the fp32 ones */
+        return af_fail(err, AF_E_ARG,
+                       "choose the convolution algorithm before the precision (the bf16 and "
+                       "int8 weights are made from the fp32 weights of the chosen algorithm)");
     for (int i = 0; i < m->nconvs; i++) {
         if (!m->convs[i].prepared) /* depthwise (ops/dwconv.h) */
             continue;
