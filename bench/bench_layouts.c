@@ -10,7 +10,8 @@
  * that model loads (e.g. AF_BLK=16 AF_BLK=8), except MODEL=PATH (another
  * checkpoint for this setting), PREC=bf16|int8 (af_model_set_precision) and
  * ACT16=0 (bf16 convs hand activations over in float32:
- * af_forward_set_narrow_activations).
+ * af_forward_set_narrow_activations) and CONV=auto|direct|fast
+ * (af_model_set_conv_algo, before the precision).
  * Prints a table, asserts nothing. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,7 @@ int main(int argc, char **argv)
     af_forward *f[MAXS];
     af_error err = {0};
     for (int s = 0; s < ns; s++) {
-        char buf[256], model[256], prec[16] = "";
+        char buf[256], model[256], prec[16] = "", conv[16] = "auto";
         int act16 = 1;
         snprintf(buf, sizeof buf, "%s", argv[5 + s]);
         snprintf(model, sizeof model, "%s", argv[1]);
@@ -55,6 +56,8 @@ int main(int argc, char **argv)
                 snprintf(model, sizeof model, "%s", eq + 1);
             else if (!strcmp(tok, "PREC"))
                 snprintf(prec, sizeof prec, "%s", eq + 1);
+            else if (!strcmp(tok, "CONV"))
+                snprintf(conv, sizeof conv, "%s", eq + 1);
             else if (!strcmp(tok, "ACT16"))
                 act16 = atoi(eq + 1);
             else
@@ -63,7 +66,11 @@ int main(int argc, char **argv)
         af_precision p = !strcmp(prec, "bf16")   ? AF_PRECISION_BF16
                          : !strcmp(prec, "int8") ? AF_PRECISION_INT8
                                                  : AF_PRECISION_FP32;
-        if (af_model_load(model, &m[s], &err) || af_model_set_precision(m[s], p, &err) ||
+        const af_conv_algo a = !strcmp(conv, "direct") ? AF_CONV_ALGO_DIRECT
+                               : !strcmp(conv, "fast") ? AF_CONV_ALGO_FAST
+                                                       : AF_CONV_ALGO_AUTO;
+        if (af_model_load(model, &m[s], &err) || af_model_set_conv_algo(m[s], a, &err) ||
+            af_model_set_precision(m[s], p, &err) ||
             af_forward_create(m[s], threads, &f[s], &err)) {
             fprintf(stderr, "%s: %s\n", model, err.msg);
             return 1;

@@ -51,11 +51,13 @@ struct af_wino_weights {
 struct af_wino {
     const af_wino_weights *w;
     int bs; /* block size of the activations: 8 (nChw8c) or 16 (nChw16c) */
-    int n, h, wd, oh, ow, th, tw, threads, tb;
+    int n, h, wd, oh, ow, th, tw, threads;
+    int tb, tbr; /* tiles per block; rows per position in V and M: tb rounded up to ROWS */
     long ntiles;
     af_act act;
-    size_t vfloats, mfloats; /* per thread: V [pos][tb][cinp], M [pos][tb][coutp] */
-    size_t v16floats;        /* per thread, bf16 weights: V in bf16 (floats' worth, rounded) */
+    size_t vfloats;   /* per thread: V [pos][tbr][cinp] (float products; else 0) */
+    size_t mfloats;   /* per thread: M [pos][tbr][coutp] */
+    size_t v16floats; /* per thread, bf16 products: V in bf16 instead (floats' worth) */
     float *buf;              /* threads x (V, M, V16) */
 };
 
@@ -251,16 +253,24 @@ void af_wino_weights_free(af_wino_weights *w)
 
 #ifdef AF_HAVE_AVX2_KERNELS
 #define AF_BF16_KERNELS 1
-#define AF_BF16 __attribute__((target("avx512f,avx512bf16")))
+#define AF_BF16 __attribute__((target("avx512f,avx512vl,avx512bf16")))
 #endif
+
+int af_wino_bf16_supported(void)
+{
+#ifdef AF_BF16_KERNELS
+    return af_wino_supported() && __builtin_cpu_supports("avx512bf16") &&
+           __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
+}
 
 af_status af_wino_weights_to_bf16(af_wino_weights *w, af_error *err)
 {
     if (w->u16)
         return AF_OK;
-#ifdef AF_BF16_KERNELS
-    if (!__builtin_cpu_supports("avx512bf16"))
-#endif
+    if (!af_wino_bf16_supported())
         return af_fail(err, AF_E_UNSUPPORTED, "winograd: this CPU lacks avx512_bf16");
     const size_t panels = (size_t)(w->coutp / COLS), n = (size_t)w->nu * panels * w->cinp * COLS;
     if (!(w->u16 = af_alloc64(n * sizeof *w->u16)))
@@ -339,6 +349,41 @@ int af_wino_weights_stride(const af_wino_weights *w)
     return w->stride;
 }
 
+/* Tiles per block: a block's V and M within ~256 KiB (half of a Zen 3 L2),
+ * 12 to 48 tiles (bench_winograd: 12 to 96 run alike within this machine's
+ * noise; fewer keep the buffers small); then evened out so that the blocks
+ * split evenly over the threads, and no smaller than 12 tiles where there are
+ * few (F(4x4) on 20x20: 25), as each block reads all of the weights again.
+ * The kernels take ROWS tiles at a time (a block's last rows are padding):
+ * of the even split and the split rounded up to ROWS, the one whose busiest
+ * thread has the least work (padded rows for the products plus tiles for the
+ * transforms, blocks dealt out in turn). */
+static int block_tiles(long ntiles, int pos, int channels, int threads)
+{
+    int tbmax = 4096 * 16 / pos / channels;
+    tbmax = tbmax < 12 ? 12 : tbmax > 48 ? 48 : tbmax;
+    long nb = (ntiles + tbmax - 1) / tbmax;
+    nb = (nb + threads - 1) / threads * threads;
+    while (nb > threads && (ntiles + nb - 1) / nb < 2 * ROWS)
+        nb -= threads;
+    const long cand[2] = {(ntiles + nb - 1) / nb, round_up((int)((ntiles + nb - 1) / nb), ROWS)};
+    long best = cand[0], best_span = -1;
+    for (int k = 0; k < 2; k++) {
+        long span = 0;
+        for (int t = 0; t < threads; t++) {
+            long work = 0;
+            for (long b = t; b * cand[k] < ntiles; b += threads) {
+                const long n = ntiles - b * cand[k] < cand[k] ? ntiles - b * cand[k] : cand[k];
+                work += round_up((int)n, ROWS) + n;
+            }
+            span = work > span ? work : span;
+        }
+        if (best_span < 0 || span <= best_span)
+            best = cand[k], best_span = span;
+    }
+    return (int)best;
+}
+
 af_status af_wino_create(const af_wino_weights *w, int bs, int n, int h, int width, int threads,
                          af_act act, af_wino **out, af_error *err)
 {
@@ -364,19 +409,12 @@ af_status af_wino_create(const af_wino_weights *w, int bs, int n, int h, int wid
     c->threads = threads;
     c->act = act;
     c->ntiles = (long)n * c->th * c->tw;
-    /* Tiles per block: a block's V and M within ~256 KiB (half of a Zen 3 L2),
-     * 12 to 48 tiles (bench_winograd: 12 to 96 run alike within this machine's
-     * noise; fewer keep the buffers small); then evened out so that the blocks
-     * split evenly over the threads. */
-    int tbmax = 4096 * 16 / w->pos / (w->cinp + w->coutp);
-    tbmax = tbmax < 12 ? 12 : tbmax > 48 ? 48 : tbmax;
-    long nb = (c->ntiles + tbmax - 1) / tbmax;
-    nb = (nb + threads - 1) / threads * threads;
-    long tb = (c->ntiles + nb - 1) / nb;
-    c->tb = round_up((int)tb, ROWS);
-    c->vfloats = (size_t)w->pos * (size_t)c->tb * (size_t)w->cinp;
-    c->mfloats = (size_t)w->pos * (size_t)c->tb * (size_t)w->coutp;
-    c->v16floats = w->u16 ? (c->vfloats / 2 + 15) / 16 * 16 : 0; /* vfloats is even */
+    c->tb = block_tiles(c->ntiles, w->pos, w->cinp + w->coutp, threads);
+    c->tbr = round_up(c->tb, ROWS);
+    const size_t nv = (size_t)w->pos * (size_t)c->tbr * (size_t)w->cinp; /* even: cinp */
+    c->vfloats = w->u16 ? 0 : nv;
+    c->mfloats = (size_t)w->pos * (size_t)c->tbr * (size_t)w->coutp;
+    c->v16floats = w->u16 ? (nv / 2 + 15) / 16 * 16 : 0;
     size_t per, all;
     if (af_add_size(c->vfloats, c->mfloats, &per) || af_add_size(per, c->v16floats, &per) ||
         af_mul_size(per, (size_t)threads, &all) ||
@@ -621,6 +659,15 @@ static AF_BF16 void kernel6x16_bf16(const uint16_t *v, size_t vs, const uint16_t
 }
 #undef BF16_PAIR
 
+/* One tile's transformed input, v[pos][8] floats, to V16 in bf16 (round to
+ * nearest even, as af_bf16_from_f32): position pos at v16 + pos * ps. */
+static AF_BF16 void store_v16(const float *v, int npos, uint16_t *v16, size_t ps)
+{
+    for (int pos = 0; pos < npos; pos++)
+        _mm_storeu_si128((__m128i *)(v16 + (size_t)pos * ps),
+                         (__m128i)_mm256_cvtneps_pbh(_mm256_load_ps(v + pos * 8)));
+}
+
 #endif
 
 static AF_AVX2 inline __m256 silu8(__m256 x)
@@ -749,23 +796,31 @@ static AF_AVX2 void run_block(const af_wino *c, long blk, const float *src, floa
     const int s = w->stride; /* input patch origin: (s m a - 1, s m b - 1) */
     const long t0 = blk * c->tb;
     const int nt = (int)(c->ntiles - t0 < c->tb ? c->ntiles - t0 : c->tb);
-    const size_t vps = (size_t)c->tb * (size_t)w->cinp, mps = (size_t)c->tb * (size_t)w->coutp;
+    const size_t vps = (size_t)c->tbr * (size_t)w->cinp, mps = (size_t)c->tbr * (size_t)w->coutp;
 
     const int m = w->m;
     for (int i = 0; i < nt; i++) {
         const size_t g = (size_t)(t0 + i), b = g / per_img, r = g % per_img;
         const int y0 = s * m * (int)(r / (size_t)c->tw) - 1,
                   x0 = s * m * (int)(r % (size_t)c->tw) - 1;
-        for (int cb = 0; cb < cbi; cb++)
-            in_transform(m, w->t,
-                         src + b * in_img + (size_t)(cb / sub) * hw * bs + (size_t)(cb % sub) * 8,
-                         (size_t)bs, h, wd, y0, x0,
-                         V + (size_t)i * (size_t)w->cinp + (size_t)cb * 8, vps);
+        for (int cb = 0; cb < cbi; cb++) {
+            const float *plane =
+                src + b * in_img + (size_t)(cb / sub) * hw * bs + (size_t)(cb % sub) * 8;
+            const size_t at = (size_t)i * (size_t)w->cinp + (size_t)cb * 8;
+#ifdef AF_BF16_KERNELS
+            if (V16) { /* bf16 products: the transform rounded once, straight from L1 */
+                float v[36 * 8] __attribute__((aligned(32)));
+                in_transform(m, w->t, plane, (size_t)bs, h, wd, y0, x0, v, 8);
+                store_v16(v, w->pos, V16 + at, vps);
+                continue;
+            }
+#endif
+            in_transform(m, w->t, plane, (size_t)bs, h, wd, y0, x0, V + at, vps);
+        }
     }
     const int rows = round_up(nt, ROWS), panels = w->coutp / COLS;
 #ifdef AF_BF16_KERNELS
-    if (w->u16) { /* the products in bf16: V rounded once, two panels per kernel call */
-        af_bf16_from_f32_run(V, V16, c->vfloats);
+    if (V16) { /* the products in bf16, two panels per kernel call */
         const size_t up = (size_t)w->cinp * COLS; /* bf16 per panel */
         for (int pos = 0; pos < w->pos; pos++)
             for (int p = 0; p < panels; p += 2)
@@ -813,7 +868,7 @@ void af_wino_forward(af_wino *c, const float *src, float *dst)
 #pragma omp parallel num_threads(c->threads)
     {
         float *V = c->buf + (size_t)omp_get_thread_num() * per, *M = V + c->vfloats;
-        uint16_t *V16 = (uint16_t *)(M + c->mfloats);
+        uint16_t *V16 = c->v16floats ? (uint16_t *)(M + c->mfloats) : NULL;
         /* dynamic: on a shared VM one core often runs slower for a while; equal static
          * shares then wait for it (yolov8n@640: 53.2 against 55.5 ms, 6 rounds) */
 #pragma omp for schedule(dynamic, 1)

@@ -60,6 +60,8 @@ void af_wino_weights_free(af_wino_weights *w);
 /* Writes the OIHW weights [cout][cin][3][3] back from the transformed ones. */
 void af_wino_weights_oihw(const af_wino_weights *w, float *weight);
 
+/* Whether this build and CPU can run the bf16 products (avx512_bf16). */
+int af_wino_bf16_supported(void);
 /* The products in bf16 (VDPBF16PS, fp32 accumulation) from now on, for the
  * bf16 precision: the transformed weights and, per run, the transformed input
  * rounded to bf16 once (round to nearest even); the transforms themselves
