@@ -272,8 +272,12 @@ static void narrow_case(const golden_case *gc, af_precision prec)
     else
         CHECK_MSG(memcmp(res[0], res[1], nout * sizeof(float)) == 0,
                   "%s: bf16 activations change the output", gc->golden);
+    /* bf16: the stride-1 Winograd convs run F(4x4) with bf16 products
+     * (af_conv_weights_to_bf16), which moves the scores ~2.5x as far as bf16
+     * alone: worst anchor of yolov8n_face on test_priconne 0.020 (F(2x2):
+     * 0.007, oneDNN's direct bf16: 0.008); val mAP50-95 is unchanged */
     const double box_rel = int8 ? 0.04 : 0.01, box_px = int8 ? 2.0 : 0.5,
-                 score_tol = int8 ? 0.15 : 0.02;
+                 score_tol = int8 ? 0.15 : 0.03;
     const float *ref = y->data;
     double worst_box = 0, worst_score = 0;
     int used = 0;

@@ -13,6 +13,7 @@
 #include "ops/concat.h"
 #include "ops/conv.h"
 #include "ops/engine.h"
+#include "ops/pointwise.h"
 #include "ops/pool.h"
 #include "ops/ref.h"
 #include "ops/upsample.h"
@@ -687,6 +688,96 @@ static void test_conv_bf16(void)
     }
     if (!has)
         printf("  bf16: not on this CPU (oneDNN ISA %s): refused, fp32 kept\n", isa);
+    af_engine_free(e);
+}
+
+/* bf16 1x1 convs on ops/pointwise.h (bf16 weights, nChw16c on both sides,
+ * avx512_bf16): against the reference conv run on bf16-rounded input and
+ * weights (float32 sums: only their order differs), for odd channel counts
+ * (padding lanes in and out, one and two 16-channel panels per kernel call),
+ * a last block of pixels shorter than the kernel's 6 rows, a 1x1 image, 1
+ * and 2 threads, and bf16 input and/or output (AF_CONV_SRC_BF16 /
+ * AF_CONV_DST_BF16: the same sums; the output the float one rounded to
+ * nearest even, within one bf16 step for sums that land near a tie). */
+static void test_conv_pointwise_bf16(void)
+{
+    af_engine *e = NULL;
+    af_error err = {0};
+    REQUIRE(af_engine_create(&e, &err) == AF_OK);
+    if (!af_pw_supported() || !af_engine_pointwise(e) || !af_engine_has_bf16(e, NULL)) {
+        af_engine_free(e);
+        SKIP("no avx512_bf16 here (or AF_POINTWISE=0, or oneDNN's ISA capped): path not used");
+    }
+    static const af_conv_desc ds[] = {{32, 32, 1, 1, 0, AF_ACT_SILU}, {48, 80, 1, 1, 0, AF_ACT_SILU},
+                                      {37, 33, 1, 1, 0, AF_ACT_NONE}, {384, 256, 1, 1, 0, AF_ACT_SILU},
+                                      {16, 1, 1, 1, 0, AF_ACT_NONE}};
+    static const int shapes[][3] = {{2, 13, 11}, {1, 1, 1}, {1, 7, 7}};
+    const af_layout bl = AF_LAYOUT_BLK16;
+    for (size_t k = 0; k < sizeof ds / sizeof ds[0]; k++)
+        for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+            const af_conv_desc *d = &ds[k];
+            const int n = shapes[sh][0], h = shapes[sh][1], w = shapes[sh][2];
+            const size_t nw = (size_t)d->cout * d->cin, ni = (size_t)n * h * w * d->cin,
+                         no = (size_t)n * h * w * d->cout, nbi = af_blk_elems(16, n, h, w, d->cin),
+                         nbo = af_blk_elems(16, n, h, w, d->cout);
+            float *wt = t_rand_buf(nw, 0.3f), *bias = t_rand_buf((size_t)d->cout, 0.5f),
+                  *x = t_rand_buf(ni, 1.0f), *wr = malloc(nw * sizeof *wr),
+                  *xr = malloc(ni * sizeof *xr), *want = malloc(no * sizeof *want),
+                  *got = malloc(no * sizeof *got), *xb = malloc(nbi * sizeof *xb),
+                  *yb = malloc(nbo * sizeof *yb);
+            uint16_t *x16 = malloc(nbi * sizeof *x16), *y16 = malloc(nbo * sizeof *y16);
+            REQUIRE(wt && bias && x && wr && xr && want && got && xb && yb && x16 && y16);
+            for (size_t i = 0; i < nw; i++)
+                wr[i] = af_bf16_to_f32(af_bf16_from_f32(wt[i]));
+            for (size_t i = 0; i < ni; i++)
+                xr[i] = af_bf16_to_f32(af_bf16_from_f32(x[i]));
+            af_conv_ref(d, wr, bias, n, h, w, xr, want);
+            af_nhwc_to_blk(16, n, h, w, d->cin, x, xb);
+            af_bf16_from_f32_array(xb, x16, nbi, 1);
+            af_conv_weights *cw = NULL;
+            REQUIRE(af_conv_weights_create_for(e, d, wt, bias, bl, bl, &cw, &err) == AF_OK);
+            CHECK_MSG(af_conv_weights_to_bf16(cw, &err) == AF_OK, "%s", err.msg);
+            for (int io = 0; io < 4; io++) {
+                const int flags = (io & 1 ? AF_CONV_SRC_BF16 : 0) | (io & 2 ? AF_CONV_DST_BF16 : 0);
+                af_conv *c = NULL;
+                REQUIRE(af_conv_create_io(e, cw, n, h, w, 1 + io % 2, bl, bl, flags, NULL, 0, &c,
+                                          &err) == AF_OK);
+                CHECK(af_conv_get_path(c) == AF_CONV_POINTWISE);
+                for (size_t i = 0; i < nbo; i++)
+                    yb[i] = NAN, y16[i] = 0xffff;
+                CHECK_MSG(af_conv_forward(c, io & 1 ? (const void *)x16 : xb,
+                                          io & 2 ? (void *)y16 : yb, &err) == AF_OK,
+                          "%s", err.msg);
+                if (io & 2)
+                    for (size_t i = 0; i < nbo; i++)
+                        yb[i] = af_bf16_to_f32(y16[i]);
+                af_blk_to_nhwc(16, n, h, w, d->cout, yb, got, 1);
+                size_t off = 0;
+                double worst = 0;
+                for (size_t i = 0; i < no; i++) {
+                    const float r = io & 2 ? af_bf16_to_f32(af_bf16_from_f32(want[i])) : want[i];
+                    const double dv = fabs((double)got[i] - r);
+                    off += !(dv <= 1e-4 + fabs(r) * (io & 2 ? 1.0 / 128 : 1e-5));
+                    worst = dv > worst ? dv : worst;
+                }
+                /* the padding lanes of the last output block: zeros */
+                size_t pad = 0;
+                if (d->cout % 16)
+                    for (int b = 0; b < n; b++)
+                        for (size_t p = 0; p < (size_t)h * w; p++)
+                            for (int l = d->cout % 16; l < 16; l++)
+                                pad += yb[b * (nbo / n) + ((size_t)(d->cout / 16) * h * w + p) * 16 +
+                                          l] != 0.0f;
+                printf("  pointwise bf16 %3d->%3d %dx%dx%d io %d: max abs %.2e (%s)\n", d->cin,
+                       d->cout, n, h, w, flags, worst, af_conv_impl(c));
+                CHECK_MSG(off == 0 && pad == 0, "%zu of %zu outputs off, %zu padding lanes not 0",
+                          off, no, pad);
+                af_conv_free(c);
+            }
+            af_conv_weights_free(cw);
+            free(wt), free(bias), free(x), free(wr), free(xr), free(want), free(got), free(xb);
+            free(yb), free(x16), free(y16);
+        }
     af_engine_free(e);
 }
 
@@ -1482,6 +1573,7 @@ int main(void)
     RUN(test_conv_bf16);
     RUN(test_conv_winograd_bf16);
     RUN(test_conv_winograd_bf16_f4_exact);
+    RUN(test_conv_pointwise_bf16);
     RUN(test_conv_int8);
     return t_summary();
 }

@@ -26,6 +26,7 @@
 #include "ops/bf16.h"
 #include "ops/blocked.h"
 #include "ops/ref.h"
+#include "ops/pointwise.h"
 #include "ops/winograd.h"
 
 #define AF_CONV_MAX_CH 65536
@@ -50,6 +51,7 @@ struct af_conv_weights {
                              * weights format (quantized afresh into it) */
     af_layout src_layout, dst_layout; /* the activations wmd was chosen for */
     af_wino_weights *wino;  /* Winograd weights instead of wbuf (3x3 s1, blocked) */
+    af_pw_weights *pw;      /* bf16 1x1 weights of ops/pointwise.h besides wbuf (nChw16c) */
 };
 
 struct af_conv {
@@ -76,6 +78,7 @@ struct af_conv {
     af_layout src_layout, dst_layout;
     float *ref_src, *ref_dst; /* REF path on other layouts: NHWC copies for the naive loops */
     af_wino *wino;            /* WINOGRAD path */
+    af_pw *pw;                /* POINTWISE path */
 };
 
 static af_status dnnl_err(af_error *err, const char *what, dnnl_status_t st)
@@ -444,6 +447,27 @@ fail:
     return rc;
 }
 
+/* bf16 1x1 convs between nChw16c activations also get the weights of
+ * ops/pointwise.h (from the float ones, as oneDNN's bf16 copy is). */
+static af_status pointwise_weights(af_conv_weights *w, af_error *err)
+{
+    const af_conv_desc *d = &w->d;
+    if (d->k != 1 || d->stride != 1 || d->pad != 0 || w->src_layout != AF_LAYOUT_BLK16 ||
+        w->dst_layout != AF_LAYOUT_BLK16 || !af_engine_pointwise(w->e) || !af_pw_supported())
+        return AF_OK;
+    dnnl_memory_desc_t umd;
+    dnnl_status_t st = oihw_md(d, &umd);
+    if (st)
+        return dnnl_err(err, "describing the OIHW weights", st);
+    float *oihw = NULL;
+    af_status rc = alloc_reordered(af_engine_dnnl(w->e), &w->wmd, w->wbuf, &umd,
+                                   (void **)&oihw, err);
+    if (!rc)
+        rc = af_pw_weights_create(d->cin, d->cout, oihw, w->bias, &w->pw, err);
+    free(oihw);
+    return rc;
+}
+
 af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err)
 {
     if (w->bf16)
@@ -478,6 +502,8 @@ af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err)
         return af_fail(err, AF_E_UNSUPPORTED, "conv: oneDNN has no bf16 kernel on this CPU");
     if (st)
         return dnnl_err(err, "querying the bf16 convolution's weights format", st);
+    if ((rc = pointwise_weights(w, err)))
+        return rc;
     void *buf;
     if ((rc = alloc_reordered(eng, &w->wmd, w->wbuf, &tmd, &buf, err)))
         return rc;
@@ -663,6 +689,7 @@ void af_conv_weights_free(af_conv_weights *w)
     free(w->oihw32);
     free(w->q8);
     af_wino_weights_free(w->wino);
+    af_pw_weights_free(w->pw);
     free(w);
 }
 
@@ -798,6 +825,16 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
     const void *swbuf = w->wbuf;
     dnnl_memory_desc_t umd;
     float *oihw = NULL;
+    if (w->pw && !naive && src_layout == AF_LAYOUT_BLK16 && dst_layout == AF_LAYOUT_BLK16) {
+        c->path = AF_CONV_POINTWISE; /* bf16 weights: io is bf16 or none (checked above) */
+        if (c->threads <= 0)
+            c->threads = af_engine_max_threads(e);
+        snprintf(c->impl, sizeof c->impl, "pointwise:avx512_bf16");
+        if ((rc = af_pw_create(w->pw, n, h, width, c->threads, d->act, &c->pw, err)))
+            goto fail_early;
+        *out = c;
+        return AF_OK;
+    }
     if (w->wino) {
         /* the Winograd kernels read and write float: narrow activations (io) take
          * the oneDNN path below on the weights turned back to OIHW */
@@ -1067,6 +1104,11 @@ static af_status forward_f(af_conv *c, const void *src, void *dst, af_error *err
         af_wino_forward(c->wino, src, dst);
         return AF_OK;
     }
+    if (c->path == AF_CONV_POINTWISE) {
+        af_pw_forward(c->pw, src, (c->io & AF_CONV_SRC_BF16) != 0, dst,
+                      (c->io & AF_CONV_DST_BF16) != 0);
+        return AF_OK;
+    }
     if (c->path == AF_CONV_REF) {
         const float *wt = c->own_w ? (const float *)c->own_w : (const float *)c->w->wbuf;
         const af_conv_desc *d = &c->w->d;
@@ -1145,6 +1187,7 @@ void af_conv_free(af_conv *c)
     free(c->ref_src);
     free(c->ref_dst);
     af_wino_free(c->wino);
+    af_pw_free(c->pw);
     free(c);
 }
 

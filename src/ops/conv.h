@@ -141,7 +141,8 @@ typedef enum af_conv_path {
     AF_CONV_DNNL_SHARED = 0, /* oneDNN, using the shared prepared weights */
     AF_CONV_DNNL_PRIVATE,    /* oneDNN, weights reordered again for this shape */
     AF_CONV_REF,             /* oneDNN refused the shape: naive loops */
-    AF_CONV_WINOGRAD         /* ops/winograd.h (3x3 stride 1 or 2, blocked, AVX2) */
+    AF_CONV_WINOGRAD,        /* ops/winograd.h (3x3 stride 1 or 2, blocked, AVX2) */
+    AF_CONV_POINTWISE        /* ops/pointwise.h (1x1, bf16 weights, nChw16c, avx512_bf16) */
 } af_conv_path;
 
 /* oneDNN implementation name (e.g. "jit:avx2"), "ref:naive" on the fallback,

@@ -23,6 +23,7 @@ struct af_engine {
     int blk;          /* block size of the blocked activations: 8 or 16 */
     int blk_forced;   /* set by AF_BLK rather than asked of oneDNN */
     int no_winograd;  /* AF_WINOGRAD=0 */
+    int no_pointwise; /* AF_POINTWISE=0 */
     void (*omp_set_num_threads)(int);
     int (*omp_get_max_threads)(void);
 };
@@ -77,6 +78,8 @@ af_status af_engine_create(af_engine **out, af_error *err)
     }
     const char *wino = getenv("AF_WINOGRAD");
     e->no_winograd = wino && !strcmp(wino, "0");
+    const char *pw = getenv("AF_POINTWISE");
+    e->no_pointwise = pw && !strcmp(pw, "0");
     /* POSIX allows converting dlsym's object pointer to a function pointer. */
     void *set = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
     void *get = dlsym(RTLD_DEFAULT, "omp_get_max_threads");
@@ -141,6 +144,11 @@ int af_engine_blk_forced(const af_engine *e)
 int af_engine_winograd(const af_engine *e)
 {
     return !e->no_winograd;
+}
+
+int af_engine_pointwise(const af_engine *e)
+{
+    return !e->no_pointwise;
 }
 
 int af_engine_has_bf16(const af_engine *e, const char **isa)

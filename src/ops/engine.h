@@ -44,6 +44,10 @@ int af_engine_blk_forced(const af_engine *e);
  * comparisons; `--conv direct` does the same per model). The CPU check
  * itself is af_wino_supported's. */
 int af_engine_winograd(const af_engine *e);
+/* Whether bf16 1x1 convs between nChw16c activations may run on
+ * ops/pointwise.h instead of oneDNN's kernels: yes, unless the environment
+ * sets AF_POINTWISE=0 (for comparisons). The CPU check is af_pw_supported's. */
+int af_engine_pointwise(const af_engine *e);
 
 /* Name of a oneDNN status code ("out_of_memory", "unimplemented", ...). */
 const char *af_dnnl_status_name(int status);

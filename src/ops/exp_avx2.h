@@ -31,6 +31,13 @@ static AF_AVX2 inline __m256 exp8(__m256 x)
     return _mm256_mul_ps(y, _mm256_castsi256_ps(_mm256_slli_epi32(e, 23)));
 }
 
+/* SiLU, x / (1 + exp(-x)), on 8 floats. */
+static AF_AVX2 inline __m256 silu8(__m256 x)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(x, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
 static inline int af_have_avx2(void)
 {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

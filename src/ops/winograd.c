@@ -27,6 +27,7 @@
 #include "ops/bf16.h"
 #include "ops/blocked.h"
 #include "ops/exp_avx2.h"
+#include "ops/gemm_bf16.h"
 
 #define ROWS 6  /* tiles per kernel call */
 #define COLS 16 /* output channels per kernel call (a panel) */
@@ -276,10 +277,8 @@ af_status af_wino_weights_to_bf16(af_wino_weights *w, af_error *err)
     if (!(w->u16 = af_alloc64(n * sizeof *w->u16)))
         return af_fail(err, AF_E_NOMEM, "winograd: out of memory for the bf16 weights");
     for (size_t q = 0; q < (size_t)w->nu * panels; q++) /* one K x COLS panel at a time */
-        for (int k = 0; k < w->cinp; k++)
-            for (int c = 0; c < COLS; c++)
-                w->u16[q * (size_t)w->cinp * COLS + ((size_t)(k / 2) * COLS + c) * 2 + k % 2] =
-                    af_bf16_from_f32(w->u[(q * (size_t)w->cinp + (size_t)k) * COLS + c]);
+        af_bf16_pack_panels(w->u + q * (size_t)w->cinp * COLS, COLS, 1, w->cinp, COLS,
+                            w->u16 + q * (size_t)w->cinp * COLS);
     /* the float copy goes: half the memory (x6@1280 in bf16: 1.9 -> ~1.3 GB peak);
      * u_at reads the bf16 values where the float ones are asked for */
     free(w->u);
@@ -604,60 +603,6 @@ static AF_AVX2 void kernel6x16(const float *v, size_t vs, const float *u, int K,
 }
 
 #ifdef AF_BF16_KERNELS
-/* The bf16 products (af_wino_weights_to_bf16): m[r][0..32) = sum_k v[r][k]
- * u[k][0..32) for 6 rows r, two panels of 16 output channels (the second at
- * u + ustride), by VDPBF16PS on input channel pairs (fp32 accumulation): v
- * rows vs bf16 apart, each panel [K/2][16][2] bf16, m rows ms floats apart.
- * kernel6x16_bf16: one panel. Written out so that the 12 (6) accumulators
- * stay in registers. */
-#define BF16_PAIR(r) _mm512_set1_epi32(load_pair(v + (size_t)(r) * vs + 2 * (size_t)k2))
-
-static inline int32_t load_pair(const uint16_t *p)
-{
-    int32_t x;
-    memcpy(&x, p, sizeof x);
-    return x;
-}
-
-static AF_BF16 void kernel6x32_bf16(const uint16_t *v, size_t vs, const uint16_t *u,
-                                    size_t ustride, int K, float *m, size_t ms)
-{
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (int k2 = 0; k2 < K / 2; k2++) {
-        const __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)(u + (size_t)k2 * 32)),
-                       b1 = (__m512bh)_mm512_load_si512(
-                           (const void *)(u + ustride + (size_t)k2 * 32));
-        __m512bh a;
-#define ROW(r)                                                                                     \
-    a = (__m512bh)BF16_PAIR(r);                                                                    \
-    c##r##0 = _mm512_dpbf16_ps(c##r##0, a, b0);                                                    \
-    c##r##1 = _mm512_dpbf16_ps(c##r##1, a, b1);
-        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
-#undef ROW
-    }
-#define STORE(r)                                                                                   \
-    _mm512_storeu_ps(m + (size_t)(r) * ms, c##r##0);                                               \
-    _mm512_storeu_ps(m + (size_t)(r) * ms + 16, c##r##1);
-    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
-#undef STORE
-}
-
-static AF_BF16 void kernel6x16_bf16(const uint16_t *v, size_t vs, const uint16_t *u, int K,
-                                    float *m, size_t ms)
-{
-    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-    for (int k2 = 0; k2 < K / 2; k2++) {
-        const __m512bh b = (__m512bh)_mm512_load_si512((const void *)(u + (size_t)k2 * 32));
-#define ROW(r) c##r = _mm512_dpbf16_ps(c##r, (__m512bh)BF16_PAIR(r), b);
-        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
-#undef ROW
-    }
-#define STORE(r) _mm512_storeu_ps(m + (size_t)(r) * ms, c##r);
-    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)
-#undef STORE
-}
-#undef BF16_PAIR
 
 /* One tile's transformed input, v[pos][8] floats, to V16 in bf16 (round to
  * nearest even, as af_bf16_from_f32): position pos at v16 + pos * ps. */
@@ -669,12 +614,6 @@ static AF_BF16 void store_v16(const float *v, int npos, uint16_t *v16, size_t ps
 }
 
 #endif
-
-static AF_AVX2 inline __m256 silu8(__m256 x)
-{
-    const __m256 one = _mm256_set1_ps(1.0f);
-    return _mm256_div_ps(x, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
-}
 
 /* The 2x2 outputs at (y0, x0) of one 8-channel plane from the 16 products
  * m[pos * ps]: A^T M A plus bias, activation; only pixels inside the image. */
@@ -830,10 +769,10 @@ static AF_AVX2 void run_block(const af_wino *c, long blk, const float *src, floa
                                         ((size_t)w->upos[pos] * (size_t)panels + (size_t)p) * up;
                     float *mr = M + pos * mps + (size_t)r * (size_t)w->coutp + (size_t)p * COLS;
                     if (panels - p > 1)
-                        kernel6x32_bf16(vr, (size_t)w->cinp, u, up, w->cinp, mr,
+                        af_gemm6x32_bf16(vr, (size_t)w->cinp, u, up, w->cinp, mr,
                                         (size_t)w->coutp);
                     else
-                        kernel6x16_bf16(vr, (size_t)w->cinp, u, w->cinp, mr, (size_t)w->coutp);
+                        af_gemm6x16_bf16(vr, (size_t)w->cinp, u, w->cinp, mr, (size_t)w->coutp);
                 }
     } else
 #else
