@@ -633,7 +633,11 @@ static void test_conv_bf16(void)
                 af_conv_weights *bw = NULL;
                 REQUIRE(xin && y &&
                         af_conv_weights_create_for(e, d, wt, bias, sl, bl, &bw, &err) == AF_OK);
+                /* oneDNN's direct bf16 kernels (else a 3x3 stride-1 conv from 16
+                 * channels goes to bf16 Winograd: test_conv_winograd_bf16*) */
+                CHECK(af_conv_weights_set_winograd(bw, 0, &err) == AF_OK);
                 CHECK_MSG(af_conv_weights_to_bf16(bw, &err) == AF_OK, "%s", err.msg);
+                CHECK(af_conv_weights_winograd(bw) == 0); /* direct asked: direct kept */
                 if (sl == AF_LAYOUT_NCHW)
                     af_nhwc_to_nchw(1, h, w, d->cin, src, xin, 1);
                 else
@@ -1505,7 +1509,10 @@ static void test_conv_winograd_bf16_f4_exact(void)
         af_engine_free(e);
         SKIP("no bf16 (avx512_bf16, oneDNN's ISA) or Winograd off here: path not used");
     }
-    static const af_conv_desc ds[] = {{64, 48, 3, 1, 1, AF_ACT_SILU}, {37, 33, 3, 1, 1, AF_ACT_NONE}};
+    /* 16 -> 24: direct in float32 (under Winograd's 32 channels), F(4x4) in bf16 */
+    static const af_conv_desc ds[] = {{64, 48, 3, 1, 1, AF_ACT_SILU},
+                                      {37, 33, 3, 1, 1, AF_ACT_NONE},
+                                      {16, 24, 3, 1, 1, AF_ACT_SILU}};
     for (size_t k = 0; k < sizeof ds / sizeof ds[0]; k++)
         for (int bs = 8; bs <= 16; bs += 8) {
             const af_conv_desc *d = &ds[k];

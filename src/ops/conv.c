@@ -52,6 +52,7 @@ struct af_conv_weights {
     af_layout src_layout, dst_layout; /* the activations wmd was chosen for */
     af_wino_weights *wino;  /* Winograd weights instead of wbuf (3x3 s1, blocked) */
     af_pw_weights *pw;      /* bf16 1x1 weights of ops/pointwise.h besides wbuf (nChw16c) */
+    int direct;             /* af_conv_weights_set_winograd(w, 0) was asked: no Winograd */
 };
 
 struct af_conv {
@@ -391,6 +392,8 @@ static int winograd_applies(const af_engine *e, const af_conv_desc *d, af_layout
     return af_layout_blk(src) && src == dst && af_conv_winograd_suits(e, d);
 }
 
+static af_status switch_winograd(af_conv_weights *w, int m, af_error *err);
+
 /* The OIHW weights of Winograd weights, in a new buffer. */
 static af_status wino_oihw(const af_conv_weights *w, float **out, af_error *err)
 {
@@ -480,10 +483,18 @@ af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err)
      * pixel and channel where F(2x2) transforms 4 (and multiplies 4x less than
      * direct where F(2x2) does 2.25x). yolov8n_face@640, 2 threads, AMD EPYC
      * Zen 5: 25.0 -> 23.3 ms; val mAP50-95 0.426 either way (fp32 0.426). */
-    if (w->wino && af_engine_has_bf16(w->e, NULL) && af_wino_bf16_supported()) {
+    const af_conv_desc *d = &w->d;
+    /* and so do stride-1 ones from 16 channels, which stay direct in float32
+     * (model.2's bottleneck of yolov8n@640: 0.43 -> 0.34 ms each), unless the
+     * caller chose direct kernels */
+    const int f4_16 = !w->wino && !w->direct && d->stride == 1 && d->cin >= 16 &&
+                      d->cout >= 16 && d->k == 3 && d->pad == 1 && af_layout_blk(w->src_layout) &&
+                      w->src_layout == w->dst_layout && af_engine_winograd(w->e) &&
+                      af_wino_supported();
+    if ((w->wino || f4_16) && af_engine_has_bf16(w->e, NULL) && af_wino_bf16_supported()) {
         af_status rc = AF_OK; /* the engine's bf16 follows oneDNN's ISA cap */
-        if (af_wino_weights_stride(w->wino) == 1 && af_wino_weights_tile(w->wino) == 2)
-            rc = af_conv_weights_set_winograd(w, 4, err);
+        if (f4_16 || (af_wino_weights_stride(w->wino) == 1 && af_wino_weights_tile(w->wino) == 2))
+            rc = switch_winograd(w, 4, err);
         if (!rc)
             rc = af_wino_weights_to_bf16(w->wino, err);
         if (rc)
@@ -630,6 +641,7 @@ af_status af_conv_weights_set_winograd(af_conv_weights *w, int m, af_error *err)
         return af_fail(err, AF_E_ARG, "conv: no Winograd F(%dx%d, 3x3)", m, m);
     if (m && w->d.stride == 2)
         m = 2; /* the one stride-2 form */
+    w->direct = m == 0;
     const int cur = af_conv_weights_winograd(w);
     if (m == cur || (m && (w->bf16 || w->int8 || !winograd_applies(w->e, &w->d, w->src_layout,
                                                         w->dst_layout))))
@@ -641,6 +653,17 @@ af_status af_conv_weights_set_winograd(af_conv_weights *w, int m, af_error *err)
             return rc;
         return af_conv_weights_to_bf16(w, err);
     }
+    return switch_winograd(w, m, err);
+}
+
+/* Float weights to Winograd F(m x m) (m 2 or 4; 2 at stride 2) or, m 0, to
+ * oneDNN's kernels, whichever they are now. */
+static af_status switch_winograd(af_conv_weights *w, int m, af_error *err)
+{
+    const int cur = af_conv_weights_winograd(w);
+    if (m == cur)
+        return AF_OK;
+    af_status rc;
     float *oihw = NULL;
     if (cur) {
         rc = wino_oihw(w, &oihw, err);
