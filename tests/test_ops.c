@@ -946,8 +946,9 @@ static size_t nhwc_at(int c_total, int h, int w, int b, int c, int y, int x)
 static void test_blocked_layout(void)
 {
     /* the last two are big enough for the conversions to split over threads */
-    static const int shapes[][4] = {{1, 3, 5, 8},    {2, 4, 3, 13},  {1, 1, 1, 1},
-                                    {3, 2, 7, 24},   {2, 61, 47, 13}, {1, 257, 131, 3}};
+    static const int shapes[][4] = {{1, 3, 5, 8},    {2, 4, 3, 13},   {1, 1, 1, 1},
+                                    {3, 2, 7, 24},   {2, 3, 19, 3},   {2, 61, 47, 13},
+                                    {1, 257, 131, 3}};
     for (size_t t = 0; t < 2 * sizeof shapes / sizeof shapes[0]; t++) {
         const int bs = blk_sizes[t % 2], *sh = shapes[t / 2];
         int n = sh[0], h = sh[1], w = sh[2], c = sh[3];

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "ops/exp_avx2.h" /* AF_AVX2 */
+
 void af_nhwc_to_blk(int blk, int n, int h, int w, int c, const float *src, float *dst)
 {
     const size_t hw = (size_t)h * w;
@@ -47,6 +49,40 @@ void af_blk_to_nhwc(int blk, int n, int h, int w, int c, const float *src, float
     }
 }
 
+#ifdef AF_HAVE_AVX2_KERNELS
+/* 8 RGB pixels (24 floats at s) to 8 values of each plane (d, d + hw, d +
+ * 2 hw): per plane, two blends gather its values (at positions 0/3/6 of the
+ * first vector, 1/4/7 of the second, 2/5 of the third, rotated per plane)
+ * and one permutation orders them. */
+static AF_AVX2 void rgb8_to_planes(const float *s, float *d, size_t hw)
+{
+    const __m256 a = _mm256_loadu_ps(s), b = _mm256_loadu_ps(s + 8), c = _mm256_loadu_ps(s + 16);
+    const __m256 r = _mm256_blend_ps(_mm256_blend_ps(a, b, 0x92), c, 0x24),
+                 g = _mm256_blend_ps(_mm256_blend_ps(a, b, 0x24), c, 0x49),
+                 bl = _mm256_blend_ps(_mm256_blend_ps(a, b, 0x49), c, 0x92);
+    _mm256_storeu_ps(d, _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5)));
+    _mm256_storeu_ps(d + hw,
+                     _mm256_permutevar8x32_ps(g, _mm256_setr_epi32(1, 4, 7, 2, 5, 0, 3, 6)));
+    _mm256_storeu_ps(d + 2 * hw,
+                     _mm256_permutevar8x32_ps(bl, _mm256_setr_epi32(2, 5, 0, 3, 6, 1, 4, 7)));
+}
+#endif
+
+/* One image row of af_nhwc_to_nchw: s the row's pixels, d its place in the
+ * first plane. */
+static void row_to_planes(const float *s, float *d, int w, int c, size_t hw)
+{
+    int x = 0;
+#ifdef AF_HAVE_AVX2_KERNELS
+    if (c == 3 && af_have_avx2()) /* an RGB image: the network input */
+        for (; x + 8 <= w; x += 8)
+            rgb8_to_planes(s + (size_t)x * 3, d + x, hw);
+#endif
+    for (; x < w; x++)
+        for (int ch = 0; ch < c; ch++)
+            d[(size_t)ch * hw + (size_t)x] = s[(size_t)x * (size_t)c + (size_t)ch];
+}
+
 void af_nhwc_to_nchw(int n, int h, int w, int c, const float *src, float *dst, int threads)
 {
     const size_t hw = (size_t)h * w;
@@ -55,11 +91,8 @@ void af_nhwc_to_nchw(int n, int h, int w, int c, const float *src, float *dst, i
     if (hw * (size_t)n * (size_t)c > 65536)
     for (long r = 0; r < (long)n * h; r++) {
         const size_t b = (size_t)r / (size_t)h, y = (size_t)r % (size_t)h;
-        const float *s = src + (b * hw + y * (size_t)w) * (size_t)c;
-        float *d = dst + b * (size_t)c * hw + y * (size_t)w;
-        for (int x = 0; x < w; x++)
-            for (int ch = 0; ch < c; ch++)
-                d[(size_t)ch * hw + (size_t)x] = s[(size_t)x * (size_t)c + (size_t)ch];
+        row_to_planes(src + (b * hw + y * (size_t)w) * (size_t)c,
+                      dst + b * (size_t)c * hw + y * (size_t)w, w, c, hw);
     }
 }
 
