@@ -58,6 +58,9 @@ typedef struct af_train_args {
     int max_batches;       /* stop each epoch after this many batches (0: all; for tests) */
     af_aug_hyp aug;
     int resume;            /* continue the run in save_dir from weights/last.state.safetensors */
+    int bf16;              /* convolutions in bf16 (bf16 operands, float32 accumulation,
+                            * results and master weights) where the CPU has avx512_bf16 or AMX;
+                            * float32 elsewhere (0: float32) */
 } af_train_args;
 
 /* ultralytics' cfg/default.yaml values. */

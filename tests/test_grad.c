@@ -11,6 +11,8 @@
 #include "testutil.h"
 
 #include "ops/act.h"
+#include "core/tensor.h"
+#include "ops/bf16.h"
 #include "ops/batchnorm.h"
 #include "ops/concat.h"
 #include "ops/conv_train.h"
@@ -170,11 +172,29 @@ static void fill_desc(const shape *s, af_conv_desc *d)
     d->act = AF_ACT_NONE;
 }
 
-static void test_conv_vs_ref(void)
+static float *bf16_round(const float *a, size_t n)
+{
+    float *r = malloc(n * sizeof *r);
+    if (r)
+        for (size_t i = 0; i < n; i++)
+            r[i] = af_bf16_to_f32(af_bf16_from_f32(a[i]));
+    return r;
+}
+
+/* The training object against the naive references on every shape: y, dx,
+ * dw and db within 1e-5 of the largest value. bf16 (af_conv_train_create_bf16,
+ * where oneDNN has bf16 kernels): the references run on the operands rounded
+ * to bf16 as documented (forward: x and w; backward-data: dy and w;
+ * backward-weights and bias: x and dy), so the same bound checks the
+ * rounding; a shape without a bf16 kernel (or a CPU without bf16) runs
+ * float32 and is held to the float32 references. */
+static void conv_vs_ref(int bf16)
 {
     af_engine *e = NULL;
     REQUIRE(af_engine_create(&e, NULL) == AF_OK);
+    const int has = af_engine_has_bf16(e, NULL);
     double worst[4] = {0, 0, 0, 0};
+    int ran16 = 0;
     for (size_t si = 0; si < sizeof conv_shapes / sizeof conv_shapes[0]; si++) {
         const shape *s = &conv_shapes[si];
         af_conv_desc d;
@@ -190,38 +210,65 @@ static void test_conv_vs_ref(void)
               *dbr = calloc(s->cout, 4);
         af_conv_train *c = NULL;
         af_error err = {0};
-        af_status rc = af_conv_train_create(e, &d, s->bias, s->n, s->h, s->w, 1, &c, &err);
+        af_status rc =
+            (bf16 ? af_conv_train_create_bf16 : af_conv_train_create)(
+                e, &d, s->bias, s->n, s->h, s->w, bf16 ? 2 : 1, &c, &err);
         CHECK_MSG(rc == AF_OK, "%s", err.msg);
         if (rc == AF_OK) {
+            const int b16 = af_conv_train_is_bf16(c);
+            CHECK(!b16 || (bf16 && has));
+            ran16 += b16;
+            float *xr = b16 ? bf16_round(x, nx) : x, *wr = b16 ? bf16_round(wt, nw) : wt,
+                  *dyr = b16 ? bf16_round(dy, ny) : dy;
+            REQUIRE(xr && wr && dyr);
             int a, bb;
             af_conv_train_out_hw(c, &a, &bb);
             CHECK(a == oh && bb == ow);
             CHECK(af_conv_train_forward(c, x, wt, b, y, &err) == AF_OK);
             CHECK(af_conv_train_backward(c, x, wt, dy, dx, dw, s->bias ? db : NULL, &err) ==
                   AF_OK);
-            af_conv_train_forward_ref(&d, s->n, s->h, s->w, x, wt, s->bias ? b : NULL, yr);
-            af_conv_bwd_data_ref(&d, s->n, s->h, s->w, wt, dy, dxr);
-            af_conv_bwd_weights_ref(&d, s->n, s->h, s->w, x, dy, dwr, dbr);
+            af_conv_train_forward_ref(&d, s->n, s->h, s->w, xr, wr, s->bias ? b : NULL, yr);
+            af_conv_bwd_data_ref(&d, s->n, s->h, s->w, wr, dyr, dxr);
+            af_conv_bwd_weights_ref(&d, s->n, s->h, s->w, xr, dyr, dwr, dbr);
             double e0 = scaled_err(y, yr, ny), e1 = scaled_err(dx, dxr, nx),
                    e2 = scaled_err(dw, dwr, nw), e3 = s->bias ? scaled_err(db, dbr, s->cout) : 0;
             CHECK_MSG(e0 < 1e-5 && e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-5,
-                      "shape %zu: fwd %.2g dx %.2g dw %.2g db %.2g", si, e0, e1, e2, e3);
+                      "shape %zu (%s): fwd %.2g dx %.2g dw %.2g db %.2g", si,
+                      b16 ? "bf16" : "fp32", e0, e1, e2, e3);
             double ev[4] = {e0, e1, e2, e3};
             for (int i = 0; i < 4; i++)
                 if (ev[i] > worst[i])
                     worst[i] = ev[i];
             if (si == 6 || si == 13)
-                fprintf(stderr, "  conv %d->%d k%d s%d: fwd %s, bwd-data %s, bwd-weights %s\n",
-                        s->cin, s->cout, s->k, s->s, af_conv_train_impl(c, 0),
-                        af_conv_train_impl(c, 1), af_conv_train_impl(c, 2));
+                fprintf(stderr, "  %sconv %d->%d k%d s%d: fwd %s, bwd-data %s, bwd-weights %s\n",
+                        b16 ? "bf16 " : "", s->cin, s->cout, s->k, s->s,
+                        af_conv_train_impl(c, 0), af_conv_train_impl(c, 1),
+                        af_conv_train_impl(c, 2));
+            if (b16)
+                free(xr), free(wr), free(dyr);
         }
         af_conv_train_free(c);
         free(x), free(wt), free(b), free(dy), free(y), free(yr), free(dx), free(dxr);
         free(dw), free(dwr), free(db), free(dbr);
     }
-    fprintf(stderr, "  conv vs naive, max scaled err: fwd %.2g dx %.2g dw %.2g db %.2g\n",
-            worst[0], worst[1], worst[2], worst[3]);
+    fprintf(stderr, "  %sconv vs naive, max scaled err: fwd %.2g dx %.2g dw %.2g db %.2g\n",
+            bf16 ? "bf16 " : "", worst[0], worst[1], worst[2], worst[3]);
+    if (bf16) {
+        fprintf(stderr, "  bf16 training convs: %d of %zu shapes in bf16%s\n", ran16,
+                sizeof conv_shapes / sizeof conv_shapes[0], has ? "" : " (no bf16 on this CPU)");
+        CHECK(!has || ran16 > 0);
+    }
     af_engine_free(e);
+}
+
+static void test_conv_vs_ref(void)
+{
+    conv_vs_ref(0);
+}
+
+static void test_conv_bf16_train(void)
+{
+    conv_vs_ref(1);
 }
 
 /* Partial requests (dx only, dw only, db only) and the naive object. */
@@ -1039,6 +1086,7 @@ int main(void)
 {
     t_seed(0x2545f491u);
     RUN(test_conv_vs_ref);
+    RUN(test_conv_bf16_train);
     RUN(test_conv_partial);
     RUN(test_conv_shared_workspace);
     RUN(test_conv_errors);

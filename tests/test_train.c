@@ -12,6 +12,8 @@
 
 #include "model/checkpoint.h"
 #include "testutil.h"
+
+#include "ops/engine.h"
 #include "train/trainer.h"
 
 static char tmpdir[256], yaml[512];
@@ -170,17 +172,17 @@ static void test_kill_anywhere_then_resume(void)
     CHECK(t_file_exists(w));
 }
 
-static void test_short_run_learns(void)
+/* 80 epochs on 8 images learn them (mAP50 > 0.9), in fp32 or with the
+ * convolutions in bf16 (af_train_args.bf16). */
+static void short_run_learns(int bf16)
 {
-#if defined(__SANITIZE_ADDRESS__)
-    SKIP("too slow under ASan (the run is covered in the release build)");
-#endif
     if (!make_tiny_dataset(8) || !t_file_exists(t_shared("pretrained/yolov8n-coco.safetensors")))
         SKIP("shared data not found");
     char dir[600];
-    snprintf(dir, sizeof dir, "%s/learn", tmpdir);
+    snprintf(dir, sizeof dir, "%s/learn%s", tmpdir, bf16 ? "_bf16" : "");
     af_train_args a;
     quick_args(&a, dir);
+    a.bf16 = bf16;
     a.epochs = 80;
     a.batch = 2;
     a.imgsz = 320;
@@ -208,10 +210,32 @@ static void test_short_run_learns(void)
     char *tok = strtok(last, ",");
     for (int i = 0; tok && i < 14; i++, tok = strtok(NULL, ","))
         v[i] = atof(tok);
-    printf("   after %d epochs: mAP50 %.3f, mAP50-95 %.3f (box %.3f cls %.3f dfl %.3f)\n",
-           (int)v[0], v[6], v[7], v[1], v[2], v[3]);
+    printf("   %s after %d epochs: mAP50 %.3f, mAP50-95 %.3f (box %.3f cls %.3f dfl %.3f)\n",
+           bf16 ? "bf16" : "fp32", (int)v[0], v[6], v[7], v[1], v[2], v[3]);
     CHECK_MSG(v[6] > 0.9, "mAP50 %.3f", v[6]);
     free(csv);
+}
+
+static void test_short_run_learns(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    SKIP("too slow under ASan (the run is covered in the release build)");
+#endif
+    short_run_learns(0);
+}
+
+static void test_short_run_learns_bf16(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    SKIP("too slow under ASan (the run is covered in the release build)");
+#endif
+    af_engine *e = NULL;
+    REQUIRE(af_engine_create(&e, NULL) == AF_OK);
+    const int has = af_engine_has_bf16(e, NULL);
+    af_engine_free(e);
+    if (!has)
+        SKIP("no bf16 on this CPU (avx512_bf16/AMX): bf16 training runs fp32 here");
+    short_run_learns(1);
 }
 
 /* `train --model last.pt` from a mid-training checkpoint of ultralytics 8.2
@@ -306,6 +330,7 @@ int main(void)
     RUN(test_resume_is_bit_exact);
     RUN(test_kill_anywhere_then_resume);
     RUN(test_short_run_learns);
+    RUN(test_short_run_learns_bf16);
     RUN(test_starts_from_mid_training_checkpoint);
     RUN(test_yolo11_trains_on_the_schedule);
     char cmd[300];

@@ -115,7 +115,7 @@ int cmd_bench(int argc, char **argv)
         {"nc", NULL, OPT_INT, &nc, 1, 100000, "classes, for a .yaml description (default 1)",
          "N"},
         {"precision", NULL, OPT_STRING, &precision, 1, 0,
-         CLI_HELP_PRECISION, "P"},
+         CLI_HELP_PRECISION "; with --train, fp32 or bf16 (the training convs)", "P"},
         {"conv", NULL, OPT_STRING, &conv, 1, 0,
          CLI_HELP_CONV, "A"},
         {"layers", NULL, OPT_BOOL, &layers, 1, 0,
@@ -134,9 +134,16 @@ int cmd_bench(int argc, char **argv)
                        ns);
         return help ? 0 : 2;
     }
-    if (train)
+    if (train) {
+        const int bf16 = precision && !strcmp(precision, "bf16");
+        if (precision && !bf16 && strcmp(precision, "fp32")) {
+            fprintf(stderr, "animeface bench: --train takes --precision fp32 or bf16, not '%s'\n",
+                    precision);
+            return 2;
+        }
         return bench_train(model_path, imgsz.n ? imgsz.v[0] : 640, batch > 1 ? batch : 16,
-                           runs == 10 ? 3 : runs, warmup == 2 ? 1 : warmup, threads, nc);
+                           runs == 10 ? 3 : runs, warmup == 2 ? 1 : warmup, threads, nc, bf16);
+    }
     af_error err = {0};
     af_model *m = NULL;
     const char *shown = model_path;

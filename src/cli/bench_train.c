@@ -21,7 +21,7 @@ static double now_s(void)
 }
 
 int bench_train(const char *model_name, int imgsz, int batch, int runs, int warmup, int threads,
-                int nc)
+                int nc, int bf16)
 {
     af_error err = {0};
     cJSON *y = af_model_yaml_builtin(model_name ? model_name : "yolov8n.yaml", nc, &err);
@@ -34,6 +34,7 @@ int bench_train(const char *model_name, int imgsz, int batch, int runs, int warm
         fprintf(stderr, "animeface bench: %s\n", err.msg);
         goto done;
     }
+    af_tnet_set_bf16(t, bf16);
     const af_param *params = af_tnet_params(t, &np);
     if (af_optimizer_init(&o, AF_OPT_SGD, params, np, 0.01, 0.937, 5e-4, &err)) {
         fprintf(stderr, "animeface bench: %s\n", err.msg);
@@ -105,7 +106,8 @@ int bench_train(const char *model_name, int imgsz, int batch, int runs, int warm
     double per = t_total / timed;
     printf("| model | imgsz | batch | threads | s/batch | img/s | peak RSS MiB |\n");
     printf("|---|---|---|---|---|---|---|\n");
-    printf("| %s | %d | %d | %d | %.2f | %.2f | %.0f |\n", model_name ? model_name : "yolov8n.yaml",
+    printf("| %s%s | %d | %d | %d | %.2f | %.2f | %.0f |\n",
+           model_name ? model_name : "yolov8n.yaml", bf16 ? " (bf16 convs)" : "",
            imgsz, batch, threads, per, batch / per, ru.ru_maxrss / 1024.0);
     static const char *phase[4] = {"forward", "loss + assigner", "backward",
                                    "clip + optimizer + zero"};

@@ -38,5 +38,7 @@ int cli_model_sha256(const char *path, char hex[65]);
  * weights are made from the fp32 ones of the chosen algorithm. Either may be
  * NULL. Returns 0, or 1 after an error line. */
 int cli_set_numerics(const char *cmd, af_model *m, const char *precision, const char *conv);
+/* Whether this CPU runs bf16 (oneDNN's avx512_bf16/AMX kernels). */
+int cli_cpu_has_bf16(void);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
+#include "ops/engine.h"
 
 af_model *cli_load_model(const char *path, const char **shown_name)
 {
@@ -85,6 +86,17 @@ static int set_conv_algo(const char *cmd, af_model *m, const char *algo)
 int cli_set_numerics(const char *cmd, af_model *m, const char *precision, const char *conv)
 {
     return set_conv_algo(cmd, m, conv) || set_precision(cmd, m, precision);
+}
+
+int cli_cpu_has_bf16(void)
+{
+    af_engine *e = NULL;
+    af_error err = {0};
+    if (af_engine_create(&e, &err))
+        return 0;
+    const int has = af_engine_has_bf16(e, NULL);
+    af_engine_free(e);
+    return has;
 }
 
 int cli_model_sha256(const char *path, char hex[65])

@@ -103,7 +103,7 @@ int cmd_train(int argc, char **argv)
     af_train_args a;
     af_train_args_default(&a);
     const char *project = "runs/detect", *name = "train", *resume = NULL, *device = NULL;
-    const char *cache = NULL;
+    const char *cache = NULL, *precision = NULL;
     int exist_ok = 0, help = 0;
     double seed = 0;
     double hsv_h = a.aug.hsv_h, hsv_s = a.aug.hsv_s, hsv_v = a.aug.hsv_v, degrees = a.aug.degrees,
@@ -151,6 +151,10 @@ int cmd_train(int argc, char **argv)
         {"mixup", NULL, OPT_FLOAT, &mixup, 0, 1, "(0.0)", "X"},
         {"seed", NULL, OPT_FLOAT, &seed, 0, 4294967295.0, "random seed (0)", "N"},
         {"cache", NULL, OPT_STRING, &cache, 1, 0, "ram: keep decoded images in memory", "ram"},
+        {"precision", NULL, OPT_STRING, &precision, 1, 0,
+         "fp32 (default) or bf16: the convolutions in bf16 with float32 accumulation and master "
+         "weights (CPUs with avx512_bf16/AMX; elsewhere a notice, then fp32)",
+         "P"},
         {"val", NULL, OPT_BOOL, &a.val, 1, 0, "validate every epoch (on)", NULL},
         {"plots", NULL, OPT_BOOL, &a.plots, 1, 0, "plots of the final validation (on)", NULL},
         {"save-period", NULL, OPT_INT, &a.save_period, -1, 100000, "save epochN every N epochs",
@@ -188,6 +192,17 @@ int cmd_train(int argc, char **argv)
                         "CPU\n",
                 device);
         return 2;
+    }
+    if (precision && strcmp(precision, "fp32") && strcmp(precision, "bf16")) {
+        fprintf(stderr, "animeface train: --precision must be fp32 or bf16, not '%s'\n",
+                precision);
+        return 2;
+    }
+    a.bf16 = precision && !strcmp(precision, "bf16");
+    if (a.bf16 && !cli_cpu_has_bf16()) {
+        fprintf(stderr, "notice: --precision bf16: this CPU has no bf16 arithmetic: training "
+                        "in fp32\n");
+        a.bf16 = 0;
     }
     a.seed = (uint64_t)seed;
     a.cache_ram = cache && (!strcasecmp(cache, "ram") || !strcasecmp(cache, "true"));

@@ -42,6 +42,7 @@ struct af_conv_train {
     af_engine *e;
     af_conv_desc d;
     int has_bias, n, h, w, oh, ow, threads, naive;
+    int bf16; /* bf16 source, weights and diff-dst, float32 everything else */
     char impl[3][64];
     dnnl_stream_t stream;
     dnnl_primitive_t prim[NPRIM];   /* reorders NULL where formats coincide */
@@ -104,12 +105,20 @@ static dnnl_status_t make_pds(dnnl_engine_t eng, const af_conv_train *c,
      * faster kernels at batch 16 against reorders of 5-10% of that); NHWC below,
      * where the kernels gain nothing */
     dnnl_format_tag_t fd_tag = (d->k > 1 && d->cin >= 32) ? dnnl_format_tag_any : dnnl_nhwc;
+    /* bf16: the source, weights and diff-dst in bf16 (converted by the
+     * reorders into the kernels' copies), the results (dst, diff-src,
+     * diff-weights, diff-bias) in float32 */
+    const dnnl_data_type_t in = c->bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_memory_desc_t xd_md, yd_md, dw_md;
     pd[0] = pd[1] = pd[2] = NULL;
-    if ((st = dnnl_memory_desc_init_by_tag(&x_md, 4, xdims, dnnl_f32, fd_tag)) ||
+    if ((st = dnnl_memory_desc_init_by_tag(&x_md, 4, xdims, in, fd_tag)) ||
+        (st = dnnl_memory_desc_init_by_tag(&xd_md, 4, xdims, dnnl_f32, fd_tag)) ||
         (st = dnnl_memory_desc_init_by_tag(&y_md, 4, ydims, dnnl_f32, fd_tag)) ||
-        (st = dnnl_memory_desc_init_by_tag(&xa_md, 4, xdims, dnnl_f32, bw_tag)) ||
-        (st = dnnl_memory_desc_init_by_tag(&ya_md, 4, ydims, dnnl_f32, bw_tag)) ||
-        (st = dnnl_memory_desc_init_by_tag(&w_md, 4, wdims, dnnl_f32, dnnl_format_tag_any)) ||
+        (st = dnnl_memory_desc_init_by_tag(&yd_md, 4, ydims, in, fd_tag)) ||
+        (st = dnnl_memory_desc_init_by_tag(&xa_md, 4, xdims, in, bw_tag)) ||
+        (st = dnnl_memory_desc_init_by_tag(&ya_md, 4, ydims, in, bw_tag)) ||
+        (st = dnnl_memory_desc_init_by_tag(&w_md, 4, wdims, in, dnnl_format_tag_any)) ||
+        (st = dnnl_memory_desc_init_by_tag(&dw_md, 4, wdims, dnnl_f32, dnnl_format_tag_any)) ||
         (st = dnnl_memory_desc_init_by_tag(&b_md, 1, bdims, dnnl_f32, dnnl_a)))
         return st;
     const dnnl_memory_desc_t *bp = c->has_bias ? &b_md : NULL;
@@ -117,10 +126,10 @@ static dnnl_status_t make_pds(dnnl_engine_t eng, const af_conv_train *c,
     if ((st = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training,
                                                  dnnl_convolution_direct, &x_md, &w_md, bp,
                                                  &y_md, strides, pads, pads)) ||
-        (st = dnnl_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &x_md,
-                                                       &w_md, &y_md, strides, pads, pads)) ||
+        (st = dnnl_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &xd_md,
+                                                       &w_md, &yd_md, strides, pads, pads)) ||
         (st = dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &xa_md,
-                                                          &w_md, bp, &ya_md, strides, pads,
+                                                          &dw_md, bp, &ya_md, strides, pads,
                                                           pads)))
         return st;
     dnnl_primitive_attr_t attr = NULL;
@@ -376,8 +385,17 @@ static af_status setup_winograd(af_conv_train *c, af_error *err)
     return AF_OK;
 }
 
+/* Whether any of the three kernels is oneDNN's reference one. */
+static int any_ref(dnnl_primitive_desc_t pd[3])
+{
+    for (int i = 0; i < 3; i++)
+        if (strstr(pd_impl(pd[i]), "ref"))
+            return 1;
+    return 0;
+}
+
 static af_status create(af_engine *e, const af_conv_desc *d, int has_bias, int n, int h, int w,
-                        int threads, int naive, af_conv_train **out, af_error *err)
+                        int threads, int naive, int bf16, af_conv_train **out, af_error *err)
 {
     *out = NULL;
     af_status rc = af_conv_desc_check(d, err);
@@ -398,6 +416,7 @@ static af_status create(af_engine *e, const af_conv_desc *d, int has_bias, int n
     c->has_bias = has_bias ? 1 : 0;
     c->n = n, c->h = h, c->w = w, c->oh = oh, c->ow = ow;
     c->threads = threads;
+    c->bf16 = bf16 && !naive && af_engine_has_bf16(e, NULL);
     dnnl_engine_t eng = af_engine_dnnl(e);
     /* Kernels size their work split for the thread count at creation. */
     int prev = af_engine_set_threads(e, threads);
@@ -405,6 +424,13 @@ static af_status create(af_engine *e, const af_conv_desc *d, int has_bias, int n
         c->threads = af_engine_max_threads(e);
     dnnl_primitive_desc_t pd[3] = {NULL, NULL, NULL};
     dnnl_status_t st = naive ? dnnl_unimplemented : make_pds(eng, c, pd);
+    if (c->bf16 && (st || any_ref(pd))) { /* no bf16 kernel for this shape: float32 */
+        for (int i = 0; i < 3; i++)
+            if (pd[i])
+                dnnl_primitive_desc_destroy(pd[i]), pd[i] = NULL;
+        c->bf16 = 0;
+        st = make_pds(eng, c, pd);
+    }
     if (st == dnnl_unimplemented) {
         c->naive = 1;
         for (int i = 0; i < 3; i++)
@@ -429,13 +455,25 @@ static af_status create(af_engine *e, const af_conv_desc *d, int has_bias, int n
 af_status af_conv_train_create(af_engine *e, const af_conv_desc *d, int has_bias, int n, int h,
                                int w, int threads, af_conv_train **out, af_error *err)
 {
-    return create(e, d, has_bias, n, h, w, threads, 0, out, err);
+    return create(e, d, has_bias, n, h, w, threads, 0, 0, out, err);
+}
+
+af_status af_conv_train_create_bf16(af_engine *e, const af_conv_desc *d, int has_bias, int n,
+                                    int h, int w, int threads, af_conv_train **out,
+                                    af_error *err)
+{
+    return create(e, d, has_bias, n, h, w, threads, 0, 1, out, err);
 }
 
 af_status af_conv_train_create_naive(af_engine *e, const af_conv_desc *d, int has_bias, int n,
                                      int h, int w, af_conv_train **out, af_error *err)
 {
-    return create(e, d, has_bias, n, h, w, 1, 1, out, err);
+    return create(e, d, has_bias, n, h, w, 1, 1, 0, out, err);
+}
+
+int af_conv_train_is_bf16(const af_conv_train *c)
+{
+    return c->bf16;
 }
 
 size_t af_conv_train_workspace_size(const af_conv_train *c)

@@ -27,6 +27,16 @@ typedef struct af_conv_train af_conv_train;
  * has no implementation for the shape the naive loops run instead. */
 af_status af_conv_train_create(af_engine *e, const af_conv_desc *d, int has_bias, int n, int h,
                                int w, int threads, af_conv_train **out, af_error *err);
+/* The same with bf16 arithmetic where oneDNN has bf16 kernels for the shape
+ * (avx512_bf16 or AMX; elsewhere, and for shapes without one, float32 as
+ * af_conv_train_create): the source, weights and diff-dst rounded to bf16
+ * (nearest even) on their way into the kernels, float32 accumulation, and
+ * the results (y, dx, dw, db) in float32, so the caller's tensors and master
+ * weights stay float32. af_conv_train_is_bf16 says which it got. */
+af_status af_conv_train_create_bf16(af_engine *e, const af_conv_desc *d, int has_bias, int n,
+                                    int h, int w, int threads, af_conv_train **out,
+                                    af_error *err);
+int af_conv_train_is_bf16(const af_conv_train *c);
 /* The same object running the naive reference loops (for tests and benches). */
 af_status af_conv_train_create_naive(af_engine *e, const af_conv_desc *d, int has_bias, int n,
                                      int h, int w, af_conv_train **out, af_error *err);

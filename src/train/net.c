@@ -63,6 +63,7 @@ typedef struct tlayer {
 struct af_tnet {
     af_model *m;
     int threads;
+    int bf16; /* convs created from now on in bf16 (af_conv_train_create_bf16) */
     float momentum;
     tunit *units;
     tlayer layers[AF_MAX_LAYERS];
@@ -181,8 +182,8 @@ static af_conv_train *unit_exec(af_tnet *t, tunit *U, int n, int h, int w, af_er
     int s = U->exec[0] ? (U->exec[1] ? (U->last ^ 1) : 1) : 0;
     af_conv_train_free(U->exec[s]);
     U->exec[s] = NULL;
-    if (af_conv_train_create(t->m->engine, &U->u->desc, !U->u->has_bn, n, h, w, t->threads,
-                             &U->exec[s], err)) {
+    if ((t->bf16 ? af_conv_train_create_bf16 : af_conv_train_create)(
+            t->m->engine, &U->u->desc, !U->u->has_bn, n, h, w, t->threads, &U->exec[s], err)) {
         af_error_prefix(err, "%s", U->u->name);
         return NULL;
     }
@@ -1053,4 +1054,14 @@ void af_tnet_free(af_tnet *t)
     free(t->pscratch);
     free(t->ws);
     free(t);
+}
+
+void af_tnet_set_bf16(af_tnet *t, int on)
+{
+    t->bf16 = on != 0;
+    for (int i = 0; t->units && i < t->m->nconvs; i++) /* made again at their next use */
+        for (int k = 0; k < 2; k++) {
+            af_conv_train_free(t->units[i].exec[k]);
+            t->units[i].exec[k] = NULL;
+        }
 }

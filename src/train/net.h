@@ -29,6 +29,10 @@ typedef struct af_param {
 af_status af_tnet_create(af_model *m, int threads, float bn_momentum, af_tnet **out,
                          af_error *err);
 void af_tnet_free(af_tnet *t);
+/* Convolutions in bf16 (ops/conv_train.h's af_conv_train_create_bf16: bf16
+ * operands, float32 accumulation, float32 results and master weights; where
+ * the CPU has no bf16, float32 as before). Off by default. */
+void af_tnet_set_bf16(af_tnet *t, int on);
 
 /* Forward in training mode on x (n, h, w, 3) NHWC float32 (h, w multiples of
  * the max stride). Fills levels[l] with the raw head output of level l,

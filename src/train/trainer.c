@@ -175,6 +175,7 @@ static cJSON *args_to_json(const af_train_args *a)
     cJSON_AddNumberToObject(j, "save_period", a->save_period);
     cJSON_AddBoolToObject(j, "cache", a->cache_ram);
     cJSON_AddNumberToObject(j, "max_batches", a->max_batches);
+    cJSON_AddBoolToObject(j, "amp", a->bf16); /* ultralytics' name for mixed precision */
     return j;
 }
 
@@ -191,6 +192,7 @@ static void args_from_json(af_train_args *a, const cJSON *j)
     a->patience = (int)jnum(j, "patience", a->patience);
     a->batch = (int)jnum(j, "batch", a->batch);
     a->imgsz = (int)jnum(j, "imgsz", a->imgsz);
+    a->bf16 = (int)jnum(j, "amp", a->bf16);
     a->seed = (uint64_t)jnum(j, "seed", (double)a->seed);
     a->cos_lr = (int)jnum(j, "cos_lr", a->cos_lr);
     a->close_mosaic = (int)jnum(j, "close_mosaic", a->close_mosaic);
@@ -732,6 +734,7 @@ static af_status setup(run *r, af_error *err)
     }
     if ((st = af_tnet_create(r->model, a->threads, 0.03f, &r->net, err)))
         goto out_parts;
+    af_tnet_set_bf16(r->net, a->bf16);
     af_loader_opts lo = {a->imgsz, a->batch, a->workers, a->cache_ram, a->seed, a->aug};
     /* YOLO11 models train with 8.3's LetterBox label placement */
     lo.hyp.labels_pad_rounded = r->model->layers[r->model->desc.nlayers - 1].spec.dwhead;
