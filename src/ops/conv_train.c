@@ -21,7 +21,11 @@
  * The 3x3 stride-1 convolutions from 32 channels on either side run their
  * forward and backward-data by Winograd F(2x2,3x3) (ops/winograd.h) on those
  * blocked copies where the inference pass would (AVX2 CPUs), the weights
- * transformed anew at each call. */
+ * transformed anew at each call.
+ * bf16 objects (af_conv_train_create_bf16) declare the source, weights and
+ * diff-dst of the three primitives bf16 and everything else float32: the same
+ * reorders then convert on the way in (every such conv gets its copies of x
+ * and dy), and no Winograd path runs (its copies are float32 nChw8c only). */
 #include "ops/conv_train.h"
 
 #include <dnnl.h>
@@ -425,9 +429,11 @@ static af_status create(af_engine *e, const af_conv_desc *d, int has_bias, int n
     dnnl_primitive_desc_t pd[3] = {NULL, NULL, NULL};
     dnnl_status_t st = naive ? dnnl_unimplemented : make_pds(eng, c, pd);
     if (c->bf16 && (st || any_ref(pd))) { /* no bf16 kernel for this shape: float32 */
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 3; i++) {
             if (pd[i])
-                dnnl_primitive_desc_destroy(pd[i]), pd[i] = NULL;
+                dnnl_primitive_desc_destroy(pd[i]);
+            pd[i] = NULL;
+        }
         c->bf16 = 0;
         st = make_pds(eng, c, pd);
     }

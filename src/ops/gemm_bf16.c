@@ -23,8 +23,8 @@ static inline int32_t load_pair(const uint16_t *p)
     return x;
 }
 
-AF_BF16 void af_gemm6x32_bf16(const uint16_t *v, size_t vs, const uint16_t *u,
-                                    size_t ustride, int K, float *m, size_t ms)
+AF_BF16 void af_gemm6x32_bf16(const uint16_t *v, size_t vs, const uint16_t *u, size_t ustride,
+                              int K, float *m, size_t ms)
 {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
            c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -47,8 +47,8 @@ AF_BF16 void af_gemm6x32_bf16(const uint16_t *v, size_t vs, const uint16_t *u,
 #undef STORE
 }
 
-AF_BF16 void af_gemm6x16_bf16(const uint16_t *v, size_t vs, const uint16_t *u, int K,
-                                    float *m, size_t ms)
+AF_BF16 void af_gemm6x16_bf16(const uint16_t *v, size_t vs, const uint16_t *u, int K, float *m,
+                              size_t ms)
 {
     __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
     for (int k2 = 0; k2 < K / 2; k2++) {
