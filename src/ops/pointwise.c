@@ -29,9 +29,10 @@ struct af_pw_weights {
 
 struct af_pw {
     const af_pw_weights *w;
-    int n, hw, threads;
+    int n, threads;
+    long hw;
     af_act act;
-    int bpi;       /* blocks per image */
+    long bpi;      /* blocks per image */
     uint16_t *buf; /* threads x PB x kp bf16: the gathered input rows */
 };
 
@@ -100,7 +101,7 @@ af_status af_pw_create(const af_pw_weights *w, int n, int h, int width, int thre
         return af_fail(err, AF_E_NOMEM, "pointwise conv: out of memory");
     c->w = w;
     c->n = n;
-    c->hw = h * width;
+    c->hw = (long)h * width;
     c->threads = threads;
     c->act = act;
     c->bpi = (c->hw + PB - 1) / PB;
