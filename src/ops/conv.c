@@ -206,19 +206,6 @@ static dnnl_status_t make_pd(dnnl_engine_t eng, const af_conv_desc *d, int has_b
     return st;
 }
 
-static const char *pd_impl(const_dnnl_primitive_desc_t pd)
-{
-    const char *s = NULL;
-    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) != dnnl_success || !s)
-        return "?";
-    return s;
-}
-
-static int impl_is_ref(const char *impl)
-{
-    return strncmp(impl, "ref", 3) == 0;
-}
-
 /* Reorders `from` (in format fmd) into `to` (format tmd), synchronously;
  * attr (may be NULL): the reorder's attributes (output scales). */
 static af_status reorder(dnnl_engine_t eng, const dnnl_memory_desc_t *fmd, const void *from,
@@ -297,12 +284,12 @@ static dnnl_status_t make_pd_fast(dnnl_engine_t eng, const af_conv_desc *d, int 
     *any_act = 0;
     dnnl_status_t st =
         make_pd(eng, d, has_bias, n, h, w, wmd, p, src_layout, dst_layout, 0, pd);
-    if (st != dnnl_success || !impl_is_ref(pd_impl(*pd)))
+    if (st != dnnl_success || !af_dnnl_impl_is_ref(*pd))
         return st;
     dnnl_primitive_desc_t alt = NULL;
     if (make_pd(eng, d, has_bias, n, h, w, wmd, p, src_layout, dst_layout, 1, &alt) ==
             dnnl_success &&
-        !impl_is_ref(pd_impl(alt))) {
+        !af_dnnl_impl_is_ref(alt)) {
         dnnl_primitive_desc_destroy(*pd);
         *pd = alt;
         *any_act = 1;
@@ -326,7 +313,7 @@ static dnnl_status_t nominal_wmd(dnnl_engine_t eng, const af_conv_weights *w, pr
                                     w->src_layout, w->dst_layout, &any_act, &pd);
     if (st)
         return st;
-    *is_ref = impl_is_ref(pd_impl(pd));
+    *is_ref = af_dnnl_impl_is_ref(pd);
     const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     if (q)
         *wmd = *q;
@@ -352,6 +339,14 @@ static af_status prepare_dnnl(af_conv_weights *w, const float *weight, af_error 
     return alloc_reordered(eng, &umd, weight, &w->wmd, &w->wbuf, err);
 }
 
+/* A 3x3 pad-1 conv where the Winograd kernels run (AVX2, not turned off):
+ * what any of its forms takes, before the thresholds that decide whether it
+ * pays. */
+static int winograd_fits(const af_engine *e, const af_conv_desc *d)
+{
+    return d->k == 3 && d->pad == 1 && af_engine_winograd(e) && af_wino_supported();
+}
+
 /* Stride 1 from 32 channels on either side (bench/bench_winograd.c, 2
  * threads: 1.3-1.5x at 32 channels, 1.6-2.0x from 64; 1.0-1.4x at 16, within
  * this VM's noise). Stride 2 (the polyphase split, 25 products for 36) from
@@ -362,8 +357,7 @@ static af_status prepare_dnnl(af_conv_weights *w, const float *weight, af_error 
  * weights would grow from 15 to 26 MiB each. */
 int af_conv_winograd_suits(const af_engine *e, const af_conv_desc *d)
 {
-    if (d->k != 3 || d->pad != 1 || !af_engine_winograd(e) ||
-        !af_wino_supported())
+    if (!winograd_fits(e, d))
         return 0;
     int min1 = 32, min2 = 64;
 #ifdef AF_WINO_EXPERIMENT /* measurement builds only (bench/README.md): other thresholds */
@@ -488,9 +482,8 @@ af_status af_conv_weights_to_bf16(af_conv_weights *w, af_error *err)
      * (model.2's bottleneck of yolov8n@640: 0.43 -> 0.34 ms each), unless the
      * caller chose direct kernels */
     const int f4_16 = !w->wino && !w->direct && d->stride == 1 && d->cin >= 16 &&
-                      d->cout >= 16 && d->k == 3 && d->pad == 1 && af_layout_blk(w->src_layout) &&
-                      w->src_layout == w->dst_layout && af_engine_winograd(w->e) &&
-                      af_wino_supported();
+                      d->cout >= 16 && af_layout_blk(w->src_layout) &&
+                      w->src_layout == w->dst_layout && winograd_fits(w->e, d);
     if ((w->wino || f4_16) && af_engine_has_bf16(w->e, NULL) && af_wino_bf16_supported()) {
         af_status rc = AF_OK; /* the engine's bf16 follows oneDNN's ISA cap */
         if (f4_16 || (af_wino_weights_stride(w->wino) == 1 && af_wino_weights_tile(w->wino) == 2))
@@ -896,7 +889,7 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
                        : make_pd_fast(eng, d, w->bias != NULL, n, h, width, &w->wmd,
                                       w_prec(w, io, dst_q), c->src_layout, c->dst_layout,
                                       &any_act, &pd);
-    if (st == dnnl_success && impl_is_ref(pd_impl(pd))) {
+    if (st == dnnl_success && af_dnnl_impl_is_ref(pd)) {
         dnnl_primitive_desc_destroy(pd); /* the blocked format forced a slow kernel */
         pd = NULL;
         st = dnnl_unimplemented;
@@ -984,7 +977,7 @@ static af_status conv_create(af_engine *e, const af_conv_weights *w, int n, int 
         *out = c;
         return AF_OK;
     }
-    snprintf(c->impl, sizeof c->impl, "%s%s", pd_impl(pd), any_act ? "+reorders" : "");
+    snprintf(c->impl, sizeof c->impl, "%s%s", af_dnnl_impl(pd), any_act ? "+reorders" : "");
     if (w->bf16 && !(io & AF_CONV_SRC_BF16)) {
         if (!(c->src16 = af_alloc64(c->src_elems * sizeof *c->src16))) {
             rc = af_fail(err, AF_E_NOMEM, "conv: out of memory for the bf16 input");

@@ -73,14 +73,6 @@ static af_status dnnl_err(af_error *err, const char *what, dnnl_status_t st)
                    af_dnnl_status_name(st));
 }
 
-static const char *pd_impl(const_dnnl_primitive_desc_t pd)
-{
-    const char *s = NULL;
-    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) != dnnl_success || !s)
-        return "?";
-    return s;
-}
-
 static dnnl_status_t user_scratch_attr(dnnl_primitive_attr_t *attr)
 {
     dnnl_status_t st = dnnl_primitive_attr_create(attr);
@@ -222,7 +214,7 @@ static af_status build_dnnl(af_conv_train *c, dnnl_engine_t eng, dnnl_primitive_
         goto out;
     }
     for (int i = 0; i < 3; i++) {
-        snprintf(c->impl[i], sizeof c->impl[i], "%s", pd_impl(pd[i]));
+        snprintf(c->impl[i], sizeof c->impl[i], "%s", af_dnnl_impl(pd[i]));
         const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd[i], dnnl_query_scratchpad_md, 0);
         if (q)
             scr_md[i] = *q;
@@ -393,7 +385,7 @@ static af_status setup_winograd(af_conv_train *c, af_error *err)
 static int any_ref(dnnl_primitive_desc_t pd[3])
 {
     for (int i = 0; i < 3; i++)
-        if (strstr(pd_impl(pd[i]), "ref"))
+        if (af_dnnl_impl_is_ref(pd[i]))
             return 1;
     return 0;
 }

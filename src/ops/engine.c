@@ -49,10 +49,7 @@ static int query_blk(dnnl_engine_t eng)
                                            &src, &wei, NULL, &dst, st, pad, pad) ||
         dnnl_primitive_desc_create(&pd, &cd, NULL, eng, NULL))
         return 8;
-    const char *impl = NULL;
-    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
-        impl && strncmp(impl, "ref", 3) != 0)
-        ok = 1;
+    ok = !af_dnnl_impl_is_ref(pd);
     dnnl_primitive_desc_destroy(pd);
     return ok ? 16 : 8;
 }
@@ -124,6 +121,19 @@ void af_engine_restore_threads(const af_engine *e, int prev)
 int af_engine_max_threads(const af_engine *e)
 {
     return e->omp_get_max_threads ? e->omp_get_max_threads() : 1;
+}
+
+const char *af_dnnl_impl(const struct dnnl_primitive_desc *pd)
+{
+    const char *s = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) != dnnl_success || !s)
+        return "?";
+    return s;
+}
+
+int af_dnnl_impl_is_ref(const struct dnnl_primitive_desc *pd)
+{
+    return strncmp(af_dnnl_impl(pd), "ref", 3) == 0;
 }
 
 const char *af_dnnl_status_name(int status)

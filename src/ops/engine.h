@@ -49,6 +49,13 @@ int af_engine_winograd(const af_engine *e);
  * sets AF_POINTWISE=0 (for comparisons). The CPU check is af_pw_supported's. */
 int af_engine_pointwise(const af_engine *e);
 
+struct dnnl_primitive_desc;
+
+/* The implementation name of a oneDNN primitive descriptor ("jit:avx2", ...;
+ * "?" when it has none), and whether it is oneDNN's reference (naive) one. */
+const char *af_dnnl_impl(const struct dnnl_primitive_desc *pd);
+int af_dnnl_impl_is_ref(const struct dnnl_primitive_desc *pd);
+
 /* Name of a oneDNN status code ("out_of_memory", "unimplemented", ...). */
 const char *af_dnnl_status_name(int status);
 
